@@ -1,0 +1,460 @@
+//! Command-line definitions, and nothing else: this module imports nothing from the crate,
+//! so the man pages and completions are generated from it without side effects.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  failure
+  2  usage error: bad flag, argument or input line
+  3  a relay or tracker could not be reached
+  4  authentication or crypto failure: bad signature, wrong key, key change
+  5  not found: unknown contact, group or identity
+  6  partial: some recipients or relays failed (the JSON says which)
+  7  another run holds the lock (recv --no-wait)
+
+Files and environment:
+  PIGEON_HOME           keep everything in this folder (else $XDG_DATA_HOME/pigeon
+                        and $XDG_CONFIG_HOME/pigeon)
+  config.toml           settings in the config folder; flags > PIGEON_* env > file > defaults
+  PIGEON_PASSPHRASE     passphrase protecting the identity's secret keys
+  NO_COLOR              no colour on stderr";
+
+/// End-to-end encrypted, store-and-forward messenger for the command line
+///
+/// Every command that produces data writes JSON Lines on stdout (one object per line, each
+/// with a "type"); messages for people go to stderr.
+#[derive(Debug, Parser)]
+#[command(name = "pigeon", version, after_help = EXIT_STATUS, max_term_width = 100)]
+pub struct Cli {
+    /// Print only errors on stderr
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Keygen(KeygenArgs),
+    Card(CardArgs),
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    #[command(subcommand)]
+    Relay(RelayCommand),
+    Seal(SealArgs),
+    Open(OpenArgs),
+    Send(SendArgs),
+    Recv(RecvArgs),
+    Serve(ServeArgs),
+    #[command(hide = true)]
+    Gen(GenArgs),
+}
+
+/// Identity kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// X25519 (age) for encryption and Ed25519 for signatures
+    Age,
+    /// An OpenPGP certificate that GnuPG 2.2 reads
+    Pgp,
+}
+
+/// Create your identity (or import one from GnuPG)
+///
+/// Prints one JSON line: {"type":"identity","kind","name","fingerprint","mailbox"}.
+/// Secret keys are written 0600, atomically; set PIGEON_PASSPHRASE or use
+/// --passphrase-file to protect them with a passphrase.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pigeon keygen --name alice
+  pigeon keygen --name alice --kind pgp
+  gpg --armor --export-secret-keys me@example.org | pigeon keygen --kind pgp --import -")]
+pub struct KeygenArgs {
+    /// The name on your card (defaults to the name in an imported key)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Kind of identity
+    #[arg(long, value_enum, default_value_t = KindArg::Age)]
+    pub kind: KindArg,
+    /// Import an OpenPGP secret key (a file, or - for stdin) instead of generating one
+    #[arg(long, value_name = "FILE")]
+    pub import: Option<PathBuf>,
+    /// Read the passphrase of the imported key from this file (else PIGEON_GPG_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub import_passphrase_file: Option<PathBuf>,
+    /// Protect the secret keys with the passphrase in this file (else PIGEON_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Replace an existing identity (the old secret keys are lost)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Print your signed card: the public half of your identity, one JSON line
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pigeon card > alice.card
+  pigeon contact add < alice.card     # on a friend's machine")]
+pub struct CardArgs {
+    /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// Manage contacts: cards you have accepted, pinned by fingerprint
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Pin a card read from a file or stdin (trust on first use)
+    ///
+    /// A card for a known name with a different key is refused (exit 4) unless
+    /// --accept-new-key is given.
+    Add {
+        /// The card file (default: stdin)
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Store it under this name instead of the name on the card
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+        /// Accept a card whose key differs from the pinned one
+        #[arg(long)]
+        accept_new_key: bool,
+    },
+    /// List contacts, one JSON line each
+    List,
+    /// Show one contact with its card
+    Show {
+        /// Contact name or fingerprint
+        name: String,
+    },
+    /// Forget a contact
+    Remove {
+        /// Contact name or fingerprint
+        name: String,
+    },
+    /// Record that you checked a contact's fingerprint out of band
+    Verify {
+        /// Contact name or fingerprint
+        name: String,
+        /// The fingerprint you were told (spaces and case do not matter)
+        #[arg(long)]
+        fingerprint: String,
+    },
+}
+
+/// Manage the relays your card lists (each change bumps the card's seq)
+#[derive(Debug, Subcommand)]
+pub enum RelayCommand {
+    /// Add a relay URL to your card
+    Add {
+        /// The relay's base URL, e.g. http://pi.local:7447
+        url: String,
+    },
+    /// Remove a relay URL from your card
+    Remove {
+        /// The relay's base URL
+        url: String,
+    },
+    /// List your relays, one JSON line each
+    List,
+}
+
+/// Encrypt and sign a message to contacts, offline, writing the ciphertext to stdout
+///
+/// The output is a standard age file (age contacts) or OpenPGP message (pgp contacts), so
+/// `age -d` or `gpg -d` can open it. All recipients must be of one kind.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  echo hello | pigeon seal --to bob > hello.age
+  pigeon open hello.age                # on bob's machine")]
+pub struct SealArgs {
+    /// Recipient contact name or fingerprint (repeatable)
+    #[arg(long, required = true, value_name = "NAME")]
+    pub to: Vec<String>,
+    /// The message text (default: stdin)
+    pub body: Option<String>,
+    /// ASCII-armour the output
+    #[arg(long)]
+    pub armor: bool,
+    /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// Decrypt and verify one ciphertext (pigeon's, age's or gpg's) and print it as JSON
+///
+/// A message whose signature does not verify is refused (exit 4). Ciphertext with no
+/// signature at all (plain `age -r`) is refused unless --allow-unsigned is given, and is
+/// then printed with "verified":false.
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The ciphertext file (default: stdin)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print unsigned ciphertext, marked "verified":false
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// Send a message to contacts through their relays
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pigeon send --to bob \"the backup finished\"
+  df -h | pigeon send --to bob --to carol
+  pigeon send --to bob --file report.pdf \"weekly report\"
+  pigeon send --json < batch.jsonl     # {\"to\":[\"bob\"],\"body\":\"…\",\"files\":[\"a.png\"],\"ttl\":\"2d\"}
+  pigeon send --retry                  # deliver what waits in the outbox")]
+pub struct SendArgs {
+    /// Recipient contact name or fingerprint (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub to: Vec<String>,
+    /// Attach a file (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub file: Vec<PathBuf>,
+    /// The message text (default: stdin)
+    pub body: Option<String>,
+    /// Read one JSON message per line from stdin
+    #[arg(long, conflicts_with_all = ["to", "file", "body"])]
+    pub json: bool,
+    /// Only deliver what waits in the outbox
+    #[arg(long, conflicts_with_all = ["to", "file", "body", "json"])]
+    pub retry: bool,
+    /// The id of the message this one answers
+    #[arg(long, value_name = "ID")]
+    pub reply_to: Option<String>,
+    /// How long relays keep it: 30m, 12h, 2d (default: the relay's)
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// Output formats of recv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecvFormat {
+    /// One JSON object per line
+    Json,
+    /// For people
+    Text,
+}
+
+/// Fetch, verify and decrypt your messages, then print them
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pigeon recv                          # JSON Lines, then exit (cron)
+  pigeon recv --follow                 # stream as messages arrive
+  pigeon recv --exec ./on-message.sh   # run a command per message
+  pigeon recv --format text")]
+pub struct RecvArgs {
+    /// Keep running and print messages as they arrive
+    #[arg(long)]
+    pub follow: bool,
+    /// Run this command per message (the message JSON on its stdin)
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = RecvFormat::Json)]
+    pub format: RecvFormat,
+    /// Leave messages on the relays
+    #[arg(long)]
+    pub keep: bool,
+    /// Hold back messages from senders who are not contacts
+    #[arg(long)]
+    pub from_contacts_only: bool,
+    /// Exit 7 at once if another recv is running, instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Write attachments here (default: the data dir's files/)
+    #[arg(long, value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+    /// Also print rejected messages as {"type":"rejected"} lines
+    #[arg(long)]
+    pub show_rejected: bool,
+    /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// Run a relay: store encrypted envelopes until their owners fetch them
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:
+  pigeon serve                                   # SQLite in the data dir, 127.0.0.1:7447
+  pigeon serve --listen 0.0.0.0:7447 --db /var/lib/pigeon/relay.sqlite
+  pigeon serve --listen 127.0.0.1:0              # a free port, printed
+  pigeon serve --password-file /etc/pigeon/pass  # posting needs the password
+  pigeon serve token --label bob --expires 30d
+  pigeon serve unblock 203.0.113.7"
+)]
+pub struct ServeArgs {
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+    #[command(flatten)]
+    pub run: ServeRunArgs,
+}
+
+/// Flags of a running relay; each also reads PIGEON_* and the [serve] table of config.toml.
+#[derive(Debug, Args, Default)]
+pub struct ServeRunArgs {
+    /// Address to listen on [default: 127.0.0.1:7447]
+    #[arg(long, value_name = "ADDR", env = "PIGEON_LISTEN")]
+    pub listen: Option<String>,
+    /// The relay's SQLite database [default: relay.sqlite in the data dir]
+    #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
+    pub db: Option<PathBuf>,
+    /// Posting needs this password (read from the file)
+    #[arg(long, value_name = "FILE", env = "PIGEON_RELAY_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Run this command on every lockout, block and unblock (event JSON on stdin)
+    #[arg(long, value_name = "CMD", env = "PIGEON_ON_EVENT")]
+    pub on_event: Option<String>,
+    /// Largest request body in bytes [default: 1048576]
+    #[arg(long, value_name = "BYTES", env = "PIGEON_MAX_BODY")]
+    pub max_body: Option<u64>,
+    /// Envelopes kept per mailbox [default: 10000]
+    #[arg(long, value_name = "N", env = "PIGEON_MAX_ENVELOPES")]
+    pub max_envelopes: Option<u64>,
+    /// Bytes kept per mailbox [default: 104857600]
+    #[arg(long, value_name = "BYTES", env = "PIGEON_MAX_MAILBOX_BYTES")]
+    pub max_mailbox_bytes: Option<u64>,
+    /// Longest time an envelope is kept, in seconds [default: 1209600, 14 days]
+    #[arg(long, value_name = "SECS", env = "PIGEON_MAX_TTL")]
+    pub max_ttl: Option<u64>,
+    /// Requests per second per source address [default: 50]
+    #[arg(long, value_name = "N", env = "PIGEON_RATE")]
+    pub rate: Option<u32>,
+    /// Concurrent connections [default: 1024]
+    #[arg(long, value_name = "N", env = "PIGEON_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+    /// Seconds a client has to send its request headers [default: 10]
+    #[arg(long, value_name = "SECS", env = "PIGEON_HEADER_TIMEOUT")]
+    pub header_timeout: Option<u64>,
+    /// Seconds a client has to send its request body [default: 30]
+    #[arg(long, value_name = "SECS", env = "PIGEON_BODY_TIMEOUT")]
+    pub body_timeout: Option<u64>,
+    /// Failed attempts before an address is locked out [default: 3]
+    #[arg(long, value_name = "N", env = "PIGEON_MAX_FAILURES")]
+    pub max_failures: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// Print a posting token derived from the relay's secret
+    Token {
+        /// Who the token is for
+        #[arg(long)]
+        label: String,
+        /// How long it is valid: 12h, 30d [default: 30d]
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// The relay's database (its secret lives there)
+        #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
+        db: Option<PathBuf>,
+    },
+    /// Lift the block on a source address
+    Unblock {
+        /// The blocked address
+        addr: String,
+        /// The relay's database
+        #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
+        db: Option<PathBuf>,
+    },
+}
+
+/// Generate man pages and shell completions (for packagers and the repository)
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Write under this folder: man/ and completions/
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out_dir: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_visible_command_and_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" || arg.is_hide_set() {
+                    continue;
+                }
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(!help.is_empty(), "{path} --{id} has no help");
+                assert!(
+                    !help.ends_with('.'),
+                    "{path} --{id}: short help ends in a period"
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.is_hide_set() || sub.get_name() == "help" {
+                    continue;
+                }
+                let about = sub.get_about().map(|h| h.to_string()).unwrap_or_default();
+                assert!(!about.is_empty(), "{path} {} has no about", sub.get_name());
+                walk(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        walk(&Cli::command(), "pigeon");
+    }
+
+    #[test]
+    fn help_examples_parse() {
+        let cmd = Cli::command();
+        for sub in cmd.get_subcommands() {
+            let Some(after) = sub.get_after_help() else {
+                continue;
+            };
+            for line in after.to_string().lines() {
+                let line = line.trim();
+                let Some(rest) = line.strip_prefix("pigeon ") else {
+                    continue;
+                };
+                let rest = rest.split(" #").next().unwrap_or(rest);
+                let rest = rest.split(['<', '>', '|']).next().unwrap_or(rest);
+                let mut argv = vec!["pigeon".to_string()];
+                argv.extend(shell_words(rest));
+                Cli::try_parse_from(&argv)
+                    .unwrap_or_else(|e| panic!("example `{line}` does not parse: {e}"));
+            }
+        }
+    }
+
+    fn shell_words(s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut quoted = false;
+        for c in s.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ' ' if !quoted => {
+                    if !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                }
+                _ => cur.push(c),
+            }
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    }
+}

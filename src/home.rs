@@ -1,0 +1,141 @@
+//! Where pigeon keeps its files: `$PIGEON_HOME` when set, else the XDG directories.
+//!
+//! Layout under the data dir: `identity/` (secrets 0600), `contacts/`, `pigeon.sqlite`
+//! (archive, outbox, cursors), `files/` (received attachments), `relay.sqlite` (the
+//! embedded relay's default database).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::error::WithHint;
+
+/// The directories pigeon uses.
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub data: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Home {
+    /// `$PIGEON_HOME` (data and config both there), else `$XDG_DATA_HOME/pigeon` and
+    /// `$XDG_CONFIG_HOME/pigeon`, else `~/.local/share/pigeon` and `~/.config/pigeon`.
+    pub fn from_env() -> Result<Home> {
+        if let Some(h) = std::env::var_os("PIGEON_HOME").filter(|v| !v.is_empty()) {
+            let p = PathBuf::from(h);
+            return Ok(Home {
+                data: p.clone(),
+                config: p,
+            });
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let xdg = |var: &str, fallback: &str| -> Result<PathBuf> {
+            match std::env::var_os(var).filter(|v| !v.is_empty()) {
+                Some(v) => Ok(PathBuf::from(v).join("pigeon")),
+                None => home
+                    .as_ref()
+                    .map(|h| h.join(fallback).join("pigeon"))
+                    .context("neither PIGEON_HOME nor HOME is set")
+                    .hint("set PIGEON_HOME to the folder pigeon should use"),
+            }
+        };
+        Ok(Home {
+            data: xdg("XDG_DATA_HOME", ".local/share")?,
+            config: xdg("XDG_CONFIG_HOME", ".config")?,
+        })
+    }
+
+    pub fn at(dir: &Path) -> Home {
+        Home {
+            data: dir.to_path_buf(),
+            config: dir.to_path_buf(),
+        }
+    }
+
+    pub fn identity_dir(&self) -> PathBuf {
+        self.data.join("identity")
+    }
+    pub fn contacts_dir(&self) -> PathBuf {
+        self.data.join("contacts")
+    }
+    pub fn archive_path(&self) -> PathBuf {
+        self.data.join("pigeon.sqlite")
+    }
+    pub fn files_dir(&self) -> PathBuf {
+        self.data.join("files")
+    }
+    pub fn relay_db_path(&self) -> PathBuf {
+        self.data.join("relay.sqlite")
+    }
+    pub fn config_file(&self) -> PathBuf {
+        self.config.join("config.toml")
+    }
+
+    /// Creates the data dir (0700) if missing.
+    pub fn ensure_data(&self) -> Result<()> {
+        ensure_private_dir(&self.data)
+    }
+}
+
+/// Creates a directory and its parents; the leaf gets mode 0700.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot set permissions on {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes a file atomically: a temporary file beside it with `mode`, fsync, rename, fsync of
+/// the directory. A crash leaves the old file or the new one, never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    ensure_private_dir(dir)?;
+    let name = path.file_name().context("path has no file name")?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // The mode passed to open is masked by umask; make it exact.
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_sets_mode_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/secret");
+        write_atomic(&p, b"one", 0o600).unwrap();
+        write_atomic(&p, b"two", 0o600).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1);
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(pigeon::run(std::env::args_os()));
+}

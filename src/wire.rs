@@ -1,0 +1,406 @@
+//! Wire types shared by the client, the relay and the tracker: what crosses the network.
+//!
+//! Every object carries `v` (the wire version). Unknown fields are ignored on input, so a
+//! newer peer may add fields. The relay API is described with curl examples in
+//! `docs/protocol.md`; the golden tests at the bottom pin the JSON shapes.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The version every wire object carries.
+pub const V: u32 = 1;
+
+fn v1() -> u32 {
+    V
+}
+
+// ---------------------------------------------------------------------------------------
+// Relay API
+// ---------------------------------------------------------------------------------------
+
+/// An envelope as a sender posts it: opaque ciphertext for one mailbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    #[serde(default = "v1")]
+    pub v: u32,
+    /// 128-bit random id, 32 lowercase hex digits; the same id is stored once per mailbox.
+    pub id: String,
+    /// The ciphertext, standard base64.
+    pub payload: String,
+    /// Seconds the relay should keep it; the relay caps it at its maximum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+}
+
+/// An envelope as the relay returns it to the mailbox owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEnvelope {
+    /// The relay's own sequence number: the cursor for `after=` and `upto=`.
+    pub seq: u64,
+    pub id: String,
+    pub payload: String,
+    /// When the relay received it (unix seconds).
+    pub received: u64,
+    /// When the relay will drop it (unix seconds).
+    pub expires: u64,
+}
+
+/// 201 (stored) or 200 (already stored: `duplicate`) for a post.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostReply {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub seq: u64,
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// One item of `POST /v1/batch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchItem {
+    pub mailbox: String,
+    pub envelope: Envelope,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchRequest {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub items: Vec<BatchItem>,
+}
+
+/// The answer for one batch item, in request order: the HTTP status it would have had alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchResult {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchReply {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub results: Vec<BatchResult>,
+}
+
+/// `GET /v1/mailboxes/{mbox}`: envelopes after the cursor, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FetchReply {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub envelopes: Vec<StoredEnvelope>,
+    /// Whether more envelopes wait after the last one returned.
+    #[serde(default)]
+    pub more: bool,
+}
+
+/// `DELETE /v1/mailboxes/{mbox}?upto=SEQ`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteReply {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub deleted: u64,
+}
+
+/// The body of every error answer: a stable machine `code` and a message for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub error: ApiError,
+}
+
+/// `GET /v1/info`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayInfo {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub name: String,
+    pub version: String,
+    /// `open`, `password` or `token`.
+    pub admission: String,
+    pub tracker: bool,
+    pub limits: RelayLimits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayLimits {
+    pub max_body_bytes: u64,
+    pub max_envelopes_per_mailbox: u64,
+    pub max_bytes_per_mailbox: u64,
+    pub max_ttl_secs: u64,
+    pub default_ttl_secs: u64,
+    pub max_wait_secs: u64,
+    pub max_page: u64,
+}
+
+// ---------------------------------------------------------------------------------------
+// Signed mailbox requests
+// ---------------------------------------------------------------------------------------
+
+/// Header carrying the mailbox key (64 hex digits, Ed25519 public key).
+pub const HDR_KEY: &str = "x-pigeon-key";
+/// Header carrying the request time (unix seconds).
+pub const HDR_TIME: &str = "x-pigeon-time";
+/// Header carrying a random nonce (32 hex digits), so two equal requests differ.
+pub const HDR_NONCE: &str = "x-pigeon-nonce";
+/// Header carrying the Ed25519 signature (base64) over [`request_signing_bytes`].
+pub const HDR_SIG: &str = "x-pigeon-sig";
+
+/// What a mailbox owner signs for a read or delete: a domain prefix, then method, path,
+/// query (as sent, without `?`), time and nonce, one per line.
+pub fn request_signing_bytes(
+    method: &str,
+    path: &str,
+    query: &str,
+    time: u64,
+    nonce: &str,
+) -> Vec<u8> {
+    format!("pigeon-request-v1\n{method}\n{path}\n{query}\n{time}\n{nonce}").into_bytes()
+}
+
+/// A mailbox id: the SHA-256 of the Ed25519 mailbox key, 64 lowercase hex digits.
+pub fn mailbox_id(mailbox_key: &[u8; 32]) -> String {
+    hex::encode(Sha256::digest(mailbox_key))
+}
+
+/// Whether `s` looks like a mailbox id.
+pub fn is_mailbox_id(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Whether `s` looks like an envelope or message id (32 lowercase hex digits).
+pub fn is_message_id(s: &str) -> bool {
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+// ---------------------------------------------------------------------------------------
+// Cards and messages
+// ---------------------------------------------------------------------------------------
+
+/// The public half of an identity, signed by it. See `keys` for signing and checking.
+///
+/// The signature covers `"pigeon-card-v1\n"` followed by the card's canonical JSON
+/// (every field but `sig`, keys sorted, no spaces), so unknown fields added by newer
+/// versions are covered too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Card {
+    #[serde(rename = "type", default = "card_type")]
+    pub type_: String,
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub name: String,
+    /// `age` or `pgp`.
+    pub kind: String,
+    pub fingerprint: String,
+    /// The X25519 recipient (`age1…`), for kind `age`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age: Option<String>,
+    /// The ASCII-armoured OpenPGP certificate, for kind `pgp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgp: Option<String>,
+    /// The Ed25519 mailbox key, 64 hex digits.
+    pub mailbox_key: String,
+    /// The mailbox id on every relay: SHA-256 of the mailbox key.
+    pub mailbox: String,
+    pub relays: Vec<String>,
+    /// Grows with every new card; a lower or equal one never replaces a stored card.
+    pub seq: u64,
+    pub issued: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
+    /// Base64 signature: Ed25519 (kind `age`) or an OpenPGP detached signature (kind `pgp`).
+    #[serde(default)]
+    pub sig: String,
+}
+
+fn card_type() -> String {
+    "card".into()
+}
+
+/// An attachment inside a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    /// The file's bytes, standard base64.
+    pub data: String,
+}
+
+/// The inner message: what the sender signs (exactly these bytes) and encrypts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inner {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub id: String,
+    /// Sender fingerprint.
+    pub from: String,
+    /// Recipient fingerprints.
+    pub to: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Sender's clock, unix seconds.
+    pub ts: u64,
+    /// `text`, `file`, `membership`, …
+    pub kind: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<Attachment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+}
+
+/// Canonical bytes of a JSON value: keys sorted, no insignificant white space.
+pub fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
+    // serde_json's Map is a BTreeMap (no `preserve_order`), so keys come out sorted.
+    serde_json::to_vec(value).expect("a Value always serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn golden_envelope_and_replies() {
+        let e = Envelope {
+            v: 1,
+            id: "00112233445566778899aabbccddeeff".into(),
+            payload: "aGk=".into(),
+            ttl: Some(60),
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({"v":1,"id":"00112233445566778899aabbccddeeff","payload":"aGk=","ttl":60})
+        );
+        let back: Envelope =
+            serde_json::from_value(json!({"id":"ab","payload":"","extra":true})).unwrap();
+        assert_eq!(back.v, 1);
+        assert_eq!(back.ttl, None);
+        assert_eq!(
+            serde_json::to_value(PostReply {
+                v: 1,
+                seq: 7,
+                duplicate: false
+            })
+            .unwrap(),
+            json!({"v":1,"seq":7,"duplicate":false})
+        );
+        let err = ErrorReply {
+            v: 1,
+            error: ApiError {
+                code: "too_large".into(),
+                message: "body over 1 MiB".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(err).unwrap(),
+            json!({"v":1,"error":{"code":"too_large","message":"body over 1 MiB"}})
+        );
+    }
+
+    #[test]
+    fn golden_batch_and_fetch() {
+        let r = BatchReply {
+            v: 1,
+            results: vec![
+                BatchResult {
+                    status: 201,
+                    seq: Some(3),
+                    error: None,
+                },
+                BatchResult {
+                    status: 507,
+                    seq: None,
+                    error: Some(ApiError {
+                        code: "quota".into(),
+                        message: "full".into(),
+                    }),
+                },
+            ],
+        };
+        assert_eq!(
+            serde_json::to_value(r).unwrap(),
+            json!({"v":1,"results":[{"status":201,"seq":3},
+                {"status":507,"error":{"code":"quota","message":"full"}}]})
+        );
+        let f = FetchReply {
+            v: 1,
+            envelopes: vec![StoredEnvelope {
+                seq: 9,
+                id: "ab".into(),
+                payload: "cA==".into(),
+                received: 100,
+                expires: 200,
+            }],
+            more: true,
+        };
+        assert_eq!(
+            serde_json::to_value(f).unwrap(),
+            json!({"v":1,"envelopes":[{"seq":9,"id":"ab","payload":"cA==","received":100,
+                "expires":200}],"more":true})
+        );
+    }
+
+    #[test]
+    fn golden_card_and_inner() {
+        let c: Card = serde_json::from_value(json!({
+            "type":"card","v":1,"name":"alice","kind":"age","fingerprint":"f",
+            "age":"age1x","mailbox_key":"00","mailbox":"m","relays":["http://r"],
+            "seq":2,"issued":5,"sig":"s","future_field":1
+        }))
+        .unwrap();
+        assert_eq!(c.name, "alice");
+        assert_eq!(c.pgp, None);
+        let i = Inner {
+            v: 1,
+            id: "i".into(),
+            from: "a".into(),
+            to: vec!["b".into()],
+            group: None,
+            ts: 1,
+            kind: "text".into(),
+            body: "hi".into(),
+            files: vec![],
+            reply_to: None,
+        };
+        assert_eq!(
+            serde_json::to_value(i).unwrap(),
+            json!({"v":1,"id":"i","from":"a","to":["b"],"ts":1,"kind":"text","body":"hi"})
+        );
+    }
+
+    #[test]
+    fn mailbox_id_is_sha256_hex_and_signing_bytes_are_stable() {
+        let id = mailbox_id(&[0u8; 32]);
+        assert_eq!(
+            id,
+            "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
+        );
+        assert!(is_mailbox_id(&id));
+        assert!(!is_mailbox_id("ABC"));
+        assert_eq!(
+            request_signing_bytes("GET", "/v1/mailboxes/x", "after=1", 5, "n"),
+            b"pigeon-request-v1\nGET\n/v1/mailboxes/x\nafter=1\n5\nn".to_vec()
+        );
+        assert_eq!(
+            canonical_json(&json!({"b":1,"a":[2]})),
+            br#"{"a":[2],"b":1}"#.to_vec()
+        );
+    }
+}
