@@ -5,6 +5,7 @@
 //! ```text
 //! main.rs ─► run() ─► cli (clap definitions only, imports nothing of the crate)
 //!                  └► cmd/* (the only layer that knows stdin/stdout)
+//!                        ├► message  build, seal, open and check messages ─► keys, crypto
 //!                        ├► keys     identities, cards, contacts on disk ─► crypto
 //!                        ├► store    local SQLite archive, outbox, cursors
 //!                        ├► client   HTTP client for relays; speaks only wire types
@@ -19,10 +20,14 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod home;
+pub mod keys;
+pub mod message;
 pub mod output;
+pub mod store;
 pub mod wire;
 
 use std::ffi::OsString;

@@ -1,10 +1,23 @@
 //! Subcommands: one file each. This is the only layer that reads stdin or writes stdout.
 
-use anyhow::Result;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command};
 use crate::error::Exit;
 use crate::home::Home;
+
+pub mod card;
+pub mod contact;
+pub mod gen;
+pub mod keygen;
+pub mod open;
+pub mod relay;
+pub mod seal;
+pub mod show;
 
 /// What every subcommand gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -17,9 +30,47 @@ impl Ctx {
     /// A note for people on stderr, unless `--quiet`.
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            eprintln!("{}", crate::output::sanitize(msg.as_ref()));
         }
     }
+
+    /// The identity passphrase: the flag's file, else `PIGEON_PASSPHRASE`, else the
+    /// config file's `identity.passphrase_file`.
+    pub fn passphrase(&self, flag: Option<&Path>) -> Result<Option<Zeroizing<String>>> {
+        if let Some(p) = crate::keys::passphrase::read(flag, "PIGEON_PASSPHRASE")? {
+            return Ok(Some(p));
+        }
+        let cfg = crate::config::Config::load(&self.home)?;
+        crate::keys::passphrase::read(cfg.identity.passphrase_file.as_deref(), "")
+    }
+
+    /// Loads and unlocks my identity.
+    pub fn identity(&self, passphrase_flag: Option<&Path>) -> Result<crate::keys::Identity> {
+        let pass = self.passphrase(passphrase_flag)?;
+        crate::keys::Identity::load(&self.home, pass.as_deref().map(String::as_str))
+    }
+}
+
+/// Writes one JSON line to stdout.
+pub fn emit<T: serde::Serialize>(value: &T) -> Result<()> {
+    crate::output::json_line(&mut std::io::stdout().lock(), value)
+}
+
+/// The bytes of a file, or of stdin when the path is absent or `-`.
+pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    match path {
+        Some(p) if p != Path::new("-") => {
+            buf = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        }
+        _ => {
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut buf)
+                .context("cannot read stdin")?;
+        }
+    }
+    Ok(buf)
 }
 
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -27,8 +78,18 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         home: Home::from_env()?,
         quiet: cli.quiet,
     };
-    let _ = &ctx;
     match cli.command {
-        _ => Err(crate::error::fail(Exit::Failure, "not built yet")),
+        Command::Keygen(a) => keygen::run(&ctx, a),
+        Command::Card(a) => card::run(&ctx, a),
+        Command::Contact(c) => contact::run(&ctx, c),
+        Command::Relay(c) => relay::run(&ctx, c),
+        Command::Seal(a) => seal::run(&ctx, a),
+        Command::Open(a) => open::run(&ctx, a),
+        Command::Send(_) | Command::Recv(_) => Err(crate::error::fail(
+            Exit::Failure,
+            "send and recv are not built yet",
+        )),
+        Command::Serve(_) => Err(crate::error::fail(Exit::Failure, "serve is not built yet")),
+        Command::Gen(a) => gen::run(&ctx, a),
     }
 }

@@ -1,1 +1,6 @@
+//! One integration-test binary: every test drives the real `pigeon` binary.
 
+mod generated;
+mod identity;
+mod interop;
+mod users;

@@ -1,0 +1,77 @@
+//! Cards: the signed public half of an identity.
+//!
+//! A card is signed over `CARD_DOMAIN` followed by its canonical JSON without `sig` (see
+//! [`crate::wire::Card`]). Checking works on the JSON as received, so fields added by a
+//! newer pigeon are covered by the signature too.
+
+use anyhow::{Context, Result, anyhow};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::Value;
+
+use crate::crypto::{CARD_DOMAIN, Kind, PublicIdentity, SecretIdentity};
+use crate::error::{Exit, Fail};
+use crate::wire::{self, Card};
+
+/// The bytes a card signature covers.
+pub fn card_signing_bytes(card: &Value) -> Vec<u8> {
+    let mut unsigned = card.clone();
+    if let Some(map) = unsigned.as_object_mut() {
+        map.remove("sig");
+    }
+    wire::canonical_json(&unsigned)
+}
+
+/// Signs `card` in place with the identity's key.
+pub fn sign_card(card: &mut Card, secret: &SecretIdentity) -> Result<()> {
+    card.sig.clear();
+    let value = serde_json::to_value(&*card)?;
+    let sig = secret
+        .sign(CARD_DOMAIN, &card_signing_bytes(&value))
+        .context("cannot sign the card")?;
+    card.sig = B64.encode(sig);
+    Ok(())
+}
+
+/// Parses and checks a card from JSON bytes (one object; surrounding white space allowed).
+pub fn verify_card_json(bytes: &[u8]) -> Result<(Card, PublicIdentity)> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| anyhow!(e))
+        .context(Fail(Exit::Usage, "this is not a pigeon card (bad JSON)".into()))?;
+    verify_card(&value)
+}
+
+/// Checks a card: well-formed, keys consistent with the fingerprint and mailbox, signature
+/// good, not expired. Every failure is an authentication failure (exit 4).
+pub fn verify_card(value: &Value) -> Result<(Card, PublicIdentity)> {
+    check(value).context(Fail(Exit::Crypto, "the card does not verify".into()))
+}
+
+fn check(value: &Value) -> Result<(Card, PublicIdentity)> {
+    let card: Card = serde_json::from_value(value.clone()).context("missing or bad fields")?;
+    if card.type_ != "card" {
+        anyhow::bail!("type is {:?}, not \"card\"", card.type_);
+    }
+    let kind = Kind::parse(&card.kind).with_context(|| format!("unknown kind {:?}", card.kind))?;
+    let key: [u8; 32] = hex::decode(&card.mailbox_key)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .context("mailbox_key is not 64 hex digits")?;
+    let public = PublicIdentity::from_parts(kind, card.age.as_deref(), card.pgp.as_deref(), &key)?;
+    if public.fingerprint() != card.fingerprint {
+        anyhow::bail!("the fingerprint does not match the card's keys");
+    }
+    if wire::mailbox_id(&key) != card.mailbox {
+        anyhow::bail!("the mailbox id does not match the mailbox key");
+    }
+    let sig = B64.decode(&card.sig).context("the signature is not base64")?;
+    public
+        .verify(CARD_DOMAIN, &card_signing_bytes(value), &sig)
+        .context("bad signature")?;
+    if let Some(exp) = card.expires
+        && exp < super::now()
+    {
+        anyhow::bail!("the card expired (ask its owner for a fresh `pigeon card`)");
+    }
+    Ok((card, public))
+}

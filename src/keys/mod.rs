@@ -1,0 +1,71 @@
+//! Identities, cards and contacts on disk. Uses `crypto` for the keys; knows nothing of
+//! stdin/stdout (that is `cmd`'s job).
+
+pub mod card;
+pub mod contacts;
+pub mod identity;
+pub mod passphrase;
+
+pub use card::{card_signing_bytes, verify_card, verify_card_json};
+pub use contacts::{Contact, Contacts};
+pub use identity::{Identity, IdentityMeta};
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Checks a name given to `keygen --name` or `contact add --as`: one line of printable
+/// text, at most 64 characters, usable in file names and shell scripts.
+pub fn validate_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && !name.starts_with(['.', '-'])
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::error::fail(
+            crate::error::Exit::Usage,
+            format!(
+                "invalid name {:?}: use 1 to 64 letters, digits and . _ - @ + \
+                 (not starting with . or -)",
+                crate::output::sanitize(name)
+            ),
+        ))
+    }
+}
+
+/// Normalises a fingerprint typed by a person: no spaces or colons, lowercase.
+pub fn normalize_fingerprint(fp: &str) -> String {
+    fp.chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("alice").is_ok());
+        assert!(validate_name("bob.smith@home").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("../etc").is_err());
+        assert!(validate_name("a b").is_err());
+        assert!(validate_name("-rf").is_err());
+        assert!(validate_name(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn fingerprints_normalise() {
+        assert_eq!(normalize_fingerprint("AB CD:ef"), "abcdef");
+    }
+}

@@ -1,0 +1,123 @@
+//! Messages: build the inner message, seal it for recipients, and open and check what
+//! arrives (DESIGN §4). Uses `crypto` for the cryptography and `keys` for cards; knows
+//! nothing of stdin/stdout.
+
+use anyhow::{Context, Result};
+use rand::RngCore;
+
+use crate::crypto::{self, MSG_DOMAIN, Opened, PublicIdentity, Sealed};
+use crate::error::{Exit, Fail, fail};
+use crate::keys::{Contact, Contacts, Identity, verify_card_json};
+use crate::wire::{Card, Inner};
+
+/// A new random 128-bit id, 32 hex digits.
+pub fn new_id() -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Serialises `inner` and seals it to `recipients` (grouped by kind: one ciphertext each).
+pub fn seal(
+    me: &Identity,
+    card_json: &[u8],
+    recipients: &[&PublicIdentity],
+    inner: &Inner,
+    armor: bool,
+) -> Result<Vec<Sealed>> {
+    let bytes = serde_json::to_vec(inner)?;
+    crypto::seal(&me.secret, recipients, &bytes, card_json, armor).context("cannot seal the message")
+}
+
+/// What a ciphertext turned out to be, after every check.
+pub enum Unsealed {
+    /// A pigeon message whose card and signature verified and that is addressed to me.
+    Pigeon { inner: Inner, card: Card },
+    /// Plaintext from another tool (`age`, `gpg`); `signer` is a contact's fingerprint when
+    /// an OpenPGP signature by that contact verified.
+    Foreign {
+        plaintext: Vec<u8>,
+        signer: Option<String>,
+    },
+}
+
+/// Decrypts and checks a ciphertext. Every failure is exit 4 and nothing of the message is
+/// returned: a message that does not verify is never shown as if it were good.
+pub fn unseal(me: &Identity, known_pgp: &[PublicIdentity], ciphertext: &[u8]) -> Result<Unsealed> {
+    let opened = crypto::open(&me.secret, ciphertext, known_pgp)
+        .context(Fail(Exit::Crypto, "cannot decrypt: not for this identity, or damaged".into()))?;
+    match opened {
+        Opened::Foreign { plaintext, signer } => Ok(Unsealed::Foreign { plaintext, signer }),
+        Opened::Pigeon { inner, card, sig } => {
+            let (card, public) = verify_card_json(&card).context("the sender's card")?;
+            public
+                .verify(MSG_DOMAIN, &inner, &sig)
+                .context(Fail(Exit::Crypto, "bad message signature".into()))?;
+            let inner: Inner = serde_json::from_slice(&inner)
+                .context(Fail(Exit::Crypto, "the signed message is malformed".into()))?;
+            if inner.from != card.fingerprint {
+                return Err(fail(Exit::Crypto, "the message was signed by someone else than its sender"));
+            }
+            if !inner.to.iter().any(|t| *t == me.meta.fingerprint) {
+                return Err(fail(
+                    Exit::Crypto,
+                    "the message is addressed to someone else (it was forwarded to you)",
+                ));
+            }
+            if !crate::wire::is_message_id(&inner.id) {
+                return Err(fail(Exit::Crypto, "the message id is malformed"));
+            }
+            Ok(Unsealed::Pigeon { inner, card })
+        }
+    }
+}
+
+/// Who a sender is to me.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub name: String,
+    pub fingerprint: String,
+    /// A pinned contact with this key.
+    pub known: bool,
+    /// Whose fingerprint I checked out of band.
+    pub verified: bool,
+    /// A contact of this name is pinned to a *different* key.
+    pub key_change: bool,
+    pub contact: Option<Contact>,
+}
+
+/// Looks a sender up among my contacts.
+pub fn classify(contacts: &Contacts, fingerprint: &str, claimed_name: &str) -> Result<Sender> {
+    if let Some(c) = contacts.by_fingerprint(fingerprint)? {
+        return Ok(Sender {
+            name: c.name.clone(),
+            fingerprint: fingerprint.into(),
+            known: true,
+            verified: c.verified,
+            key_change: false,
+            contact: Some(c),
+        });
+    }
+    let key_change = contacts
+        .find(claimed_name)?
+        .is_some_and(|c| c.name == claimed_name && c.fingerprint != fingerprint);
+    Ok(Sender {
+        name: claimed_name.into(),
+        fingerprint: fingerprint.into(),
+        known: false,
+        verified: false,
+        key_change,
+        contact: None,
+    })
+}
+
+/// The public identities of my OpenPGP contacts (to check signatures of foreign messages).
+pub fn pgp_contacts(contacts: &Contacts) -> Result<Vec<PublicIdentity>> {
+    let mut out = Vec::new();
+    for c in contacts.list()? {
+        if c.kind == "pgp" {
+            out.push(c.checked()?.1);
+        }
+    }
+    Ok(out)
+}

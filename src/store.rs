@@ -1,0 +1,215 @@
+//! The local archive: one SQLite file with what you sent and received, the outbox and the
+//! relay cursors. The schema grows by numbered migrations (`PRAGMA user_version`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Marks the file as pigeon's archive ("PGN1").
+const APPLICATION_ID: i64 = 0x5047_4e31;
+
+/// Migrations in order; entry N brings the schema from version N to N+1. Never edit one
+/// that has shipped: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the archive of messages, sent and received.
+    "CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        grp TEXT,
+        ts INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        json TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX messages_by_time ON messages (received);",
+];
+
+/// The open archive.
+pub struct Store {
+    pub(crate) conn: Connection,
+}
+
+/// One archived message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Archived {
+    pub id: String,
+    pub direction: String,
+    pub sender: String,
+    pub recipients: Vec<String>,
+    pub group: Option<String>,
+    pub ts: u64,
+    pub received: u64,
+    pub kind: String,
+    pub body: String,
+    /// The message as printed (JSON), for export and re-printing.
+    pub json: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the archive.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            crate::home::ensure_private_dir(dir)?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the archive {}", path.display()))?;
+        Store::init(conn).with_context(|| format!("cannot prepare the archive {}", path.display()))
+    }
+
+    /// An archive in memory (tests).
+    pub fn in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema version of this file.
+    pub fn version(&self) -> Result<usize> {
+        let v: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok(v as usize)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let app: i64 = self
+            .conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))?;
+        let version = self.version()?;
+        if app != 0 && app != APPLICATION_ID {
+            anyhow::bail!("this SQLite file is not a pigeon archive");
+        }
+        if version > MIGRATIONS.len() {
+            anyhow::bail!(
+                "the archive has schema version {version}, newer than this pigeon knows ({}); \
+                 upgrade pigeon",
+                MIGRATIONS.len()
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("migration {} failed", i + 1))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Archives a message; returns false if one with this id was already there.
+    pub fn insert(&self, m: &Archived) -> Result<bool> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO messages
+             (id, direction, sender, recipients, grp, ts, received, kind, body, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                m.id,
+                m.direction,
+                m.sender,
+                serde_json::to_string(&m.recipients)?,
+                m.group,
+                m.ts as i64,
+                m.received as i64,
+                m.kind,
+                m.body,
+                m.json
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn contains(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM messages WHERE id = ?1", [id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Every archived message, oldest first.
+    pub fn all(&self) -> Result<Vec<Archived>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, direction, sender, recipients, grp, ts, received, kind, body, json
+             FROM messages ORDER BY received, rowid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let recipients: String = r.get(3)?;
+            Ok(Archived {
+                id: r.get(0)?,
+                direction: r.get(1)?,
+                sender: r.get(2)?,
+                recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                group: r.get(4)?,
+                ts: r.get::<_, i64>(5)? as u64,
+                received: r.get::<_, i64>(6)? as u64,
+                kind: r.get(7)?,
+                body: r.get(8)?,
+                json: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str) -> Archived {
+        Archived {
+            id: id.into(),
+            direction: "in".into(),
+            sender: "fp".into(),
+            recipients: vec!["me".into()],
+            group: None,
+            ts: 1,
+            received: 2,
+            kind: "text".into(),
+            body: "hi".into(),
+            json: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn migrates_to_latest_and_dedupes() {
+        let s = Store::in_memory().unwrap();
+        assert_eq!(s.version().unwrap(), MIGRATIONS.len());
+        assert!(s.insert(&msg("a")).unwrap());
+        assert!(!s.insert(&msg("a")).unwrap());
+        assert!(s.contains("a").unwrap());
+        assert_eq!(s.all().unwrap(), vec![msg("a")]);
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_refuses_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.sqlite");
+        Store::open(&p).unwrap().insert(&msg("x")).unwrap();
+        let s = Store::open(&p).unwrap();
+        assert!(s.contains("x").unwrap());
+        s.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        let err = Store::open(&p).err().unwrap();
+        assert!(format!("{err:#}").contains("upgrade pigeon"), "{err:#}");
+    }
+
+    #[test]
+    fn refuses_foreign_sqlite_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("other.sqlite");
+        let c = Connection::open(&p).unwrap();
+        c.pragma_update(None, "application_id", 42).unwrap();
+        drop(c);
+        assert!(Store::open(&p).is_err());
+    }
+}
