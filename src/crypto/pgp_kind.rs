@@ -1,0 +1,429 @@
+//! The OpenPGP side, all through sequoia-openpgp in a profile GnuPG 2.2 reads:
+//! v4 keys, SEIPDv1 (MDC) messages, compressed like `gpg --encrypt`.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result, anyhow, bail};
+use sequoia_openpgp as openpgp;
+
+use openpgp::cert::prelude::*;
+use openpgp::crypto::{KeyPair, Password, S2K, SessionKey};
+use openpgp::packet::key::SecretKeyMaterial;
+use openpgp::packet::{PKESK, Packet, SKESK};
+use openpgp::parse::Parse;
+use openpgp::parse::stream::{
+    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
+    VerificationError, VerificationHelper,
+};
+use openpgp::policy::StandardPolicy;
+use openpgp::serialize::SerializeInto;
+use openpgp::serialize::stream::{
+    Armorer, Compressor, Encryptor, LiteralWriter, Message, Recipient, Signer,
+};
+use openpgp::types::{Features, KeyFlags, SymmetricAlgorithm};
+use openpgp::{Cert, Profile};
+
+pub(crate) use openpgp::Cert as PgpCert;
+
+static POLICY: StandardPolicy<'static> = StandardPolicy::new();
+
+const PASSPHRASE_HINT: &str = "set PIGEON_GPG_PASSPHRASE or pass --import-passphrase-file";
+
+/// True if `data` looks like an OpenPGP message (armored, or a binary packet header).
+pub(crate) fn looks_like_pgp(data: &[u8]) -> bool {
+    let start = data.iter().position(|b| !b.is_ascii_whitespace());
+    match start {
+        Some(i) if data[i..].starts_with(b"-----BEGIN PGP ") => true,
+        // Binary OpenPGP: the first octet is a packet tag with bit 7 set.
+        _ => data.first().is_some_and(|b| b & 0x80 != 0),
+    }
+}
+
+/// Lowercase hex fingerprint of a cert (40 digits for v4).
+pub(crate) fn fingerprint(cert: &Cert) -> String {
+    cert.fingerprint().to_hex().to_lowercase()
+}
+
+/// Generates a v4 Cv25519 cert (certify-only primary, signing and encryption subkeys).
+pub(crate) fn generate(name: &str) -> Result<Cert> {
+    let (cert, _revocation) = CertBuilder::new()
+        .set_cipher_suite(CipherSuite::Cv25519)
+        .set_profile(Profile::RFC4880)?
+        .set_features(Features::empty().set_seipdv1())?
+        .add_userid(name)
+        .add_signing_subkey()
+        .add_subkey(
+            KeyFlags::empty()
+                .set_transport_encryption()
+                .set_storage_encryption(),
+            None,
+            None,
+        )
+        .generate()
+        .context("OpenPGP key generation failed")?;
+    Ok(cert)
+}
+
+/// Parses a transferable secret key, decrypting protected secret key material.
+pub(crate) fn import(tsk: &[u8], passphrase: Option<&str>) -> Result<Cert> {
+    let cert = Cert::from_bytes(tsk)
+        .context("not an OpenPGP secret key; export one with `gpg --armor --export-secret-keys`")?;
+    if !cert.is_tsk() {
+        bail!(
+            "this OpenPGP key has no secret parts; export it with `gpg --armor --export-secret-keys`"
+        );
+    }
+    let mut decrypted: Vec<Packet> = Vec::new();
+    for ka in cert.keys().secret() {
+        let key = ka.key();
+        let SecretKeyMaterial::Encrypted(enc) = key.optional_secret().expect("secret() filter")
+        else {
+            continue;
+        };
+        // GnuPG stubs (e.g. keys on a smartcard) cannot be decrypted; skip them.
+        if matches!(enc.s2k(), S2K::Private { .. } | S2K::Unknown { .. }) {
+            continue;
+        }
+        let pw = passphrase.ok_or_else(|| {
+            anyhow!("the OpenPGP secret key is passphrase-protected; {PASSPHRASE_HINT}")
+        })?;
+        let key = key
+            .clone()
+            .decrypt_secret(&Password::from(pw))
+            .map_err(|_| {
+                anyhow!(
+                    "wrong passphrase for the OpenPGP secret key {}; {PASSPHRASE_HINT}",
+                    key.fingerprint()
+                )
+            })?;
+        decrypted.push(if ka.primary() {
+            key.role_into_primary().into()
+        } else {
+            key.role_into_subordinate().into()
+        });
+    }
+    let (cert, _) = cert
+        .insert_packets(decrypted)
+        .context("could not merge decrypted secret keys into the cert")?;
+    check_usable_secret(&cert)?;
+    Ok(cert)
+}
+
+/// Parses pigeon's own `pgp.key` (secrets stored unencrypted, the file itself may be protected).
+pub(crate) fn parse_tsk(data: &[u8]) -> Result<Cert> {
+    let cert = Cert::from_bytes(data).context("pgp.key is not a readable OpenPGP secret key")?;
+    check_usable_secret(&cert).context("pgp.key is not usable")?;
+    Ok(cert)
+}
+
+/// Checks v4, valid under policy, with secret signing and encryption keys ready to use.
+fn check_usable_secret(cert: &Cert) -> Result<()> {
+    check_public(cert)?;
+    signing_keypair(cert)?;
+    let vc = cert.with_policy(&POLICY, None)?;
+    if vc
+        .keys()
+        .supported()
+        .unencrypted_secret()
+        .for_transport_encryption()
+        .for_storage_encryption()
+        .next()
+        .is_none()
+    {
+        bail!(
+            "OpenPGP key {} has no usable secret encryption key; add one (gpg --quick-add-key FPR cv25519 encr)",
+            fingerprint(cert)
+        );
+    }
+    Ok(())
+}
+
+/// Checks a cert is v4 and valid under the standard policy.
+pub(crate) fn check_public(cert: &Cert) -> Result<()> {
+    if cert.primary_key().key().version() != 4 {
+        bail!(
+            "OpenPGP key {} is version {}; pigeon needs v4 keys (what GnuPG 2.2 reads)",
+            cert.fingerprint(),
+            cert.primary_key().key().version()
+        );
+    }
+    cert.with_policy(&POLICY, None).with_context(|| {
+        format!(
+            "OpenPGP key {} is not valid (expired, revoked or using weak algorithms)",
+            cert.fingerprint()
+        )
+    })?;
+    Ok(())
+}
+
+/// Parses an armored public cert (any secret parts are dropped).
+pub(crate) fn parse_public(armored: &str) -> Result<Cert> {
+    let cert = Cert::from_bytes(armored.as_bytes())
+        .context("not a readable OpenPGP certificate")?
+        .strip_secret_key_material();
+    check_public(&cert)?;
+    Ok(cert)
+}
+
+/// The armored public cert.
+pub(crate) fn public_armored(cert: &Cert) -> String {
+    let bytes = cert
+        .armored()
+        .to_vec()
+        .expect("serializing a parsed cert into memory cannot fail");
+    String::from_utf8(bytes).expect("armor is ASCII")
+}
+
+/// The armored TSK with its (unencrypted) secrets.
+pub(crate) fn tsk_armored(cert: &Cert) -> Vec<u8> {
+    cert.as_tsk()
+        .armored()
+        .to_vec()
+        .expect("serializing a parsed cert into memory cannot fail")
+}
+
+/// The name part of the primary user id.
+pub(crate) fn user_name(cert: &Cert) -> Option<String> {
+    let uid = match cert.with_policy(&POLICY, None) {
+        Ok(vc) => vc.primary_userid().ok()?.userid().clone(),
+        Err(_) => cert.userids().next()?.userid().clone(),
+    };
+    match uid.name() {
+        Ok(Some(n)) if !n.trim().is_empty() => Some(n.trim().to_owned()),
+        _ => None,
+    }
+}
+
+fn signing_keypair(cert: &Cert) -> Result<KeyPair> {
+    let vc = cert.with_policy(&POLICY, None)?;
+    let ka = vc
+        .keys()
+        .supported()
+        .alive()
+        .revoked(false)
+        .for_signing()
+        .unencrypted_secret()
+        .next()
+        .ok_or_else(|| {
+            anyhow!(
+                "OpenPGP key {} has no usable secret signing key",
+                fingerprint(cert)
+            )
+        })?;
+    ka.key().clone().into_keypair()
+}
+
+/// A detached binary signature over `parts` concatenated.
+pub(crate) fn sign_detached(cert: &Cert, parts: &[&[u8]]) -> Result<Vec<u8>> {
+    let keypair = signing_keypair(cert)?;
+    let mut sig = Vec::new();
+    let mut w = Signer::new(Message::new(&mut sig), keypair)?
+        .detached()
+        .build()?;
+    for p in parts {
+        w.write_all(p)?;
+    }
+    w.finalize().context("OpenPGP signing failed")?;
+    Ok(sig)
+}
+
+struct DetachedHelper<'a> {
+    cert: &'a Cert,
+}
+
+impl VerificationHelper for DetachedHelper<'_> {
+    fn get_certs(&mut self, _ids: &[openpgp::KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(vec![self.cert.clone()])
+    }
+
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        let mut good = false;
+        for layer in structure {
+            if let MessageLayer::SignatureGroup { results } = layer {
+                for r in results {
+                    match r {
+                        Ok(_) => good = true,
+                        Err(e) => bail!("{e}"),
+                    }
+                }
+            }
+        }
+        if !good {
+            bail!("no signature found");
+        }
+        Ok(())
+    }
+}
+
+/// Verifies a detached signature made by [`sign_detached`] with `cert`.
+pub(crate) fn verify_detached(cert: &Cert, parts: &[&[u8]], sig: &[u8]) -> Result<()> {
+    let data = parts.concat();
+    let mut v = DetachedVerifierBuilder::from_bytes(sig)
+        .context("malformed OpenPGP signature")?
+        .with_policy(&POLICY, None, DetachedHelper { cert })
+        .context("OpenPGP signature does not verify")?;
+    v.verify_bytes(&data)
+        .with_context(|| format!("OpenPGP signature by {} does not verify", fingerprint(cert)))
+}
+
+/// Encrypts to every valid encryption subkey of `recipients` (forcing SEIPDv1 for GnuPG 2.2),
+/// compressed, and signed inline by `signer` if given.
+pub(crate) fn encrypt(
+    recipients: &[&Cert],
+    signer: Option<&Cert>,
+    plaintext: &[u8],
+    armor: bool,
+) -> Result<Vec<u8>> {
+    let mut keys: Vec<Recipient> = Vec::new();
+    for cert in recipients {
+        let vc = cert.with_policy(&POLICY, None)?;
+        let before = keys.len();
+        for ka in vc
+            .keys()
+            .supported()
+            .alive()
+            .revoked(false)
+            .for_transport_encryption()
+            .for_storage_encryption()
+        {
+            let key = ka.key();
+            keys.push(Recipient::new(
+                Features::empty().set_seipdv1(),
+                openpgp::KeyHandle::from(key.keyid()),
+                key,
+            ));
+        }
+        if keys.len() == before {
+            bail!(
+                "OpenPGP key {} has no valid encryption key; ask its owner for a fresh card",
+                fingerprint(cert)
+            );
+        }
+    }
+    let keypair = signer.map(signing_keypair).transpose()?;
+    let mut out = Vec::with_capacity(plaintext.len() + 1024);
+    {
+        let mut sink = Message::new(&mut out);
+        if armor {
+            sink = Armorer::new(sink)
+                .kind(openpgp::armor::Kind::Message)
+                .build()?;
+        }
+        let sink = Encryptor::for_recipients(sink, keys)
+            .symmetric_algo(SymmetricAlgorithm::AES256)
+            .build()
+            .context("OpenPGP encryption failed")?;
+        let mut sink = Compressor::new(sink).build()?;
+        if let Some(kp) = keypair {
+            sink = Signer::new(sink, kp)?.build()?;
+        }
+        let mut lit = LiteralWriter::new(sink).build()?;
+        lit.write_all(plaintext)?;
+        lit.finalize().context("OpenPGP encryption failed")?;
+    }
+    Ok(out)
+}
+
+struct DecryptHelper<'a> {
+    me: &'a Cert,
+    known: &'a [Cert],
+    encrypted: bool,
+    signer: Option<String>,
+}
+
+impl VerificationHelper for DecryptHelper<'_> {
+    fn get_certs(&mut self, _ids: &[openpgp::KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(self.known.to_vec())
+    }
+
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        for layer in structure {
+            match layer {
+                MessageLayer::Encryption { .. } => self.encrypted = true,
+                MessageLayer::Compression { .. } => {}
+                MessageLayer::SignatureGroup { results } => {
+                    for r in results {
+                        match r {
+                            Ok(good) => {
+                                if self.signer.is_none() {
+                                    self.signer = Some(fingerprint(good.ka.cert()));
+                                }
+                            }
+                            // A signature that is present and cryptographically wrong fails.
+                            Err(e @ VerificationError::BadSignature { .. })
+                            | Err(e @ VerificationError::MalformedSignature { .. }) => {
+                                bail!(
+                                    "BAD OpenPGP signature: {e}; the message was forged or tampered with"
+                                )
+                            }
+                            // Unknown signer, or a key we cannot vouch for: not attributed.
+                            Err(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DecryptionHelper for DecryptHelper<'_> {
+    fn decrypt(
+        &mut self,
+        pkesks: &[PKESK],
+        _skesks: &[SKESK],
+        sym_algo: Option<SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        for pkesk in pkesks {
+            for ka in self.me.keys().unencrypted_secret() {
+                let key = ka.key();
+                if let Some(h) = pkesk.recipient() {
+                    if !h.aliases(key.key_handle()) {
+                        continue;
+                    }
+                }
+                let Ok(mut keypair) = key.clone().into_keypair() else {
+                    continue;
+                };
+                if pkesk
+                    .decrypt(&mut keypair, sym_algo)
+                    .is_some_and(|(algo, sk)| decrypt(algo, &sk))
+                {
+                    return Ok(Some(self.me.clone()));
+                }
+            }
+        }
+        bail!(
+            "this OpenPGP message is not encrypted to this identity ({}); it was sent to someone else",
+            fingerprint(self.me)
+        )
+    }
+}
+
+/// Decrypts an OpenPGP message (armored or binary) with `me`; checks signatures against `known`.
+/// Returns the plaintext and the fingerprint of a cert whose signature verified.
+pub(crate) fn decrypt(
+    me: &Cert,
+    ciphertext: &[u8],
+    known: &[Cert],
+) -> Result<(Vec<u8>, Option<String>)> {
+    let helper = DecryptHelper {
+        me,
+        known,
+        encrypted: false,
+        signer: None,
+    };
+    let mut d = DecryptorBuilder::from_bytes(ciphertext)
+        .context("not a readable OpenPGP message")?
+        .with_policy(&POLICY, None, helper)
+        .context("OpenPGP decryption failed")?;
+    let mut plaintext = Vec::new();
+    d.read_to_end(&mut plaintext)
+        .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
+    let helper = d.into_helper();
+    if !helper.encrypted {
+        bail!("this OpenPGP message is not encrypted; pigeon only accepts encrypted messages");
+    }
+    Ok((plaintext, helper.signer))
+}
