@@ -7,7 +7,7 @@ use rand::RngCore;
 
 use crate::crypto::{self, MSG_DOMAIN, Opened, PublicIdentity, Sealed};
 use crate::error::{Exit, Fail, fail};
-use crate::keys::{Contact, Contacts, Identity, verify_card_json};
+use crate::keys::{Contact, Contacts, Identity, verify_card};
 use crate::wire::{Card, Inner};
 
 /// A new random 128-bit id, 32 hex digits.
@@ -26,13 +26,14 @@ pub fn seal(
     armor: bool,
 ) -> Result<Vec<Sealed>> {
     let bytes = serde_json::to_vec(inner)?;
-    crypto::seal(&me.secret, recipients, &bytes, card_json, armor).context("cannot seal the message")
+    crypto::seal(&me.secret, recipients, &bytes, card_json, armor)
+        .context("cannot seal the message")
 }
 
 /// What a ciphertext turned out to be, after every check.
 pub enum Unsealed {
     /// A pigeon message whose card and signature verified and that is addressed to me.
-    Pigeon { inner: Inner, card: Card },
+    Pigeon(Box<Verified>),
     /// Plaintext from another tool (`age`, `gpg`); `signer` is a contact's fingerprint when
     /// an OpenPGP signature by that contact verified.
     Foreign {
@@ -41,24 +42,39 @@ pub enum Unsealed {
     },
 }
 
+/// A message that passed every check, with the sender's card.
+pub struct Verified {
+    pub inner: Inner,
+    pub card: Card,
+    /// The card as it arrived (unknown fields kept), so it can be pinned as is.
+    pub card_json: serde_json::Value,
+}
+
 /// Decrypts and checks a ciphertext. Every failure is exit 4 and nothing of the message is
 /// returned: a message that does not verify is never shown as if it were good.
 pub fn unseal(me: &Identity, known_pgp: &[PublicIdentity], ciphertext: &[u8]) -> Result<Unsealed> {
-    let opened = crypto::open(&me.secret, ciphertext, known_pgp)
-        .context(Fail(Exit::Crypto, "cannot decrypt: not for this identity, or damaged".into()))?;
+    let opened = crypto::open(&me.secret, ciphertext, known_pgp).context(Fail(
+        Exit::Crypto,
+        "cannot decrypt: not for this identity, or damaged".into(),
+    ))?;
     match opened {
         Opened::Foreign { plaintext, signer } => Ok(Unsealed::Foreign { plaintext, signer }),
         Opened::Pigeon { inner, card, sig } => {
-            let (card, public) = verify_card_json(&card).context("the sender's card")?;
+            let card_json: serde_json::Value = serde_json::from_slice(&card)
+                .context(Fail(Exit::Crypto, "the sender's card is malformed".into()))?;
+            let (card, public) = verify_card(&card_json).context("the sender's card")?;
             public
                 .verify(MSG_DOMAIN, &inner, &sig)
                 .context(Fail(Exit::Crypto, "bad message signature".into()))?;
             let inner: Inner = serde_json::from_slice(&inner)
                 .context(Fail(Exit::Crypto, "the signed message is malformed".into()))?;
             if inner.from != card.fingerprint {
-                return Err(fail(Exit::Crypto, "the message was signed by someone else than its sender"));
+                return Err(fail(
+                    Exit::Crypto,
+                    "the message was signed by someone else than its sender",
+                ));
             }
-            if !inner.to.iter().any(|t| *t == me.meta.fingerprint) {
+            if !inner.to.contains(&me.meta.fingerprint) {
                 return Err(fail(
                     Exit::Crypto,
                     "the message is addressed to someone else (it was forwarded to you)",
@@ -67,7 +83,11 @@ pub fn unseal(me: &Identity, known_pgp: &[PublicIdentity], ciphertext: &[u8]) ->
             if !crate::wire::is_message_id(&inner.id) {
                 return Err(fail(Exit::Crypto, "the message id is malformed"));
             }
-            Ok(Unsealed::Pigeon { inner, card })
+            Ok(Unsealed::Pigeon(Box::new(Verified {
+                inner,
+                card,
+                card_json,
+            })))
         }
     }
 }

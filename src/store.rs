@@ -76,7 +76,9 @@ impl Store {
 
     /// The schema version of this file.
     pub fn version(&self) -> Result<usize> {
-        let v: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         Ok(v as usize)
     }
 

@@ -19,10 +19,18 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<Exit> {
             let bytes = super::read_input(file.as_deref())?;
             let value: Value = serde_json::from_slice(&bytes)
                 .map_err(anyhow::Error::from)
-                .context(Fail(Exit::Usage, "this is not a pigeon card (bad JSON)".into()))?;
+                .context(Fail(
+                    Exit::Usage,
+                    "this is not a pigeon card (bad JSON)".into(),
+                ))?;
             let (c, status) = contacts.add(&value, as_name.as_deref(), accept_new_key)?;
             super::emit(&view(&c, Some(status.as_str()), false))?;
-            ctx.say(format!("{} {} ({})", status.as_str(), c.name, c.fingerprint));
+            ctx.say(format!(
+                "{} {} ({})",
+                status.as_str(),
+                c.name,
+                c.fingerprint
+            ));
         }
         ContactCommand::List => {
             for c in contacts.list()? {

@@ -1,6 +1,5 @@
 //! `pigeon keygen`: create or import an identity.
 
-
 use anyhow::{Context, Result};
 use serde_json::json;
 
@@ -30,14 +29,14 @@ pub fn run(ctx: &Ctx, args: KeygenArgs) -> Result<Exit> {
                 args.import_passphrase_file.as_deref(),
                 "PIGEON_GPG_PASSPHRASE",
             )?;
-            SecretIdentity::import_pgp(&bytes, pass.as_deref().map(String::as_str))
-                .context(crate::error::Fail(Exit::Crypto, "cannot import the OpenPGP key".into()))?
+            SecretIdentity::import_pgp(&bytes, pass.as_deref().map(String::as_str)).context(
+                crate::error::Fail(Exit::Crypto, "cannot import the OpenPGP key".into()),
+            )?
         }
         None => {
             let name = args.name.as_deref().ok_or_else(|| {
-                fail(Exit::Usage, "--name is required").context(crate::error::Hint(
-                    "pigeon keygen --name alice".into(),
-                ))
+                fail(Exit::Usage, "--name is required")
+                    .context(crate::error::Hint("pigeon keygen --name alice".into()))
             })?;
             SecretIdentity::generate(kind, name)?
         }

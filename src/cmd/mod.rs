@@ -12,7 +12,7 @@ use crate::home::Home;
 
 pub mod card;
 pub mod contact;
-pub mod gen;
+pub mod generate;
 pub mod keygen;
 pub mod open;
 pub mod relay;
@@ -90,6 +90,6 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
             "send and recv are not built yet",
         )),
         Command::Serve(_) => Err(crate::error::fail(Exit::Failure, "serve is not built yet")),
-        Command::Gen(a) => gen::run(&ctx, a),
+        Command::Gen(a) => generate::run(&ctx, a),
     }
 }

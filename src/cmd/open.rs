@@ -15,7 +15,8 @@ pub fn run(ctx: &Ctx, args: OpenArgs) -> Result<Exit> {
     let contacts = Contacts::open(&ctx.home);
     let known_pgp = message::pgp_contacts(&contacts)?;
     match message::unseal(&id, &known_pgp, &ciphertext)? {
-        Unsealed::Pigeon { inner, card } => {
+        Unsealed::Pigeon(v) => {
+            let (inner, card) = (&v.inner, &v.card);
             let sender = message::classify(&contacts, &card.fingerprint, &card.name)?;
             if sender.key_change {
                 ctx.say(format!(
@@ -23,7 +24,13 @@ pub fn run(ctx: &Ctx, args: OpenArgs) -> Result<Exit> {
                     sender.name, sender.fingerprint
                 ));
             }
-            super::emit(&super::show::message_json(&inner, &sender, &card, None, &[]))?;
+            super::emit(&super::show::message_json(
+                inner,
+                &sender,
+                &v.card_json,
+                None,
+                &[],
+            ))?;
         }
         Unsealed::Foreign { plaintext, signer } => {
             let from = match &signer {
@@ -48,7 +55,10 @@ pub fn run(ctx: &Ctx, args: OpenArgs) -> Result<Exit> {
             let (body, encoding) = match String::from_utf8(plaintext) {
                 Ok(s) => (s, "utf-8"),
                 Err(e) => (
-                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, e.as_bytes()),
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        e.as_bytes(),
+                    ),
                     "base64",
                 ),
             };

@@ -20,7 +20,9 @@ pub fn run(ctx: &Ctx, cmd: RelayCommand) -> Result<Exit> {
         RelayCommand::Add { url } => {
             let url = normalize_url(&url)?;
             if meta.relays.contains(&url) {
-                super::emit(&json!({"type": "relay", "url": url, "status": "unchanged", "seq": meta.seq}))?;
+                super::emit(
+                    &json!({"type": "relay", "url": url, "status": "unchanged", "seq": meta.seq}),
+                )?;
                 return Ok(Exit::Ok);
             }
             meta.relays.push(url.clone());
@@ -38,7 +40,9 @@ pub fn run(ctx: &Ctx, cmd: RelayCommand) -> Result<Exit> {
             }
             meta.bump();
             meta.save(&ctx.home)?;
-            super::emit(&json!({"type": "relay", "url": url, "status": "removed", "seq": meta.seq}))?;
+            super::emit(
+                &json!({"type": "relay", "url": url, "status": "removed", "seq": meta.seq}),
+            )?;
         }
     }
     ctx.say("your card changed: give your contacts the new one (pigeon card)");

@@ -15,8 +15,11 @@ use crate::wire::{self, Inner};
 pub fn run(ctx: &Ctx, args: SealArgs) -> Result<Exit> {
     let stdout = std::io::stdout();
     if !args.armor && stdout.is_terminal() {
-        return Err(fail(Exit::Usage, "refusing to write binary ciphertext to a terminal"))
-            .hint("redirect to a file (> msg.age) or add --armor");
+        return Err(fail(
+            Exit::Usage,
+            "refusing to write binary ciphertext to a terminal",
+        ))
+        .hint("redirect to a file (> msg.age) or add --armor");
     }
     let id = ctx.identity(args.passphrase_file.as_deref())?;
     let contacts = Contacts::open(&ctx.home);
@@ -52,11 +55,17 @@ pub fn run(ctx: &Ctx, args: SealArgs) -> Result<Exit> {
             Exit::Usage,
             "these recipients mix age and pgp identities, which need two ciphertexts",
         ))
-        .hint("seal once for the age contacts and once for the pgp contacts, or use `pigeon send`");
+        .hint(
+            "seal once for the age contacts and once for the pgp contacts, or use `pigeon send`",
+        );
     }
     let mut out = stdout.lock();
     out.write_all(&sealed[0].ciphertext)?;
     out.flush()?;
-    ctx.say(format!("sealed message {} ({} bytes)", inner.id, sealed[0].ciphertext.len()));
+    ctx.say(format!(
+        "sealed message {} ({} bytes)",
+        inner.id,
+        sealed[0].ciphertext.len()
+    ));
     Ok(Exit::Ok)
 }

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::message::Sender;
-use crate::wire::{Card, Inner};
+use crate::wire::Inner;
 
 /// A saved attachment, as reported to the user.
 pub struct SavedFile {
@@ -18,7 +18,7 @@ pub struct SavedFile {
 pub fn message_json(
     inner: &Inner,
     sender: &Sender,
-    card: &Card,
+    card: &Value,
     received: Option<u64>,
     files: &[SavedFile],
 ) -> Value {
@@ -60,7 +60,7 @@ pub fn message_json(
         v["from"]["key_change"] = json!(true);
     }
     if !sender.known {
-        v["card"] = serde_json::to_value(card).unwrap_or(Value::Null);
+        v["card"] = card.clone();
     }
     v
 }

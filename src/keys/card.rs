@@ -37,7 +37,10 @@ pub fn sign_card(card: &mut Card, secret: &SecretIdentity) -> Result<()> {
 pub fn verify_card_json(bytes: &[u8]) -> Result<(Card, PublicIdentity)> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| anyhow!(e))
-        .context(Fail(Exit::Usage, "this is not a pigeon card (bad JSON)".into()))?;
+        .context(Fail(
+            Exit::Usage,
+            "this is not a pigeon card (bad JSON)".into(),
+        ))?;
     verify_card(&value)
 }
 
@@ -64,7 +67,9 @@ fn check(value: &Value) -> Result<(Card, PublicIdentity)> {
     if wire::mailbox_id(&key) != card.mailbox {
         anyhow::bail!("the mailbox id does not match the mailbox key");
     }
-    let sig = B64.decode(&card.sig).context("the signature is not base64")?;
+    let sig = B64
+        .decode(&card.sig)
+        .context("the signature is not base64")?;
     public
         .verify(CARD_DOMAIN, &card_signing_bytes(value), &sig)
         .context("bad signature")?;

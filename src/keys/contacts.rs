@@ -84,7 +84,8 @@ impl Contacts {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes =
+                fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let c: Contact = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is damaged", path.display()))?;
             out.push(c);
@@ -125,9 +126,11 @@ impl Contacts {
     pub fn by_fingerprint(&self, fp: &str) -> Result<Option<Contact>> {
         let path = self.path(fp);
         match fs::read(&path) {
-            Ok(b) => Ok(Some(
-                serde_json::from_slice(&b).with_context(|| format!("{} is damaged", path.display()))?,
-            )),
+            Ok(b) => {
+                Ok(Some(serde_json::from_slice(&b).with_context(|| {
+                    format!("{} is damaged", path.display())
+                })?))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }

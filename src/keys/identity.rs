@@ -119,7 +119,9 @@ impl Identity {
             protected: passphrase.is_some(),
         };
         let final_dir = home.identity_dir();
-        let staging = home.data.join(format!(".identity.new.{}", std::process::id()));
+        let staging = home
+            .data
+            .join(format!(".identity.new.{}", std::process::id()));
         let _ = fs::remove_dir_all(&staging);
         for (file, bytes) in secret.to_secret_files() {
             let bytes = match passphrase {
@@ -132,7 +134,9 @@ impl Identity {
         bytes.push(b'\n');
         write_atomic(&staging.join(META_FILE), &bytes, 0o600)?;
         let retired: Option<PathBuf> = if final_dir.exists() {
-            let r = home.data.join(format!(".identity.old.{}", std::process::id()));
+            let r = home
+                .data
+                .join(format!(".identity.old.{}", std::process::id()));
             fs::rename(&final_dir, &r).context("cannot move the old identity aside")?;
             Some(r)
         } else {
@@ -157,10 +161,13 @@ impl Identity {
             }
             let Some(p) = passphrase else {
                 *failure.borrow_mut() = Some(
-                    fail(Exit::Crypto, "the secret keys are protected by a passphrase")
-                        .context(crate::error::Hint(
-                            "set PIGEON_PASSPHRASE or pass --passphrase-file FILE".into(),
-                        )),
+                    fail(
+                        Exit::Crypto,
+                        "the secret keys are protected by a passphrase",
+                    )
+                    .context(crate::error::Hint(
+                        "set PIGEON_PASSPHRASE or pass --passphrase-file FILE".into(),
+                    )),
                 );
                 return None;
             };
@@ -179,7 +186,8 @@ impl Identity {
         if let Some(err) = failure.into_inner() {
             return Err(err);
         }
-        let secret = secret.with_context(|| format!("cannot load the keys in {}", dir.display()))?;
+        let secret =
+            secret.with_context(|| format!("cannot load the keys in {}", dir.display()))?;
         if secret.fingerprint() != meta.fingerprint {
             anyhow::bail!(
                 "{} does not match the secret keys beside it",

@@ -6,7 +6,7 @@ use std::path::Path;
 #[test]
 fn man_pages_and_completions_are_fresh() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let files = pigeon::cmd::gen::render_all().unwrap();
+    let files = pigeon::cmd::generate::render_all().unwrap();
     let mut expected = BTreeSet::new();
     let mut stale = Vec::new();
     for (rel, bytes) in &files {
@@ -24,7 +24,10 @@ fn man_pages_and_completions_are_fresh() {
             }
         }
     }
-    assert!(stale.is_empty(), "stale generated files: {stale:?}; run scripts/gen-docs and commit");
+    assert!(
+        stale.is_empty(),
+        "stale generated files: {stale:?}; run scripts/gen-docs and commit"
+    );
     assert!(files.iter().any(|(p, _)| p.ends_with("pigeon-keygen.1")));
     let root_page = String::from_utf8(files[0].1.clone()).unwrap();
     assert!(root_page.contains("EXIT STATUS") && root_page.contains("PIGEON_HOME"));

@@ -15,7 +15,11 @@ fn keygen_prints_identity_and_writes_private_secrets() {
     assert_eq!(id["name"], "alice");
     assert_eq!(id["fingerprint"].as_str().unwrap().len(), 40);
     assert_eq!(id["mailbox"].as_str().unwrap().len(), 64);
-    for f in ["identity/age.key", "identity/mailbox.key", "identity/identity.json"] {
+    for f in [
+        "identity/age.key",
+        "identity/mailbox.key",
+        "identity/identity.json",
+    ] {
         let mode = std::fs::metadata(u.path(f)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{f}");
     }
@@ -25,8 +29,14 @@ fn keygen_prints_identity_and_writes_private_secrets() {
     // No silent overwrite; --force replaces.
     let again = u.run(&["keygen", "--name", "alice"]).code(1);
     assert!(again.stderr.contains("--force"), "{}", again.stderr);
-    assert_eq!(std::fs::read_to_string(u.path("identity/age.key")).unwrap(), key);
-    let new = u.run(&["keygen", "--name", "alice", "--kind", "pgp", "--force"]).ok().one();
+    assert_eq!(
+        std::fs::read_to_string(u.path("identity/age.key")).unwrap(),
+        key
+    );
+    let new = u
+        .run(&["keygen", "--name", "alice", "--kind", "pgp", "--force"])
+        .ok()
+        .one();
     assert_eq!(new["kind"], "pgp");
     assert_ne!(new["fingerprint"], id["fingerprint"]);
     assert!(!u.path("identity/age.key").exists());
@@ -41,15 +51,29 @@ fn passphrase_protects_secret_keys() {
     let id = crate::users::run(c, b"").ok().one();
     assert_eq!(id["protected"], true);
     let key = std::fs::read_to_string(u.path("identity/age.key")).unwrap();
-    assert!(!key.contains("AGE-SECRET-KEY"), "secret stored in the clear");
+    assert!(
+        !key.contains("AGE-SECRET-KEY"),
+        "secret stored in the clear"
+    );
 
     let locked = u.run(&["card"]).code(4);
-    assert!(locked.stderr.contains("PIGEON_PASSPHRASE"), "{}", locked.stderr);
+    assert!(
+        locked.stderr.contains("PIGEON_PASSPHRASE"),
+        "{}",
+        locked.stderr
+    );
     let mut c = u.cmd(&["card"]);
     c.env("PIGEON_PASSPHRASE", "wrong");
     crate::users::run(c, b"").code(4);
     std::fs::write(u.path("pass"), "correct horse\n").unwrap();
-    let card = u.run(&["card", "--passphrase-file", u.path("pass").to_str().unwrap()]).ok().one();
+    let card = u
+        .run(&[
+            "card",
+            "--passphrase-file",
+            u.path("pass").to_str().unwrap(),
+        ])
+        .ok()
+        .one();
     assert_eq!(card["fingerprint"], id["fingerprint"]);
 }
 
@@ -67,7 +91,11 @@ fn cards_pin_contacts_and_key_changes_are_refused() {
     let fake = mallory.keygen("bob", "age");
     let refused = alice.run_in(&["contact", "add"], fake.as_bytes()).code(4);
     assert!(refused.stderr.contains("KEY CHANGE"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("--accept-new-key"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--accept-new-key"),
+        "{}",
+        refused.stderr
+    );
     let still = alice.run(&["contact", "show", "bob"]).ok().one();
     assert_eq!(still["kind"], "pgp");
     let accepted = alice
@@ -79,8 +107,13 @@ fn cards_pin_contacts_and_key_changes_are_refused() {
 
     // Verify records an out-of-band check; a wrong fingerprint is refused.
     let fp = accepted["fingerprint"].as_str().unwrap().to_uppercase();
-    alice.run(&["contact", "verify", "bob", "--fingerprint", "0000000000"]).code(4);
-    let v = alice.run(&["contact", "verify", "bob", "--fingerprint", &fp]).ok().one();
+    alice
+        .run(&["contact", "verify", "bob", "--fingerprint", "0000000000"])
+        .code(4);
+    let v = alice
+        .run(&["contact", "verify", "bob", "--fingerprint", &fp])
+        .ok()
+        .one();
     assert_eq!(v["verified"], true);
     alice.run(&["contact", "remove", "bob"]).ok();
     alice.run(&["contact", "show", "bob"]).code(5);
@@ -95,12 +128,14 @@ fn tampered_or_malformed_cards_are_refused() {
     bob.keygen("bob", "age");
     let mut v: Value = serde_json::from_str(&card).unwrap();
     v["relays"] = serde_json::json!(["http://evil.example"]);
-    bob.run_in(&["contact", "add"], v.to_string().as_bytes()).code(4);
+    bob.run_in(&["contact", "add"], v.to_string().as_bytes())
+        .code(4);
     bob.run_in(&["contact", "add"], b"not json").code(2);
     // An unknown field added after signing is covered by the signature too.
     let mut v: Value = serde_json::from_str(&card).unwrap();
     v["extra"] = serde_json::json!(1);
-    bob.run_in(&["contact", "add"], v.to_string().as_bytes()).code(4);
+    bob.run_in(&["contact", "add"], v.to_string().as_bytes())
+        .code(4);
     assert!(bob.run(&["contact", "list"]).ok().json().is_empty());
 }
 
@@ -108,20 +143,30 @@ fn tampered_or_malformed_cards_are_refused() {
 fn relay_changes_bump_the_card_and_contacts_follow() {
     let (alice, bob) = pair("age", "age");
     let before: Value = serde_json::from_slice(&alice.run(&["card"]).ok().stdout).unwrap();
-    let added = alice.run(&["relay", "add", "http://127.0.0.1:7447/"]).ok().one();
+    let added = alice
+        .run(&["relay", "add", "http://127.0.0.1:7447/"])
+        .ok()
+        .one();
     assert_eq!(added["url"], "http://127.0.0.1:7447");
     let after: Value = serde_json::from_slice(&alice.run(&["card"]).ok().stdout).unwrap();
     assert!(after["seq"].as_u64() > before["seq"].as_u64());
-    assert_eq!(after["relays"], serde_json::json!(["http://127.0.0.1:7447"]));
+    assert_eq!(
+        after["relays"],
+        serde_json::json!(["http://127.0.0.1:7447"])
+    );
     assert_eq!(alice.run(&["relay", "list"]).ok().json().len(), 1);
     alice.run(&["relay", "add", "ftp://x"]).code(2);
     alice.run(&["relay", "remove", "http://nowhere:1"]).code(5);
 
-    let updated = bob.run_in(&["contact", "add"], after.to_string().as_bytes()).ok().one();
+    let updated = bob
+        .run_in(&["contact", "add"], after.to_string().as_bytes())
+        .ok()
+        .one();
     assert_eq!(updated["status"], "updated");
     assert_eq!(updated["relays"], after["relays"]);
     // The older card cannot roll the contact back.
-    bob.run_in(&["contact", "add"], before.to_string().as_bytes()).code(4);
+    bob.run_in(&["contact", "add"], before.to_string().as_bytes())
+        .code(4);
 }
 
 #[test]
@@ -151,5 +196,9 @@ fn xdg_directories_are_used_without_pigeon_home() {
         .env("XDG_CONFIG_HOME", tmp.path().join("cfg"));
     let r = crate::users::run(c, b"").ok();
     assert!(r.stderr.is_empty(), "--quiet printed: {}", r.stderr);
-    assert!(tmp.path().join("data/pigeon/identity/identity.json").exists());
+    assert!(
+        tmp.path()
+            .join("data/pigeon/identity/identity.json")
+            .exists()
+    );
 }

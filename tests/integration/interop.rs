@@ -13,13 +13,22 @@ struct Gpg {
 
 impl Gpg {
     fn new() -> Gpg {
-        Gpg { home: tempfile::tempdir().unwrap() }
+        Gpg {
+            home: tempfile::tempdir().unwrap(),
+        }
     }
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("gpg");
         c.arg("--homedir")
             .arg(self.home.path())
-            .args(["--batch", "--yes", "--pinentry-mode", "loopback", "--trust-model", "always"])
+            .args([
+                "--batch",
+                "--yes",
+                "--pinentry-mode",
+                "loopback",
+                "--trust-model",
+                "always",
+            ])
             .args(args);
         c
     }
@@ -64,13 +73,20 @@ fn age(args: &[&str], stdin: &[u8]) -> Run {
 #[test]
 fn age_cli_opens_pigeon_ciphertext_with_pigeons_identity_file() {
     let (alice, bob) = pair("age", "age");
-    let ct = alice.run(&["seal", "--to", "bob", "hello from pigeon"]).ok().stdout;
+    let ct = alice
+        .run(&["seal", "--to", "bob", "hello from pigeon"])
+        .ok()
+        .stdout;
     let key = bob.path("identity/age.key");
     let plain = age(&["-d", "-i", key.to_str().unwrap()], &ct).ok();
     let frame: Value = serde_json::from_slice(plain.stdout.trim_ascii_end()).unwrap();
     let inner: Value = serde_json::from_str(frame["msg"].as_str().unwrap()).unwrap();
     assert_eq!(inner["body"], "hello from pigeon");
-    assert_eq!(plain.stdout.len().count_ones(), 1, "plaintext is padded to a power of two");
+    assert_eq!(
+        plain.stdout.len().count_ones(),
+        1,
+        "plaintext is padded to a power of two"
+    );
     // And pigeon itself, for comparison.
     let m = bob.run_in(&["open"], &ct).ok().one();
     assert_eq!(m["body"], "hello from pigeon");
@@ -82,9 +98,15 @@ fn age_cli_opens_pigeon_ciphertext_with_pigeons_identity_file() {
 fn pigeon_opens_age_cli_ciphertext_only_when_unsigned_is_allowed() {
     let bob = User::new();
     let card: Value = serde_json::from_str(&bob.keygen("bob", "age")).unwrap();
-    let ct = age(&["-r", card["age"].as_str().unwrap()], b"plain age message").ok().stdout;
+    let ct = age(&["-r", card["age"].as_str().unwrap()], b"plain age message")
+        .ok()
+        .stdout;
     let refused = bob.run_in(&["open"], &ct).code(4);
-    assert!(refused.stderr.contains("--allow-unsigned"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--allow-unsigned"),
+        "{}",
+        refused.stderr
+    );
     let m = bob.run_in(&["open", "--allow-unsigned"], &ct).ok().one();
     assert_eq!(m["body"], "plain age message");
     assert_eq!(m["signed"], false);
@@ -94,7 +116,10 @@ fn pigeon_opens_age_cli_ciphertext_only_when_unsigned_is_allowed() {
 #[test]
 fn gpg_decrypts_and_verifies_pigeon_pgp_messages() {
     let (alice, bob) = pair("pgp", "pgp");
-    let ct = alice.run(&["seal", "--to", "bob", "--armor", "signed by alice"]).ok().stdout;
+    let ct = alice
+        .run(&["seal", "--to", "bob", "--armor", "signed by alice"])
+        .ok()
+        .stdout;
     let gpg = Gpg::new();
     gpg.import(&std::fs::read(bob.path("identity/pgp.key")).unwrap());
     gpg.import(card_of(&alice)["pgp"].as_str().unwrap().as_bytes());
@@ -108,9 +133,15 @@ fn gpg_decrypts_and_verifies_pigeon_pgp_messages() {
 fn pigeon_imports_a_protected_gpg_key_and_verifies_gpg_messages() {
     let gpg = Gpg::new();
     let pw = ["--passphrase", "gail's pw"];
-    let mut gen = vec!["--quick-gen-key", "Gail <gail@example.org>", "ed25519", "sign", "0"];
-    gen.splice(0..0, pw);
-    gpg.run(&gen, b"").ok();
+    let mut keygen = vec![
+        "--quick-gen-key",
+        "Gail <gail@example.org>",
+        "ed25519",
+        "sign",
+        "0",
+    ];
+    keygen.splice(0..0, pw);
+    gpg.run(&keygen, b"").ok();
     let fpr = gpg.fingerprint("gail@example.org");
     let mut add = vec!["--quick-add-key", &fpr, "cv25519", "encr", "0"];
     add.splice(0..0, pw);
@@ -121,7 +152,9 @@ fn pigeon_imports_a_protected_gpg_key_and_verifies_gpg_messages() {
 
     // Gail brings her gpg key to pigeon; without the passphrase the import explains itself.
     let gail = User::new();
-    let r = gail.run_in(&["keygen", "--kind", "pgp", "--import", "-"], &secret).code(4);
+    let r = gail
+        .run_in(&["keygen", "--kind", "pgp", "--import", "-"], &secret)
+        .code(4);
     assert!(r.stderr.contains("PIGEON_GPG_PASSPHRASE"), "{}", r.stderr);
     let mut c = gail.cmd(&["keygen", "--kind", "pgp", "--import", "-"]);
     c.env("PIGEON_GPG_PASSPHRASE", "gail's pw");
@@ -163,7 +196,9 @@ fn reframe(who: &User, ct: &[u8], to_age: &str, edit: impl FnOnce(&mut Value)) -
     let plain = age(&["-d", "-i", key.to_str().unwrap()], ct).ok().stdout;
     let mut frame: Value = serde_json::from_slice(plain.trim_ascii_end()).unwrap();
     edit(&mut frame);
-    age(&["-r", to_age], frame.to_string().as_bytes()).ok().stdout
+    age(&["-r", to_age], frame.to_string().as_bytes())
+        .ok()
+        .stdout
 }
 
 #[test]
@@ -203,7 +238,10 @@ fn tampered_forged_and_forwarded_messages_are_refused() {
     // Addressed to someone else: carol forwards what alice wrote to her.
     let carol = User::new();
     alice.add_contact(&carol.keygen("carol", "age"));
-    let to_carol = alice.run(&["seal", "--to", "carol", "for carol only"]).ok().stdout;
+    let to_carol = alice
+        .run(&["seal", "--to", "carol", "for carol only"])
+        .ok()
+        .stdout;
     let forwarded = reframe(&carol, &to_carol, &bob_age, |_| {});
     let r = bob.run_in(&["open"], &forwarded).code(4);
     assert!(r.stderr.contains("someone else"), "{}", r.stderr);
@@ -216,8 +254,17 @@ fn tampered_forged_and_forwarded_messages_are_refused() {
 #[test]
 fn mixed_kinds_open_each_way() {
     let (alice, bob) = pair("age", "pgp");
-    let ct = alice.run(&["seal", "--to", "bob", "age to pgp"]).ok().stdout;
+    let ct = alice
+        .run(&["seal", "--to", "bob", "age to pgp"])
+        .ok()
+        .stdout;
     assert_eq!(bob.run_in(&["open"], &ct).ok().one()["body"], "age to pgp");
-    let ct = bob.run(&["seal", "--to", "alice", "pgp to age"]).ok().stdout;
-    assert_eq!(alice.run_in(&["open"], &ct).ok().one()["body"], "pgp to age");
+    let ct = bob
+        .run(&["seal", "--to", "alice", "pgp to age"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        alice.run_in(&["open"], &ct).ok().one()["body"],
+        "pgp to age"
+    );
 }

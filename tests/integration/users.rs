@@ -30,7 +30,12 @@ impl Run {
     /// The single JSON line on stdout.
     pub fn one(&self) -> Value {
         let mut lines = self.json();
-        assert_eq!(lines.len(), 1, "expected one JSON line, got {lines:?}; stderr: {}", self.stderr);
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one JSON line, got {lines:?}; stderr: {}",
+            self.stderr
+        );
         lines.remove(0)
     }
     pub fn ok(self) -> Run {
@@ -38,7 +43,11 @@ impl Run {
         self
     }
     pub fn code(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "expected exit {code}; stderr:\n{}", self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}; stderr:\n{}",
+            self.stderr
+        );
         self
     }
 }
@@ -102,7 +111,11 @@ pub fn run(mut cmd: Command, stdin: &[u8]) -> Run {
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(&data);
     });
-    let Output { status, stdout, stderr } = child.wait_with_output().expect("wait");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("wait");
     writer.join().unwrap();
     Run {
         code: status.code().unwrap_or(-1),

@@ -21,7 +21,11 @@ pub fn run(ctx: &Ctx, args: GenArgs) -> Result<Exit> {
         }
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    ctx.say(format!("wrote {} files under {}", files.len(), args.out_dir.display()));
+    ctx.say(format!(
+        "wrote {} files under {}",
+        files.len(),
+        args.out_dir.display()
+    ));
     Ok(Exit::Ok)
 }
 
@@ -44,7 +48,10 @@ pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
 }
 
 fn man_pages(cmd: &clap::Command, name: &str, out: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<()> {
-    let page = cmd.clone().name(name.to_string()).bin_name(name.replace('-', " "));
+    let page = cmd
+        .clone()
+        .name(name.to_string())
+        .bin_name(name.replace('-', " "));
     let mut buf = Vec::new();
     clap_mangen::Man::new(page).render(&mut buf)?;
     if name == "pigeon" {

@@ -1,0 +1,178 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_pigeon_global_optspecs
+    string join \n q/quiet h/help V/version
+end
+
+function __fish_pigeon_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_pigeon_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_pigeon_using_subcommand
+    set -l cmd (__fish_pigeon_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c pigeon -n "__fish_pigeon_needs_command" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_needs_command" -s V -l version -d 'Print version'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "keygen" -d 'Create your identity (or import one from GnuPG)'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "card" -d 'Print your signed card: the public half of your identity, one JSON line'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "contact" -d 'Manage contacts: cards you have accepted, pinned by fingerprint'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "relay" -d 'Manage the relays your card lists (each change bumps the card\'s seq)'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "seal" -d 'Encrypt and sign a message to contacts, offline, writing the ciphertext to stdout'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "open" -d 'Decrypt and verify one ciphertext (pigeon\'s, age\'s or gpg\'s) and print it as JSON'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "send" -d 'Send a message to contacts through their relays'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "recv" -d 'Fetch, verify and decrypt your messages, then print them'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -l name -d 'The name on your card (defaults to the name in an imported key)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -l kind -d 'Kind of identity' -r -f -a "age\t'X25519 (age) for encryption and Ed25519 for signatures'
+pgp\t'An OpenPGP certificate that GnuPG 2.2 reads'"
+complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -l import -d 'Import an OpenPGP secret key (a file, or - for stdin) instead of generating one' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -l import-passphrase-file -d 'Read the passphrase of the imported key from this file (else PIGEON_GPG_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -l passphrase-file -d 'Protect the secret keys with the passphrase in this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -l force -d 'Replace an existing identity (the old secret keys are lost)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand card" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand card" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand card" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and not __fish_seen_subcommand_from add list show remove verify help" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and not __fish_seen_subcommand_from add list show remove verify help" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and not __fish_seen_subcommand_from add list show remove verify help" -f -a "add" -d 'Pin a card read from a file or stdin (trust on first use)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and not __fish_seen_subcommand_from add list show remove verify help" -f -a "list" -d 'List contacts, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and not __fish_seen_subcommand_from add list show remove verify help" -f -a "show" -d 'Show one contact with its card'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and not __fish_seen_subcommand_from add list show remove verify help" -f -a "remove" -d 'Forget a contact'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and not __fish_seen_subcommand_from add list show remove verify help" -f -a "verify" -d 'Record that you checked a contact\'s fingerprint out of band'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and not __fish_seen_subcommand_from add list show remove verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from add" -l as -d 'Store it under this name instead of the name on the card' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from add" -l accept-new-key -d 'Accept a card whose key differs from the pinned one'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from verify" -l fingerprint -d 'The fingerprint you were told (spaces and case do not matter)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "add" -d 'Pin a card read from a file or stdin (trust on first use)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "list" -d 'List contacts, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one contact with its card'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Forget a contact'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Record that you checked a contact\'s fingerprint out of band'
+complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "add" -d 'Add a relay URL to your card'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "remove" -d 'Remove a relay URL from your card'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "list" -d 'List your relays, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a relay URL to your card'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a relay URL from your card'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your relays, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand seal" -l to -d 'Recipient contact name or fingerprint (repeatable)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand seal" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand seal" -l armor -d 'ASCII-armour the output'
+complete -c pigeon -n "__fish_pigeon_using_subcommand seal" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand seal" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand open" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand open" -l allow-unsigned -d 'Print unsigned ciphertext, marked "verified":false'
+complete -c pigeon -n "__fish_pigeon_using_subcommand open" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand open" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l to -d 'Recipient contact name or fingerprint (repeatable)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l file -d 'Attach a file (repeatable)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l reply-to -d 'The id of the message this one answers' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l ttl -d 'How long relays keep it: 30m, 12h, 2d (default: the relay\'s)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l json -d 'Read one JSON message per line from stdin'
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l retry -d 'Only deliver what waits in the outbox'
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l exec -d 'Run this command per message (the message JSON on its stdin)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l format -d 'Output format' -r -f -a "json\t'One JSON object per line'
+text\t'For people'"
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l files-dir -d 'Write attachments here (default: the data dir\'s files/)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l follow -d 'Keep running and print messages as they arrive'
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l keep -d 'Leave messages on the relays'
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l from-contacts-only -d 'Hold back messages from senders who are not contacts'
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l no-wait -d 'Exit 7 at once if another recv is running, instead of waiting'
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l show-rejected -d 'Also print rejected messages as {"type":"rejected"} lines'
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l listen -d 'Address to listen on [default: 127.0.0.1:7447]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l db -d 'The relay\'s SQLite database [default: relay.sqlite in the data dir]' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l password-file -d 'Posting needs this password (read from the file)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-body -d 'Largest request body in bytes [default: 1048576]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-envelopes -d 'Envelopes kept per mailbox [default: 10000]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-mailbox-bytes -d 'Bytes kept per mailbox [default: 104857600]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-ttl -d 'Longest time an envelope is kept, in seconds [default: 1209600, 14 days]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l rate -d 'Requests per second per source address [default: 50]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-connections -d 'Concurrent connections [default: 1024]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l header-timeout -d 'Seconds a client has to send its request headers [default: 10]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l body-timeout -d 'Seconds a client has to send its request body [default: 30]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-failures -d 'Failed attempts before an address is locked out [default: 3]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l label -d 'Who the token is for' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l expires -d 'How long it is valid: 12h, 30d [default: 30d]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l db -d 'The relay\'s database (its secret lives there)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -l db -d 'The relay\'s database' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -l out-dir -d 'Write under this folder: man/ and completions/' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "keygen" -d 'Create your identity (or import one from GnuPG)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "card" -d 'Print your signed card: the public half of your identity, one JSON line'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "contact" -d 'Manage contacts: cards you have accepted, pinned by fingerprint'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "relay" -d 'Manage the relays your card lists (each change bumps the card\'s seq)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "seal" -d 'Encrypt and sign a message to contacts, offline, writing the ciphertext to stdout'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "open" -d 'Decrypt and verify one ciphertext (pigeon\'s, age\'s or gpg\'s) and print it as JSON'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "send" -d 'Send a message to contacts through their relays'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "recv" -d 'Fetch, verify and decrypt your messages, then print them'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "add" -d 'Pin a card read from a file or stdin (trust on first use)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "list" -d 'List contacts, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "show" -d 'Show one contact with its card'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "remove" -d 'Forget a contact'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "verify" -d 'Record that you checked a contact\'s fingerprint out of band'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "add" -d 'Add a relay URL to your card'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "remove" -d 'Remove a relay URL from your card'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "list" -d 'List your relays, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "unblock" -d 'Lift the block on a source address'
