@@ -5,6 +5,7 @@
 //! passphrase_file = "/home/me/.pigeon-pass"
 //! [send]
 //! ttl = "2d"
+//! tokens = { "http://pi.local:7447" = "/home/me/.pigeon-pi-token" }
 //! [recv]
 //! files_dir = "/home/me/Downloads/pigeon"
 //! [serve]            # read by the relay: see `pigeon serve --help`
@@ -45,6 +46,9 @@ pub struct SendConfig {
     pub ttl: Option<String>,
     /// Seconds to wait for a relay before giving up on it.
     pub timeout: Option<u64>,
+    /// Relay URL -> file holding the password or token that relay wants for posting.
+    #[serde(default)]
+    pub tokens: std::collections::BTreeMap<String, PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -19,6 +19,7 @@
 //! request signatures only.
 
 pub mod cli;
+pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod crypto;

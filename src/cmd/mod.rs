@@ -12,11 +12,14 @@ use crate::home::Home;
 
 pub mod card;
 pub mod contact;
+pub mod deliver;
 pub mod generate;
 pub mod keygen;
 pub mod open;
+pub mod recv;
 pub mod relay;
 pub mod seal;
+pub mod send;
 pub mod show;
 
 /// What every subcommand gets besides its own arguments.
@@ -85,10 +88,8 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Relay(c) => relay::run(&ctx, c),
         Command::Seal(a) => seal::run(&ctx, a),
         Command::Open(a) => open::run(&ctx, a),
-        Command::Send(_) | Command::Recv(_) => Err(crate::error::fail(
-            Exit::Failure,
-            "send and recv are not built yet",
-        )),
+        Command::Send(a) => send::run(&ctx, a),
+        Command::Recv(a) => recv::run(&ctx, a),
         Command::Serve(_) => Err(crate::error::fail(Exit::Failure, "serve is not built yet")),
         Command::Gen(a) => generate::run(&ctx, a),
     }

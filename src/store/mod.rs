@@ -4,6 +4,11 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+mod inbox;
+mod outbox;
+
+pub use outbox::OutboxRow;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Marks the file as pigeon's archive ("PGN1").
@@ -26,6 +31,32 @@ const MIGRATIONS: &[&str] = &[
         json TEXT NOT NULL
     ) STRICT;
     CREATE INDEX messages_by_time ON messages (received);",
+    // 2: delivery state for recv, the outbox for send, relay cursors, rejected envelopes.
+    "ALTER TABLE messages ADD COLUMN delivered INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX messages_pending ON messages (delivered) WHERE delivered = 0;
+    CREATE TABLE outbox (
+        id TEXT NOT NULL,
+        relay TEXT NOT NULL,
+        mailbox TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        PRIMARY KEY (id, relay, mailbox)
+    ) STRICT;
+    CREATE TABLE cursors (
+        relay TEXT NOT NULL,
+        mailbox TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (relay, mailbox)
+    ) STRICT;
+    CREATE TABLE rejected (
+        id TEXT PRIMARY KEY,
+        relay TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        received INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// The open archive.
@@ -144,23 +175,26 @@ impl Store {
             "SELECT id, direction, sender, recipients, grp, ts, received, kind, body, json
              FROM messages ORDER BY received, rowid",
         )?;
-        let rows = stmt.query_map([], |r| {
-            let recipients: String = r.get(3)?;
-            Ok(Archived {
-                id: r.get(0)?,
-                direction: r.get(1)?,
-                sender: r.get(2)?,
-                recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-                group: r.get(4)?,
-                ts: r.get::<_, i64>(5)? as u64,
-                received: r.get::<_, i64>(6)? as u64,
-                kind: r.get(7)?,
-                body: r.get(8)?,
-                json: r.get(9)?,
-            })
-        })?;
+        let rows = stmt.query_map([], row_to_archived)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+/// Reads the columns id, direction, sender, recipients, grp, ts, received, kind, body, json.
+fn row_to_archived(r: &rusqlite::Row<'_>) -> rusqlite::Result<Archived> {
+    let recipients: String = r.get(3)?;
+    Ok(Archived {
+        id: r.get(0)?,
+        direction: r.get(1)?,
+        sender: r.get(2)?,
+        recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+        group: r.get(4)?,
+        ts: r.get::<_, i64>(5)? as u64,
+        received: r.get::<_, i64>(6)? as u64,
+        kind: r.get(7)?,
+        body: r.get(8)?,
+        json: r.get(9)?,
+    })
 }
 
 #[cfg(test)]

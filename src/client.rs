@@ -1,0 +1,170 @@
+//! The HTTP client for relays. Speaks only `wire` types; one `Client` (one connection
+//! pool) per process, shared by threads.
+
+use std::fmt;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::wire::{self, BatchReply, BatchRequest, DeleteReply, Envelope, FetchReply, PostReply};
+
+/// Largest answer the client reads: a full page of large envelopes.
+const MAX_REPLY_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Why a relay call failed.
+#[derive(Debug)]
+pub enum RelayError {
+    /// No answer: connection refused, DNS, timeout.
+    Unreachable(String),
+    /// An answer with an error status, and the relay's error when it sent one.
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// An answer pigeon does not understand.
+    Protocol(String),
+}
+
+impl RelayError {
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, RelayError::Unreachable(_))
+    }
+}
+
+impl fmt::Display for RelayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RelayError::Unreachable(e) => write!(f, "unreachable: {e}"),
+            RelayError::Status {
+                status,
+                code,
+                message,
+            } => write!(f, "HTTP {status} {code}: {message}"),
+            RelayError::Protocol(e) => write!(f, "bad answer: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RelayError {}
+
+/// A connection pool to relays.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// `timeout` bounds each whole call; long polls add their wait to it.
+    pub fn new(timeout: Duration) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .user_agent(concat!("pigeon/", env!("CARGO_PKG_VERSION")))
+            .max_idle_connections_per_host(16)
+            .build()
+            .into();
+        Client { agent }
+    }
+
+    /// Posts one envelope to a mailbox; `token` is a relay password or token.
+    pub fn post(
+        &self,
+        relay: &str,
+        mailbox: &str,
+        env: &Envelope,
+        token: Option<&str>,
+    ) -> Result<PostReply, RelayError> {
+        let mut req = self.agent.post(format!("{relay}/v1/mailboxes/{mailbox}"));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        reply(req.send_json(env))
+    }
+
+    /// Posts many envelopes in one request.
+    pub fn batch(
+        &self,
+        relay: &str,
+        batch: &BatchRequest,
+        token: Option<&str>,
+    ) -> Result<BatchReply, RelayError> {
+        let mut req = self.agent.post(format!("{relay}/v1/batch"));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        reply(req.send_json(batch))
+    }
+
+    /// Reads envelopes after `after`, waiting up to `wait` seconds for one to arrive.
+    pub fn fetch(
+        &self,
+        relay: &str,
+        key: &SigningKey,
+        after: u64,
+        limit: u32,
+        wait: u64,
+    ) -> Result<FetchReply, RelayError> {
+        let path = format!("/v1/mailboxes/{}", mailbox_of(key));
+        let query = format!("after={after}&limit={limit}&wait={wait}");
+        let mut req = self
+            .agent
+            .get(format!("{relay}{path}?{query}"))
+            .config()
+            .timeout_global(Some(Duration::from_secs(wait + 30)))
+            .build();
+        for (k, v) in wire::sign_request(key, "GET", &path, &query, now()) {
+            req = req.header(k, v);
+        }
+        reply(req.call())
+    }
+
+    /// Acknowledges (deletes) every envelope up to and including `upto`.
+    pub fn ack(&self, relay: &str, key: &SigningKey, upto: u64) -> Result<DeleteReply, RelayError> {
+        let path = format!("/v1/mailboxes/{}", mailbox_of(key));
+        let query = format!("upto={upto}");
+        let mut req = self.agent.delete(format!("{relay}{path}?{query}"));
+        for (k, v) in wire::sign_request(key, "DELETE", &path, &query, now()) {
+            req = req.header(k, v);
+        }
+        reply(req.call())
+    }
+}
+
+fn mailbox_of(key: &SigningKey) -> String {
+    wire::mailbox_id(key.verifying_key().as_bytes())
+}
+
+fn now() -> u64 {
+    crate::keys::now()
+}
+
+fn reply<T: DeserializeOwned + Serialize>(
+    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<T, RelayError> {
+    let mut resp = result.map_err(|e| RelayError::Unreachable(e.to_string()))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_REPLY_BYTES)
+        .read_to_vec()
+        .map_err(|e| RelayError::Unreachable(e.to_string()))?;
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(&body).map_err(|e| RelayError::Protocol(e.to_string()));
+    }
+    let (code, message) = match serde_json::from_slice::<wire::ErrorReply>(&body) {
+        Ok(e) => (e.error.code, e.error.message),
+        Err(_) => (
+            "http".into(),
+            String::from_utf8_lossy(&body).chars().take(200).collect(),
+        ),
+    };
+    Err(RelayError::Status {
+        status,
+        code,
+        message: crate::output::sanitize(&message),
+    })
+}

@@ -1,0 +1,112 @@
+//! Receiving: relay cursors, the archive rows not yet handed to the user, rejected ids.
+//!
+//! `recv` commits a page to the archive (undelivered) and the cursor in one transaction,
+//! then prints, then marks the page delivered, and only then acknowledges to the relay. A
+//! crash anywhere leaves either the envelope on the relay or an undelivered archive row,
+//! which the next run prints: nothing is lost.
+
+use anyhow::Result;
+use rusqlite::{OptionalExtension, params};
+
+use super::{Archived, Store};
+
+impl Store {
+    pub fn cursor(&self, relay: &str, mailbox: &str) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq FROM cursors WHERE relay = ?1 AND mailbox = ?2",
+                params![relay, mailbox],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .unwrap_or(0) as u64)
+    }
+
+    /// Archives received messages (undelivered) and moves the cursor, in one transaction.
+    /// Returns the ids that were new (a message seen before, on any relay, is skipped).
+    pub fn receive_page(
+        &mut self,
+        relay: &str,
+        mailbox: &str,
+        cursor: u64,
+        messages: &[Archived],
+        rejected: &[(String, String)],
+        now: u64,
+    ) -> Result<Vec<String>> {
+        let tx = self.conn.transaction()?;
+        let mut fresh = Vec::new();
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO messages
+                 (id, direction, sender, recipients, grp, ts, received, kind, body, json, delivered)
+                 VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)",
+            )?;
+            for m in messages {
+                let n = ins.execute(params![
+                    m.id,
+                    m.sender,
+                    serde_json::to_string(&m.recipients)?,
+                    m.group,
+                    m.ts as i64,
+                    m.received as i64,
+                    m.kind,
+                    m.body,
+                    m.json
+                ])?;
+                if n == 1 {
+                    fresh.push(m.id.clone());
+                }
+            }
+            let mut rej = tx.prepare_cached(
+                "INSERT OR IGNORE INTO rejected (id, relay, reason, received) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (id, reason) in rejected {
+                rej.execute(params![id, relay, reason, now as i64])?;
+            }
+            tx.execute(
+                "INSERT INTO cursors (relay, mailbox, seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (relay, mailbox) DO UPDATE SET seq = max(seq, excluded.seq)",
+                params![relay, mailbox, cursor as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(fresh)
+    }
+
+    /// Whether an envelope id was already archived or rejected (on any relay).
+    pub fn seen(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM messages WHERE id = ?1 UNION ALL SELECT 1 FROM rejected WHERE id = ?1",
+                [id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Archived messages not yet handed to the user, oldest first.
+    pub fn undelivered(&self) -> Result<Vec<Archived>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, direction, sender, recipients, grp, ts, received, kind, body, json
+             FROM messages WHERE delivered = 0 ORDER BY received, rowid",
+        )?;
+        let rows = stmt.query_map([], super::row_to_archived)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Marks messages as handed to the user, in one transaction.
+    pub fn mark_delivered(&mut self, ids: &[String]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE messages SET delivered = 1 WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
