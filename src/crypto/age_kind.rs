@@ -76,15 +76,11 @@ pub(crate) fn parse_identity_file(data: &[u8]) -> Result<x25519::Identity> {
         anyhow!("age.key has an invalid secret key ({e}); restore it from a backup")
     })?;
     // If the file states its public key, it must agree with the secret key.
-    if let Some(stated) = text
+    let stated = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("# public key:"))
-    {
-        if stated.trim() != identity.to_public().to_string() {
-            bail!(
-                "age.key is inconsistent: its '# public key' comment does not match the secret key"
-            );
-        }
+        .find_map(|l| l.trim().strip_prefix("# public key:"));
+    if stated.is_some_and(|s| s.trim() != identity.to_public().to_string()) {
+        bail!("age.key is inconsistent: its '# public key' comment does not match the secret key");
     }
     Ok(identity)
 }

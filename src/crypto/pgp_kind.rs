@@ -378,10 +378,11 @@ impl DecryptionHelper for DecryptHelper<'_> {
         for pkesk in pkesks {
             for ka in self.me.keys().unencrypted_secret() {
                 let key = ka.key();
-                if let Some(h) = pkesk.recipient() {
-                    if !h.aliases(key.key_handle()) {
-                        continue;
-                    }
+                if pkesk
+                    .recipient()
+                    .is_some_and(|h| !h.aliases(key.key_handle()))
+                {
+                    continue;
                 }
                 let Ok(mut keypair) = key.clone().into_keypair() else {
                     continue;
