@@ -149,6 +149,9 @@ pub(crate) fn protect(secret: &[u8], passphrase: &str) -> Result<Vec<u8>> {
 
 /// Opens a file made by [`protect`] (or by `age -p`).
 pub(crate) fn unprotect(data: &[u8], passphrase: &str) -> Result<Vec<u8>> {
+    if !looks_like_age(data) {
+        bail!("this data is not a passphrase-protected age file; nothing to unlock");
+    }
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(data))
         .map_err(|e| anyhow!("not a passphrase-protected age file: {e}"))?;
     if !decryptor.is_scrypt() {

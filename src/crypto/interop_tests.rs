@@ -264,9 +264,7 @@ fn gpg_key_interop(sign_algo: &str, encr_algo: &str) {
     assert!(tsk.starts_with(b"-----BEGIN PGP PRIVATE KEY BLOCK-----"));
 
     for bad in [None, Some("wrong")] {
-        let err = SecretIdentity::import_pgp(&tsk, bad)
-            .err()
-            .expect("must fail");
+        let err = SecretIdentity::import_pgp(&tsk, bad).expect_err("must fail");
         let msg = format!("{err:#}");
         assert!(
             msg.contains("PIGEON_GPG_PASSPHRASE") && msg.contains("--import-passphrase-file"),
@@ -340,4 +338,37 @@ fn gpg_ed25519_key_imports_and_interoperates() {
 #[test]
 fn gpg_rsa_key_imports_and_interoperates() {
     gpg_key_interop("rsa2048", "rsa2048");
+}
+
+/// Runs `age` on a pseudo-terminal (it reads passphrases only from a terminal), typing `typed`.
+fn age_on_tty(args: &str, typed: &[u8]) -> Output {
+    run(
+        "script",
+        &["-qec", &format!("age {args}"), "/dev/null"],
+        &[],
+        typed,
+    )
+}
+
+#[test]
+fn age_cli_opens_protected_files_and_pigeon_opens_age_passphrase_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = b"AGE-SECRET-KEY-1PIGEONTESTONLY\n";
+    let boxed = dir.path().join("boxed.age");
+    std::fs::write(&boxed, protect(secret, "pw one").unwrap()).unwrap();
+    let out = dir.path().join("out");
+    let args = format!("-d -o {} {}", out.display(), boxed.display());
+    ok(age_on_tty(&args, b"pw one\n"), "age -d (passphrase)");
+    assert_eq!(std::fs::read(&out).unwrap(), secret);
+
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, secret).unwrap();
+    let made = dir.path().join("made.age");
+    let args = format!("-p -o {} {}", made.display(), plain.display());
+    ok(age_on_tty(&args, b"pw two\npw two\n"), "age -p");
+    let made = std::fs::read(&made).unwrap();
+    assert!(made.starts_with(b"age-encryption.org/v1\n"));
+    assert!(is_protected(&made));
+    assert_eq!(unprotect(&made, "pw two").unwrap(), secret);
+    assert!(unprotect(&made, "pw one").is_err());
 }

@@ -45,6 +45,9 @@ fn age_identity_files_round_trip() {
     );
     assert_eq!(id.pgp_user_name(), None);
     assert!(id.public().pgp_armored().is_none());
+    // Debug output never shows secret material.
+    let dbg = format!("{id:?}");
+    assert_eq!(dbg, format!("SecretIdentity(age {})", id.fingerprint()));
 }
 
 #[test]
@@ -172,8 +175,7 @@ fn from_secret_files_reports_missing_and_corrupt_files() {
     let err = SecretIdentity::from_secret_files(Kind::Age, &|n| {
         (n != "mailbox.key").then(|| files[n].clone())
     })
-    .err()
-    .unwrap();
+    .unwrap_err();
     assert!(format!("{err:#}").contains("mailbox.key"), "{err:#}");
     let err = SecretIdentity::from_secret_files(Kind::Age, &|n| {
         Some(if n == "mailbox.key" {
@@ -182,8 +184,7 @@ fn from_secret_files_reports_missing_and_corrupt_files() {
             files[n].clone()
         })
     })
-    .err()
-    .unwrap();
+    .unwrap_err();
     assert!(format!("{err:#}").contains("64 hex"), "{err:#}");
     assert!(SecretIdentity::from_secret_files(Kind::Pgp, &|n| files.get(n).cloned()).is_err());
 }
@@ -192,9 +193,7 @@ fn from_secret_files_reports_missing_and_corrupt_files() {
 fn import_pgp_needs_secret_keys() {
     let id = SecretIdentity::generate(Kind::Pgp, "Bob").unwrap();
     let public = id.public().pgp_armored().unwrap();
-    let err = SecretIdentity::import_pgp(public.as_bytes(), None)
-        .err()
-        .unwrap();
+    let err = SecretIdentity::import_pgp(public.as_bytes(), None).unwrap_err();
     assert!(format!("{err:#}").contains("export-secret-keys"), "{err:#}");
     // An unprotected TSK imports without a passphrase and keeps its fingerprint.
     let tsk = &id.to_secret_files()[0].1;
@@ -213,7 +212,7 @@ fn protect_round_trip_and_wrong_passphrase() {
     assert!(!is_protected(secret));
     assert!(!is_protected(b""));
     assert_eq!(unprotect(&boxed, "correct horse").unwrap(), secret);
-    let err = unprotect(&boxed, "wrong horse").err().unwrap();
+    let err = unprotect(&boxed, "wrong horse").unwrap_err();
     assert!(format!("{err:#}").contains("wrong passphrase"), "{err:#}");
     assert!(unprotect(secret, "correct horse").is_err());
     assert!(protect(secret, "").is_err());
