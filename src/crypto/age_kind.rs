@@ -76,15 +76,11 @@ pub(crate) fn parse_identity_file(data: &[u8]) -> Result<x25519::Identity> {
         anyhow!("age.key has an invalid secret key ({e}); restore it from a backup")
     })?;
     // If the file states its public key, it must agree with the secret key.
-    if let Some(stated) = text
+    let stated = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("# public key:"))
-    {
-        if stated.trim() != identity.to_public().to_string() {
-            bail!(
-                "age.key is inconsistent: its '# public key' comment does not match the secret key"
-            );
-        }
+        .find_map(|l| l.trim().strip_prefix("# public key:"));
+    if stated.is_some_and(|s| s.trim() != identity.to_public().to_string()) {
+        bail!("age.key is inconsistent: its '# public key' comment does not match the secret key");
     }
     Ok(identity)
 }
@@ -153,6 +149,9 @@ pub(crate) fn protect(secret: &[u8], passphrase: &str) -> Result<Vec<u8>> {
 
 /// Opens a file made by [`protect`] (or by `age -p`).
 pub(crate) fn unprotect(data: &[u8], passphrase: &str) -> Result<Vec<u8>> {
+    if !looks_like_age(data) {
+        bail!("this data is not a passphrase-protected age file; nothing to unlock");
+    }
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(data))
         .map_err(|e| anyhow!("not a passphrase-protected age file: {e}"))?;
     if !decryptor.is_scrypt() {

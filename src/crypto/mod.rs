@@ -183,6 +183,18 @@ impl SecretIdentity {
     }
 }
 
+/// Shows kind and fingerprint only, never secret material.
+impl std::fmt::Debug for SecretIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SecretIdentity({} {})",
+            self.kind().as_str(),
+            self.fingerprint()
+        )
+    }
+}
+
 fn parse_mailbox_key(data: &[u8]) -> Result<SigningKey> {
     let text = std::str::from_utf8(data).context("mailbox.key is not text")?;
     let mut seed = Zeroizing::new([0u8; 32]);

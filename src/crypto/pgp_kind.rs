@@ -1,29 +1,29 @@
 //! The OpenPGP side, all through sequoia-openpgp in a profile GnuPG 2.2 reads:
 //! v4 keys, SEIPDv1 (MDC) messages, compressed like `gpg --encrypt`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use anyhow::{Context, Result, anyhow, bail};
 use sequoia_openpgp as openpgp;
 
 use openpgp::cert::prelude::*;
-use openpgp::crypto::{KeyPair, Password, S2K, SessionKey};
+use openpgp::crypto::{KeyPair, Password, S2K};
+use openpgp::packet::Packet;
 use openpgp::packet::key::SecretKeyMaterial;
-use openpgp::packet::{PKESK, Packet, SKESK};
 use openpgp::parse::Parse;
 use openpgp::parse::stream::{
-    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
-    VerificationError, VerificationHelper,
+    DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationHelper,
 };
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::SerializeInto;
-use openpgp::serialize::stream::{
-    Armorer, Compressor, Encryptor, LiteralWriter, Message, Recipient, Signer,
-};
-use openpgp::types::{Features, KeyFlags, SymmetricAlgorithm};
+use openpgp::serialize::stream::{Message, Signer};
+use openpgp::types::{Features, KeyFlags};
 use openpgp::{Cert, Profile};
 
 pub(crate) use openpgp::Cert as PgpCert;
+
+mod message;
+pub(crate) use message::{decrypt, encrypt};
 
 static POLICY: StandardPolicy<'static> = StandardPolicy::new();
 
@@ -264,166 +264,4 @@ pub(crate) fn verify_detached(cert: &Cert, parts: &[&[u8]], sig: &[u8]) -> Resul
         .context("OpenPGP signature does not verify")?;
     v.verify_bytes(&data)
         .with_context(|| format!("OpenPGP signature by {} does not verify", fingerprint(cert)))
-}
-
-/// Encrypts to every valid encryption subkey of `recipients` (forcing SEIPDv1 for GnuPG 2.2),
-/// compressed, and signed inline by `signer` if given.
-pub(crate) fn encrypt(
-    recipients: &[&Cert],
-    signer: Option<&Cert>,
-    plaintext: &[u8],
-    armor: bool,
-) -> Result<Vec<u8>> {
-    let mut keys: Vec<Recipient> = Vec::new();
-    for cert in recipients {
-        let vc = cert.with_policy(&POLICY, None)?;
-        let before = keys.len();
-        for ka in vc
-            .keys()
-            .supported()
-            .alive()
-            .revoked(false)
-            .for_transport_encryption()
-            .for_storage_encryption()
-        {
-            let key = ka.key();
-            keys.push(Recipient::new(
-                Features::empty().set_seipdv1(),
-                openpgp::KeyHandle::from(key.keyid()),
-                key,
-            ));
-        }
-        if keys.len() == before {
-            bail!(
-                "OpenPGP key {} has no valid encryption key; ask its owner for a fresh card",
-                fingerprint(cert)
-            );
-        }
-    }
-    let keypair = signer.map(signing_keypair).transpose()?;
-    let mut out = Vec::with_capacity(plaintext.len() + 1024);
-    {
-        let mut sink = Message::new(&mut out);
-        if armor {
-            sink = Armorer::new(sink)
-                .kind(openpgp::armor::Kind::Message)
-                .build()?;
-        }
-        let sink = Encryptor::for_recipients(sink, keys)
-            .symmetric_algo(SymmetricAlgorithm::AES256)
-            .build()
-            .context("OpenPGP encryption failed")?;
-        let mut sink = Compressor::new(sink).build()?;
-        if let Some(kp) = keypair {
-            sink = Signer::new(sink, kp)?.build()?;
-        }
-        let mut lit = LiteralWriter::new(sink).build()?;
-        lit.write_all(plaintext)?;
-        lit.finalize().context("OpenPGP encryption failed")?;
-    }
-    Ok(out)
-}
-
-struct DecryptHelper<'a> {
-    me: &'a Cert,
-    known: &'a [Cert],
-    encrypted: bool,
-    signer: Option<String>,
-}
-
-impl VerificationHelper for DecryptHelper<'_> {
-    fn get_certs(&mut self, _ids: &[openpgp::KeyHandle]) -> openpgp::Result<Vec<Cert>> {
-        Ok(self.known.to_vec())
-    }
-
-    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
-        for layer in structure {
-            match layer {
-                MessageLayer::Encryption { .. } => self.encrypted = true,
-                MessageLayer::Compression { .. } => {}
-                MessageLayer::SignatureGroup { results } => {
-                    for r in results {
-                        match r {
-                            Ok(good) => {
-                                if self.signer.is_none() {
-                                    self.signer = Some(fingerprint(good.ka.cert()));
-                                }
-                            }
-                            // A signature that is present and cryptographically wrong fails.
-                            Err(e @ VerificationError::BadSignature { .. })
-                            | Err(e @ VerificationError::MalformedSignature { .. }) => {
-                                bail!(
-                                    "BAD OpenPGP signature: {e}; the message was forged or tampered with"
-                                )
-                            }
-                            // Unknown signer, or a key we cannot vouch for: not attributed.
-                            Err(_) => {}
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl DecryptionHelper for DecryptHelper<'_> {
-    fn decrypt(
-        &mut self,
-        pkesks: &[PKESK],
-        _skesks: &[SKESK],
-        sym_algo: Option<SymmetricAlgorithm>,
-        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
-    ) -> openpgp::Result<Option<Cert>> {
-        for pkesk in pkesks {
-            for ka in self.me.keys().unencrypted_secret() {
-                let key = ka.key();
-                if let Some(h) = pkesk.recipient() {
-                    if !h.aliases(key.key_handle()) {
-                        continue;
-                    }
-                }
-                let Ok(mut keypair) = key.clone().into_keypair() else {
-                    continue;
-                };
-                if pkesk
-                    .decrypt(&mut keypair, sym_algo)
-                    .is_some_and(|(algo, sk)| decrypt(algo, &sk))
-                {
-                    return Ok(Some(self.me.clone()));
-                }
-            }
-        }
-        bail!(
-            "this OpenPGP message is not encrypted to this identity ({}); it was sent to someone else",
-            fingerprint(self.me)
-        )
-    }
-}
-
-/// Decrypts an OpenPGP message (armored or binary) with `me`; checks signatures against `known`.
-/// Returns the plaintext and the fingerprint of a cert whose signature verified.
-pub(crate) fn decrypt(
-    me: &Cert,
-    ciphertext: &[u8],
-    known: &[Cert],
-) -> Result<(Vec<u8>, Option<String>)> {
-    let helper = DecryptHelper {
-        me,
-        known,
-        encrypted: false,
-        signer: None,
-    };
-    let mut d = DecryptorBuilder::from_bytes(ciphertext)
-        .context("not a readable OpenPGP message")?
-        .with_policy(&POLICY, None, helper)
-        .context("OpenPGP decryption failed")?;
-    let mut plaintext = Vec::new();
-    d.read_to_end(&mut plaintext)
-        .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
-    let helper = d.into_helper();
-    if !helper.encrypted {
-        bail!("this OpenPGP message is not encrypted; pigeon only accepts encrypted messages");
-    }
-    Ok((plaintext, helper.signer))
 }

@@ -1,0 +1,277 @@
+//! OpenPGP messages: encrypt (SEIPDv1, compressed, optionally signed) and decrypt+verify.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result, bail};
+use sequoia_openpgp as openpgp;
+
+use openpgp::Cert;
+use openpgp::crypto::SessionKey;
+use openpgp::packet::{PKESK, SKESK};
+use openpgp::parse::Parse;
+use openpgp::parse::stream::{
+    DecryptionHelper, DecryptorBuilder, MessageLayer, MessageStructure, VerificationError,
+    VerificationHelper,
+};
+use openpgp::serialize::stream::{
+    Armorer, Compressor, Encryptor, LiteralWriter, Message, Recipient, Signer,
+};
+use openpgp::types::{Features, SymmetricAlgorithm};
+
+use super::{POLICY, fingerprint, signing_keypair};
+
+/// Encrypts to every valid encryption subkey of `recipients` (forcing SEIPDv1 for GnuPG 2.2),
+/// compressed, and signed inline by `signer` if given.
+pub(crate) fn encrypt(
+    recipients: &[&Cert],
+    signer: Option<&Cert>,
+    plaintext: &[u8],
+    armor: bool,
+) -> Result<Vec<u8>> {
+    let mut keys: Vec<Recipient> = Vec::new();
+    for cert in recipients {
+        let vc = cert.with_policy(&POLICY, None)?;
+        let before = keys.len();
+        for ka in vc
+            .keys()
+            .supported()
+            .alive()
+            .revoked(false)
+            .for_transport_encryption()
+            .for_storage_encryption()
+        {
+            let key = ka.key();
+            keys.push(Recipient::new(
+                Features::empty().set_seipdv1(),
+                openpgp::KeyHandle::from(key.keyid()),
+                key,
+            ));
+        }
+        if keys.len() == before {
+            bail!(
+                "OpenPGP key {} has no valid encryption key; ask its owner for a fresh card",
+                fingerprint(cert)
+            );
+        }
+    }
+    let keypair = signer.map(signing_keypair).transpose()?;
+    let mut out = Vec::with_capacity(plaintext.len() + 1024);
+    {
+        let mut sink = Message::new(&mut out);
+        if armor {
+            sink = Armorer::new(sink)
+                .kind(openpgp::armor::Kind::Message)
+                .build()?;
+        }
+        let sink = Encryptor::for_recipients(sink, keys)
+            .symmetric_algo(SymmetricAlgorithm::AES256)
+            .build()
+            .context("OpenPGP encryption failed")?;
+        let mut sink = Compressor::new(sink).build()?;
+        if let Some(kp) = keypair {
+            sink = Signer::new(sink, kp)?.build()?;
+        }
+        let mut lit = LiteralWriter::new(sink).build()?;
+        lit.write_all(plaintext)?;
+        lit.finalize().context("OpenPGP encryption failed")?;
+    }
+    Ok(out)
+}
+
+struct DecryptHelper<'a> {
+    me: &'a Cert,
+    known: &'a [Cert],
+    encrypted: bool,
+    signer: Option<String>,
+}
+
+impl VerificationHelper for DecryptHelper<'_> {
+    fn get_certs(&mut self, _ids: &[openpgp::KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(self.known.to_vec())
+    }
+
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        for layer in structure {
+            match layer {
+                MessageLayer::Encryption { .. } => self.encrypted = true,
+                MessageLayer::Compression { .. } => {}
+                MessageLayer::SignatureGroup { results } => {
+                    for r in results {
+                        match r {
+                            Ok(good) => {
+                                if self.signer.is_none() {
+                                    self.signer = Some(fingerprint(good.ka.cert()));
+                                }
+                            }
+                            // A signature that is present and cryptographically wrong fails.
+                            Err(e @ VerificationError::BadSignature { .. })
+                            | Err(e @ VerificationError::MalformedSignature { .. }) => {
+                                bail!(
+                                    "BAD OpenPGP signature: {e}; the message was forged or tampered with"
+                                )
+                            }
+                            // Unknown signer, or a key we cannot vouch for: not attributed.
+                            Err(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DecryptionHelper for DecryptHelper<'_> {
+    fn decrypt(
+        &mut self,
+        pkesks: &[PKESK],
+        _skesks: &[SKESK],
+        sym_algo: Option<SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        for pkesk in pkesks {
+            for ka in self.me.keys().unencrypted_secret() {
+                let key = ka.key();
+                if pkesk
+                    .recipient()
+                    .is_some_and(|h| !h.aliases(key.key_handle()))
+                {
+                    continue;
+                }
+                let Ok(mut keypair) = key.clone().into_keypair() else {
+                    continue;
+                };
+                if pkesk
+                    .decrypt(&mut keypair, sym_algo)
+                    .is_some_and(|(algo, sk)| decrypt(algo, &sk))
+                {
+                    return Ok(Some(self.me.clone()));
+                }
+            }
+        }
+        bail!(
+            "this OpenPGP message is not encrypted to this identity ({}); it was sent to someone else",
+            fingerprint(self.me)
+        )
+    }
+}
+
+/// Decrypts an OpenPGP message (armored or binary) with `me`; checks signatures against `known`.
+/// Returns the plaintext and the fingerprint of a cert whose signature verified.
+pub(crate) fn decrypt(
+    me: &Cert,
+    ciphertext: &[u8],
+    known: &[Cert],
+) -> Result<(Vec<u8>, Option<String>)> {
+    let helper = DecryptHelper {
+        me,
+        known,
+        encrypted: false,
+        signer: None,
+    };
+    let mut d = DecryptorBuilder::from_bytes(ciphertext)
+        .context("not a readable OpenPGP message")?
+        .with_policy(&POLICY, None, helper)
+        .context("OpenPGP decryption failed")?;
+    let mut plaintext = Vec::new();
+    d.read_to_end(&mut plaintext)
+        .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
+    let helper = d.into_helper();
+    if !helper.encrypted {
+        bail!("this OpenPGP message is not encrypted; pigeon only accepts encrypted messages");
+    }
+    Ok((plaintext, helper.signer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::generate;
+    use super::*;
+    use openpgp::Packet;
+    use openpgp::PacketPile;
+
+    /// Encrypts already-serialized packets to `rcpt` (no literal wrapping, no compression).
+    fn encrypt_packets(rcpt: &Cert, packets: &[u8]) -> Vec<u8> {
+        let vc = rcpt.with_policy(&POLICY, None).unwrap();
+        let keys: Vec<Recipient> = vc
+            .keys()
+            .for_storage_encryption()
+            .map(|ka| Recipient::new(Features::empty().set_seipdv1(), None, ka.key()))
+            .collect();
+        let mut out = Vec::new();
+        let mut m = Encryptor::for_recipients(Message::new(&mut out), keys)
+            .build()
+            .unwrap();
+        m.write_all(packets).unwrap();
+        m.finalize().unwrap();
+        out
+    }
+
+    #[test]
+    fn bad_inline_signature_makes_decryption_fail() {
+        let signer = generate("Signer").unwrap();
+        let rcpt = generate("Rcpt").unwrap();
+        let mut signed = Vec::new();
+        {
+            let kp = signing_keypair(&signer).unwrap();
+            let m = Signer::new(Message::new(&mut signed), kp)
+                .unwrap()
+                .build()
+                .unwrap();
+            let mut lit = LiteralWriter::new(m).build().unwrap();
+            lit.write_all(b"pay alice 10").unwrap();
+            lit.finalize().unwrap();
+        }
+        let good = encrypt_packets(&rcpt, &signed);
+        let (pt, who) = decrypt(&rcpt, &good, std::slice::from_ref(&signer)).unwrap();
+        assert_eq!(pt, b"pay alice 10");
+        assert_eq!(who, Some(fingerprint(&signer)));
+
+        let pos = signed.windows(5).position(|w| w == b"alice").unwrap();
+        signed[pos] = b'm';
+        let bad = encrypt_packets(&rcpt, &signed);
+        let err = decrypt(&rcpt, &bad, std::slice::from_ref(&signer)).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("BAD OpenPGP signature"),
+            "{err:#}"
+        );
+        // Without the signer's cert the signature cannot be checked: not attributed.
+        let (_, who) = decrypt(&rcpt, &bad, &[]).unwrap();
+        assert_eq!(who, None);
+    }
+
+    #[test]
+    fn messages_are_seipdv1_compressed_and_gpg_shaped() {
+        let rcpt = generate("Rcpt").unwrap();
+        let plaintext = vec![b' '; 64 * 1024];
+        let ct = encrypt(&[&rcpt], None, &plaintext, false).unwrap();
+        // Compression is on: 64 KiB of spaces shrink to a small message.
+        assert!(ct.len() < 2048, "{} bytes: not compressed", ct.len());
+        let pile = PacketPile::from_bytes(&ct).unwrap();
+        let mut seip = 0;
+        for p in pile.children() {
+            match p {
+                Packet::PKESK(k) => assert_eq!(k.version(), 3),
+                Packet::SEIP(s) => {
+                    assert_eq!(s.version(), 1, "gpg 2.2 needs SEIPDv1");
+                    seip += 1;
+                }
+                other => panic!("unexpected packet {other:?}"),
+            }
+        }
+        assert_eq!(seip, 1);
+        assert_eq!(decrypt(&rcpt, &ct, &[]).unwrap().0, plaintext);
+        // Unencrypted (only signed) messages are refused.
+        let mut signed = Vec::new();
+        {
+            let m = Signer::new(Message::new(&mut signed), signing_keypair(&rcpt).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+            let mut lit = LiteralWriter::new(m).build().unwrap();
+            lit.write_all(b"x").unwrap();
+            lit.finalize().unwrap();
+        }
+        assert!(decrypt(&rcpt, &signed, std::slice::from_ref(&rcpt)).is_err());
+    }
+}
