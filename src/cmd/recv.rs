@@ -192,16 +192,13 @@ impl Receiver {
                 let mut backoff = 1;
                 loop {
                     let res = client.fetch(&relay, &key, cursor, PAGE, LONG_POLL);
-                    match &res {
-                        Ok(page) => {
-                            backoff = 1;
-                            if let Some(last) = page.envelopes.last() {
-                                cursor = cursor.max(last.seq);
-                            } else {
-                                continue;
-                            }
+                    if let Ok(page) = &res {
+                        backoff = 1;
+                        match page.envelopes.last() {
+                            Some(last) => cursor = cursor.max(last.seq),
+                            // The long poll ended with nothing new: ask again.
+                            None => continue,
                         }
-                        Err(_) => {}
                     }
                     let failed = res.is_err();
                     if tx.send((relay.clone(), res)).is_err() {
@@ -275,10 +272,11 @@ impl Receiver {
             }
         }
         self.store.mark_delivered(&done)?;
-        if !self.keep && ack_upto > 0 {
-            if let Err(e) = self.client.ack(relay, self.mailbox_key(), ack_upto) {
-                eprintln!("pigeon: {relay}: cannot acknowledge: {e} (the messages are archived)");
-            }
+        if !self.keep
+            && ack_upto > 0
+            && let Err(e) = self.client.ack(relay, self.mailbox_key(), ack_upto)
+        {
+            eprintln!("pigeon: {relay}: cannot acknowledge: {e} (the messages are archived)");
         }
         Ok(())
     }
