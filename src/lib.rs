@@ -23,6 +23,7 @@ pub mod crypto;
 pub mod error;
 pub mod home;
 pub mod output;
+pub mod relay;
 pub mod wire;
 
 use std::ffi::OsString;

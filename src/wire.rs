@@ -168,6 +168,36 @@ pub fn request_signing_bytes(
     format!("pigeon-request-v1\n{method}\n{path}\n{query}\n{time}\n{nonce}").into_bytes()
 }
 
+/// The headers a mailbox owner adds to a read or delete: key, time, a fresh nonce and the
+/// signature over [`request_signing_bytes`]. `query` is the query string exactly as it will be
+/// sent, without `?`; `now` is unix seconds. The relay and the client both use this module, so
+/// they cannot disagree about what is signed.
+pub fn sign_request(
+    key: &ed25519_dalek::SigningKey,
+    method: &str,
+    path: &str,
+    query: &str,
+    now: u64,
+) -> Vec<(&'static str, String)> {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    use rand::RngCore as _;
+
+    let mut nonce = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let nonce = hex::encode(nonce);
+    let sig = key.sign(&request_signing_bytes(method, path, query, now, &nonce));
+    vec![
+        (HDR_KEY, hex::encode(key.verifying_key().as_bytes())),
+        (HDR_TIME, now.to_string()),
+        (HDR_NONCE, nonce),
+        (
+            HDR_SIG,
+            base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+        ),
+    ]
+}
+
 /// A mailbox id: the SHA-256 of the Ed25519 mailbox key, 64 lowercase hex digits.
 pub fn mailbox_id(mailbox_key: &[u8; 32]) -> String {
     hex::encode(Sha256::digest(mailbox_key))
@@ -383,6 +413,28 @@ mod tests {
             serde_json::to_value(i).unwrap(),
             json!({"v":1,"id":"i","from":"a","to":["b"],"ts":1,"kind":"text","body":"hi"})
         );
+    }
+
+    #[test]
+    fn sign_request_headers_verify_and_nonces_differ() {
+        use base64::Engine as _;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let h = sign_request(&key, "GET", "/v1/mailboxes/m", "after=3", 1000);
+        let get = |name: &str| h.iter().find(|(k, _)| *k == name).unwrap().1.clone();
+        assert_eq!(get(HDR_KEY), hex::encode(key.verifying_key().as_bytes()));
+        assert_eq!(get(HDR_TIME), "1000");
+        assert!(is_message_id(&get(HDR_NONCE)));
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(get(HDR_SIG))
+            .unwrap();
+        let sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
+        let msg = request_signing_bytes("GET", "/v1/mailboxes/m", "after=3", 1000, &get(HDR_NONCE));
+        key.verifying_key().verify_strict(&msg, &sig).unwrap();
+        let other =
+            request_signing_bytes("GET", "/v1/mailboxes/m", "after=4", 1000, &get(HDR_NONCE));
+        assert!(key.verifying_key().verify_strict(&other, &sig).is_err());
+        let h2 = sign_request(&key, "GET", "/v1/mailboxes/m", "after=3", 1000);
+        assert_ne!(h2[2].1, get(HDR_NONCE));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Subcommands: one file each. This is the only layer that reads stdin or writes stdout.
 
+pub mod serve;
+
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
@@ -27,8 +29,8 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         home: Home::from_env()?,
         quiet: cli.quiet,
     };
-    let _ = &ctx;
     match cli.command {
+        Command::Serve(a) => serve::run(&ctx, a),
         _ => Err(crate::error::fail(Exit::Failure, "not built yet")),
     }
 }
