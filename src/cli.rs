@@ -298,11 +298,14 @@ pub struct RecvArgs {
 pub struct ServeArgs {
     #[command(subcommand)]
     pub command: Option<ServeCommand>,
+    // Boxed: the relay has many flags and would make every `Command` that large.
     #[command(flatten)]
-    pub run: ServeRunArgs,
+    pub run: Box<ServeRunArgs>,
 }
 
 /// Flags of a running relay; each also reads PIGEON_* and the [serve] table of config.toml.
+///
+/// Durations are seconds or a number with a unit: 90s, 30m, 12h, 14d, 2w.
 #[derive(Debug, Args, Default)]
 pub struct ServeRunArgs {
     /// Address to listen on [default: 127.0.0.1:7447]
@@ -311,9 +314,15 @@ pub struct ServeRunArgs {
     /// The relay's SQLite database [default: relay.sqlite in the data dir]
     #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
     pub db: Option<PathBuf>,
+    /// The relay's name in /v1/info [default: pigeon]
+    #[arg(long, value_name = "NAME", env = "PIGEON_RELAY_NAME")]
+    pub name: Option<String>,
     /// Posting needs this password (read from the file)
     #[arg(long, value_name = "FILE", env = "PIGEON_RELAY_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
+    /// Posting needs a token from `pigeon serve token`
+    #[arg(long, env = "PIGEON_REQUIRE_TOKEN")]
+    pub require_token: bool,
     /// Run this command on every lockout, block and unblock (event JSON on stdin)
     #[arg(long, value_name = "CMD", env = "PIGEON_ON_EVENT")]
     pub on_event: Option<String>,
@@ -326,24 +335,42 @@ pub struct ServeRunArgs {
     /// Bytes kept per mailbox [default: 104857600]
     #[arg(long, value_name = "BYTES", env = "PIGEON_MAX_MAILBOX_BYTES")]
     pub max_mailbox_bytes: Option<u64>,
-    /// Longest time an envelope is kept, in seconds [default: 1209600, 14 days]
-    #[arg(long, value_name = "SECS", env = "PIGEON_MAX_TTL")]
-    pub max_ttl: Option<u64>,
-    /// Requests per second per source address [default: 50]
+    /// Bytes kept for all mailboxes together [default: 1073741824]
+    #[arg(long, value_name = "BYTES", env = "PIGEON_MAX_TOTAL_BYTES")]
+    pub max_total_bytes: Option<u64>,
+    /// Longest time an envelope is kept [default: 14d]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_MAX_TTL")]
+    pub max_ttl: Option<String>,
+    /// Time an envelope is kept when it names none [default: 7d, at most --max-ttl]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_DEFAULT_TTL")]
+    pub default_ttl: Option<String>,
+    /// How often expired envelopes are deleted [default: 60s]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_SWEEP_INTERVAL")]
+    pub sweep_interval: Option<String>,
+    /// Longest long-poll wait a reader may ask for [default: 60s]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_MAX_WAIT")]
+    pub max_wait: Option<String>,
+    /// Requests per second per source address, 0 for no limit [default: 50]
     #[arg(long, value_name = "N", env = "PIGEON_RATE")]
     pub rate: Option<u32>,
     /// Concurrent connections [default: 1024]
     #[arg(long, value_name = "N", env = "PIGEON_MAX_CONNECTIONS")]
     pub max_connections: Option<u32>,
-    /// Seconds a client has to send its request headers [default: 10]
-    #[arg(long, value_name = "SECS", env = "PIGEON_HEADER_TIMEOUT")]
-    pub header_timeout: Option<u64>,
-    /// Seconds a client has to send its request body [default: 30]
-    #[arg(long, value_name = "SECS", env = "PIGEON_BODY_TIMEOUT")]
-    pub body_timeout: Option<u64>,
+    /// Time a client has to send its request headers [default: 10s]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
+    /// Time a client has to send its request body [default: 30s]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_BODY_TIMEOUT")]
+    pub body_timeout: Option<String>,
     /// Failed attempts before an address is locked out [default: 3]
     #[arg(long, value_name = "N", env = "PIGEON_MAX_FAILURES")]
     pub max_failures: Option<u32>,
+    /// How long a lockout lasts [default: 10m]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_LOCKOUT")]
+    pub lockout: Option<String>,
+    /// Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]
+    #[arg(long, value_name = "N", env = "PIGEON_MAX_LOCKOUTS")]
+    pub max_lockouts: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -356,15 +383,15 @@ pub enum ServeCommand {
         /// How long it is valid: 12h, 30d [default: 30d]
         #[arg(long, value_name = "DURATION")]
         expires: Option<String>,
-        /// The relay's database (its secret lives there)
+        /// The relay's database (its secret lives there) [default: as for serve]
         #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
         db: Option<PathBuf>,
     },
     /// Lift the block on a source address
     Unblock {
-        /// The blocked address
+        /// The blocked address (an IPv6 address stands for its /64)
         addr: String,
-        /// The relay's database
+        /// The relay's database [default: as for serve]
         #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
         db: Option<PathBuf>,
     },

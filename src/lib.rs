@@ -28,6 +28,7 @@ pub mod home;
 pub mod keys;
 pub mod message;
 pub mod output;
+pub mod relay;
 pub mod store;
 pub mod wire;
 

@@ -20,6 +20,7 @@ pub mod recv;
 pub mod relay;
 pub mod seal;
 pub mod send;
+pub mod serve;
 pub mod show;
 
 /// What every subcommand gets besides its own arguments.
@@ -90,7 +91,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Open(a) => open::run(&ctx, a),
         Command::Send(a) => send::run(&ctx, a),
         Command::Recv(a) => recv::run(&ctx, a),
-        Command::Serve(_) => Err(crate::error::fail(Exit::Failure, "serve is not built yet")),
+        Command::Serve(a) => serve::run(&ctx, a),
         Command::Gen(a) => generate::run(&ctx, a),
     }
 }

@@ -1,0 +1,161 @@
+//! `pigeon serve`: run a relay, make a posting token, or lift a block.
+//!
+//! The running relay prints one `{"type":"listening",…}` line on stdout for scripts (the
+//! only stdout it writes), notes for people on stderr, and event lines on stderr.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::Ctx;
+use crate::cli::{ServeArgs, ServeCommand, ServeRunArgs};
+use crate::error::{Exit, WithHint, fail};
+use crate::output;
+use crate::relay::{self, admission, config, limits::Peer, netinfo, storage};
+
+pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Exit> {
+    match args.command {
+        Some(ServeCommand::Token { label, expires, db }) => {
+            token(ctx, &label, expires.as_deref(), db)
+        }
+        Some(ServeCommand::Unblock { addr, db }) => unblock(ctx, &addr, db),
+        None => serve(ctx, &args.run),
+    }
+}
+
+fn serve(ctx: &Ctx, args: &ServeRunArgs) -> Result<Exit> {
+    let file = config::load_file(&ctx.home)?;
+    let cfg = config::resolve(args, file, &ctx.home)?;
+    if let Some(limit) = open_files_limit()
+        && u64::from(cfg.max_connections) + 64 > limit
+    {
+        ctx.say(format!(
+            "warning: max_connections is {} but only {limit} files may be open; \
+             raise the limit (LimitNOFILE=, ulimit -n) or lower --max-connections",
+            cfg.max_connections
+        ));
+    }
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        // Blocking threads run SQLite reads, which the reader pool bounds anyway.
+        .max_blocking_threads(cfg.readers + 4)
+        .thread_stack_size(512 * 1024)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = rt.block_on(serve_until_signal(ctx, cfg));
+    // Tasks left after the grace time must not hold up the exit.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn serve_until_signal(ctx: &Ctx, cfg: relay::RelayConfig) -> Result<Exit> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Installed before the startup line, so a supervisor that signals right after reading
+    // it does not kill the relay mid-write.
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let (name, db, admission) = (cfg.name.clone(), cfg.db.clone(), cfg.admission());
+    let r = relay::start(cfg).await?;
+    let addr = r.addr();
+    let join = netinfo::join_urls(addr);
+    ctx.say(format!(
+        "pigeon relay {name:?} listening on {} (database {}, posting {admission})",
+        netinfo::url(addr),
+        db.display()
+    ));
+    if addr.ip().is_unspecified() {
+        for j in &join {
+            ctx.say(format!("  join by {j}"));
+        }
+    }
+    let line = json!({"type": "listening", "addr": addr.to_string(), "url": netinfo::url(addr), "join": join});
+    if let Err(e) = output::json_line(&mut std::io::stdout().lock(), &line) {
+        // A closed stdout must not stop a relay people depend on.
+        ctx.say(format!(
+            "note: cannot write the listening line to stdout: {e}"
+        ));
+    }
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    ctx.say("stopping: finishing requests in flight");
+    r.shutdown().await?;
+    ctx.say("stopped");
+    Ok(Exit::Ok)
+}
+
+/// The soft limit on open files, from `/proc/self/limits`.
+fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+fn db_path(ctx: &Ctx, db: Option<PathBuf>) -> Result<PathBuf> {
+    Ok(match db {
+        Some(p) => p,
+        None => config::load_file(&ctx.home)?
+            .db
+            .unwrap_or_else(|| ctx.home.relay_db_path()),
+    })
+}
+
+fn token(ctx: &Ctx, label: &str, expires: Option<&str>, db: Option<PathBuf>) -> Result<Exit> {
+    if label.is_empty() || label.len() > 100 || label.chars().any(char::is_control) {
+        return Err(fail(
+            Exit::Usage,
+            "a token label is 1 to 100 printable characters",
+        ));
+    }
+    let secs = config::parse_duration(expires.unwrap_or("30d"))
+        .context(fail(Exit::Usage, "bad --expires"))?;
+    if secs == 0 {
+        return Err(fail(Exit::Usage, "--expires must be longer than 0s"));
+    }
+    let db = db_path(ctx, db)?;
+    let conn = storage::open_rw(&db)?;
+    let secret = storage::token_secret(&conn)?;
+    let until = storage::now().saturating_add(secs);
+    let token = admission::make_token(&secret, label, until);
+    output::json_line(
+        &mut std::io::stdout().lock(),
+        &json!({"type": "token", "label": label, "expires": until, "token": token}),
+    )?;
+    ctx.say(format!(
+        "give {label} this token: posting with `Authorization: Bearer <token>` works until unix time {until}"
+    ));
+    Ok(Exit::Ok)
+}
+
+fn unblock(ctx: &Ctx, addr: &str, db: Option<PathBuf>) -> Result<Exit> {
+    let peer = Peer::parse(addr)
+        .ok_or_else(|| fail(Exit::Usage, format!("{addr:?} is not an IP address")))?;
+    let db = db_path(ctx, db)?;
+    if !db.exists() {
+        return Err(fail(
+            Exit::NotFound,
+            format!("no relay database at {}", db.display()),
+        ))
+        .hint("name the relay's database with --db");
+    }
+    let conn = storage::open_rw(&db)?;
+    let key = peer.to_string();
+    if !storage::unblock(&conn, &key)? {
+        return Err(fail(Exit::NotFound, format!("{key} is not blocked"))).hint(
+            "the relay logs a {\"event\":\"block\"} line on stderr for each address it blocks",
+        );
+    }
+    output::json_line(
+        &mut std::io::stdout().lock(),
+        &json!({"type": "unblock", "addr": key}),
+    )?;
+    ctx.say(format!(
+        "unblocked {key}; a running relay notices within a few seconds"
+    ));
+    Ok(Exit::Ok)
+}

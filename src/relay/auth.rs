@@ -1,0 +1,236 @@
+//! Signed mailbox requests: only the holder of a mailbox key reads or deletes its mailbox.
+//!
+//! The client signs [`wire::request_signing_bytes`] (method, path, query as sent, time and a
+//! nonce) with its Ed25519 mailbox key; see [`wire::sign_request`]. The relay checks the key
+//! hashes to the mailbox, the time is within [`SKEW`] of its clock, the signature verifies,
+//! and that it has not seen the signature before while it could still be accepted.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::http::HeaderMap;
+use base64::Engine as _;
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use crate::wire;
+
+/// Seconds a request's time may differ from the relay's clock, either way.
+pub const SKEW: u64 = 300;
+
+/// Signatures remembered at most; past it new signed requests are refused (503) rather
+/// than letting a replay through. At the default rate limit one address fills 30 000.
+const REPLAY_CAP: usize = 200_000;
+
+/// Why a signed request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// A header is missing or unreadable (which one).
+    Malformed(String),
+    /// The key does not hash to this mailbox.
+    WrongKey,
+    /// The time is outside the skew window.
+    Stale,
+    BadSignature,
+    Replay,
+    /// The replay cache is full.
+    Busy,
+}
+
+impl AuthError {
+    /// The JSON error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Malformed(_) => "unauthorized",
+            AuthError::WrongKey => "wrong_key",
+            AuthError::Stale => "stale",
+            AuthError::BadSignature => "bad_signature",
+            AuthError::Replay => "replay",
+            AuthError::Busy => "busy",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            AuthError::Malformed(m) => m.clone(),
+            AuthError::WrongKey => "this key does not own this mailbox".into(),
+            AuthError::Stale => {
+                format!("the request time is more than {SKEW} s from the relay's clock")
+            }
+            AuthError::BadSignature => "the request signature does not verify".into(),
+            AuthError::Replay => "this signed request was already used".into(),
+            AuthError::Busy => "too many signed requests; try again shortly".into(),
+        }
+    }
+
+    /// Whether this counts as a failed attempt towards lockout: only a signature that does
+    /// not verify is a guess; an old clock or a retried request is an honest mistake.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, AuthError::BadSignature)
+    }
+}
+
+/// Signatures seen recently, with the time after which they could no longer be accepted.
+#[derive(Default)]
+pub struct ReplayCache {
+    seen: Mutex<HashMap<[u8; 16], u64>>,
+}
+
+impl ReplayCache {
+    /// Records the signature; false if it was already there.
+    fn insert(&self, sig: &[u8; 64], expires: u64, now: u64) -> Result<(), AuthError> {
+        // Half of an Ed25519 signature is as unguessable as the whole, and halves the memory.
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&sig[..16]);
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= REPLAY_CAP {
+            seen.retain(|_, exp| *exp >= now);
+            if seen.len() >= REPLAY_CAP {
+                return Err(AuthError::Busy);
+            }
+        }
+        match seen.insert(key, expires) {
+            Some(_) => Err(AuthError::Replay),
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets signatures too old to be accepted anyway.
+    pub fn prune(&self, now: u64) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, exp| *exp >= now);
+    }
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, AuthError> {
+    h.get(name)
+        .ok_or_else(|| {
+            AuthError::Malformed(format!(
+                "missing header {name}; mailbox reads and deletes are signed"
+            ))
+        })?
+        .to_str()
+        .map_err(|_| AuthError::Malformed(format!("header {name} is not text")))
+}
+
+/// Checks a signed request for `mbox` (64 hex digits). `path` and `query` are exactly as
+/// received (query without `?`, empty when none).
+pub fn verify(
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    query: &str,
+    mbox: &str,
+    now: u64,
+    cache: &ReplayCache,
+) -> Result<(), AuthError> {
+    let key_hex = header(headers, wire::HDR_KEY)?;
+    let time_text = header(headers, wire::HDR_TIME)?;
+    let nonce = header(headers, wire::HDR_NONCE)?;
+    let sig_text = header(headers, wire::HDR_SIG)?;
+
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(key_hex, &mut key)
+        .map_err(|_| AuthError::Malformed(format!("{} must be 64 hex digits", wire::HDR_KEY)))?;
+    if wire::mailbox_id(&key) != mbox {
+        return Err(AuthError::WrongKey);
+    }
+    let time: u64 = time_text
+        .parse()
+        .map_err(|_| AuthError::Malformed(format!("{} must be unix seconds", wire::HDR_TIME)))?;
+    if time.abs_diff(now) > SKEW {
+        return Err(AuthError::Stale);
+    }
+    if nonce.is_empty() || nonce.len() > 64 || !nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AuthError::Malformed(format!(
+            "{} must be 1 to 64 letters or digits",
+            wire::HDR_NONCE
+        )));
+    }
+    let sig_bytes: [u8; 64] = base64::engine::general_purpose::STANDARD
+        .decode(sig_text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(AuthError::BadSignature)?;
+    let vk = VerifyingKey::from_bytes(&key).map_err(|_| AuthError::BadSignature)?;
+    let msg = wire::request_signing_bytes(method, path, query, time, nonce);
+    vk.verify_strict(&msg, &Signature::from_bytes(&sig_bytes))
+        .map_err(|_| AuthError::BadSignature)?;
+    cache.insert(&sig_bytes, time + SKEW, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use ed25519_dalek::SigningKey;
+
+    fn signed(key: &SigningKey, method: &str, path: &str, query: &str, t: u64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in wire::sign_request(key, method, path, query, t) {
+            h.insert(k, HeaderValue::from_str(&v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn good_bad_stale_replayed_and_foreign() {
+        let key = SigningKey::from_bytes(&[1u8; 32]);
+        let mbox = wire::mailbox_id(key.verifying_key().as_bytes());
+        let path = format!("/v1/mailboxes/{mbox}");
+        let cache = ReplayCache::default();
+        let now = 1_000_000;
+
+        let h = signed(&key, "GET", &path, "after=0", now);
+        assert_eq!(
+            verify(&h, "GET", &path, "after=0", &mbox, now, &cache),
+            Ok(())
+        );
+        assert_eq!(
+            verify(&h, "GET", &path, "after=0", &mbox, now, &cache),
+            Err(AuthError::Replay)
+        );
+        // The signature covers the query and the method.
+        let h = signed(&key, "GET", &path, "after=0", now);
+        assert_eq!(
+            verify(&h, "GET", &path, "after=5", &mbox, now, &cache),
+            Err(AuthError::BadSignature)
+        );
+        assert_eq!(
+            verify(&h, "DELETE", &path, "after=0", &mbox, now, &cache),
+            Err(AuthError::BadSignature)
+        );
+        let h = signed(&key, "GET", &path, "", now - SKEW - 1);
+        assert_eq!(
+            verify(&h, "GET", &path, "", &mbox, now, &cache),
+            Err(AuthError::Stale)
+        );
+        let h = signed(&key, "GET", &path, "", now + SKEW);
+        assert_eq!(verify(&h, "GET", &path, "", &mbox, now, &cache), Ok(()));
+
+        let other = SigningKey::from_bytes(&[2u8; 32]);
+        let h = signed(&other, "GET", &path, "", now);
+        assert_eq!(
+            verify(&h, "GET", &path, "", &mbox, now, &cache),
+            Err(AuthError::WrongKey)
+        );
+
+        let mut h = signed(&key, "GET", &path, "", now);
+        h.remove(wire::HDR_SIG);
+        assert!(matches!(
+            verify(&h, "GET", &path, "", &mbox, now, &cache),
+            Err(AuthError::Malformed(_))
+        ));
+        assert!(AuthError::BadSignature.is_failure());
+        assert!(!AuthError::Stale.is_failure());
+    }
+
+    #[test]
+    fn replay_cache_forgets_old_entries() {
+        let c = ReplayCache::default();
+        c.insert(&[9u8; 64], 10, 0).unwrap();
+        c.prune(11);
+        assert!(c.insert(&[9u8; 64], 20, 11).is_ok());
+    }
+}

@@ -1,0 +1,186 @@
+//! Per-source limits: who a source is ([`Peer`]), requests per second ([`RateLimiter`]), and
+//! the memory budget for request bodies ([`BodyBudget`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A source address as the relay counts it: IPv4 as is, IPv6 by its /64 (one host usually
+/// holds a whole /64, so counting single addresses would let it dodge every limit), and
+/// IPv4-mapped IPv6 as the IPv4 address it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer(IpAddr);
+
+impl Peer {
+    pub fn from_ip(ip: IpAddr) -> Peer {
+        match ip {
+            IpAddr::V4(_) => Peer(ip),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Peer(IpAddr::V4(v4)),
+                None => {
+                    let s = v6.segments();
+                    Peer(IpAddr::V6(Ipv6Addr::new(
+                        s[0], s[1], s[2], s[3], 0, 0, 0, 0,
+                    )))
+                }
+            },
+        }
+    }
+
+    /// Parses what an operator types: `203.0.113.7`, `2001:db8::1` or `2001:db8::/64`.
+    pub fn parse(text: &str) -> Option<Peer> {
+        let t = text.trim();
+        let t = t.strip_suffix("/64").unwrap_or(t);
+        t.parse::<IpAddr>().ok().map(Peer::from_ip)
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => write!(f, "{v4}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+        }
+    }
+}
+
+/// Entries kept before idle ones are pruned.
+const RATE_TABLE_SOFT_CAP: usize = 16_384;
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// A token bucket per source: `rate` requests per second, bursts of up to `rate`.
+pub struct RateLimiter {
+    rate: f64,
+    buckets: Mutex<HashMap<Peer, Bucket>>,
+}
+
+impl RateLimiter {
+    /// `rate` 0 turns the limit off.
+    pub fn new(rate: u32) -> RateLimiter {
+        RateLimiter {
+            rate: f64::from(rate),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request's token; `Err(seconds)` says when to retry.
+    pub fn check(&self, peer: Peer, now: Instant) -> Result<(), u64> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= RATE_TABLE_SOFT_CAP && !map.contains_key(&peer) {
+            prune(&mut map, self.rate, now);
+        }
+        let b = map.entry(peer).or_insert(Bucket {
+            tokens: self.rate,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * self.rate).min(self.rate);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - b.tokens) / self.rate;
+            Err(wait.ceil().max(1.0) as u64)
+        }
+    }
+
+    /// Forgets sources whose bucket is full again (they would start full anyway).
+    pub fn prune(&self, now: Instant) {
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        prune(&mut map, self.rate, now);
+    }
+}
+
+fn prune(map: &mut HashMap<Peer, Bucket>, rate: f64, now: Instant) {
+    map.retain(|_, b| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < rate);
+}
+
+/// Bytes of request bodies held in memory at once. Without it, a thousand clients each
+/// sending a body just under the limit would need a gigabyte.
+pub struct BodyBudget {
+    sem: Arc<Semaphore>,
+    max: u64,
+}
+
+impl BodyBudget {
+    pub fn new(max_bytes: u64) -> BodyBudget {
+        BodyBudget {
+            sem: Arc::new(Semaphore::new(max_bytes as usize)),
+            max: max_bytes,
+        }
+    }
+
+    /// Reserves `bytes`, waiting at most `patience`; `None` when the relay is too busy.
+    pub async fn reserve(&self, bytes: u64, patience: Duration) -> Option<OwnedSemaphorePermit> {
+        let n = bytes.clamp(1, self.max) as u32;
+        tokio::time::timeout(patience, self.sem.clone().acquire_many_owned(n))
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_group_ipv6_by_64_and_unmap_ipv4() {
+        let a = Peer::parse("2001:db8:1:2:aaaa::1").unwrap();
+        let b = Peer::parse("2001:db8:1:2:bbbb::9").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "2001:db8:1:2::/64");
+        assert_eq!(Peer::parse("2001:db8:1:2::/64"), Some(a));
+        assert_eq!(
+            Peer::parse("::ffff:203.0.113.7").unwrap().to_string(),
+            "203.0.113.7"
+        );
+        assert_eq!(
+            Peer::parse("203.0.113.7").unwrap().to_string(),
+            "203.0.113.7"
+        );
+        assert_eq!(Peer::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn rate_limiter_allows_a_burst_then_refills() {
+        let rl = RateLimiter::new(5);
+        let p = Peer::parse("192.0.2.1").unwrap();
+        let other = Peer::parse("192.0.2.2").unwrap();
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            assert!(rl.check(p, t0).is_ok());
+        }
+        assert_eq!(rl.check(p, t0), Err(1));
+        assert!(rl.check(other, t0).is_ok(), "others are not affected");
+        assert!(
+            rl.check(p, t0 + Duration::from_millis(250)).is_ok(),
+            "refilled"
+        );
+        assert!(rl.check(p, t0 + Duration::from_millis(250)).is_err());
+        rl.prune(t0 + Duration::from_secs(10));
+        assert!(rl.buckets.lock().unwrap().is_empty());
+        assert!(RateLimiter::new(0).check(p, t0).is_ok());
+    }
+
+    #[tokio::test]
+    async fn body_budget_refuses_when_spent() {
+        let b = BodyBudget::new(100);
+        let held = b.reserve(80, Duration::from_millis(10)).await.unwrap();
+        assert!(b.reserve(30, Duration::from_millis(10)).await.is_none());
+        drop(held);
+        assert!(b.reserve(30, Duration::from_millis(10)).await.is_some());
+    }
+}

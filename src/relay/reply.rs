@@ -1,0 +1,159 @@
+//! Answers: JSON bodies, the error type every handler returns, and reading a request body
+//! within the size, time and memory limits.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use serde::Serialize;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::App;
+use crate::wire::{self, ApiError, BatchResult, ErrorReply};
+
+/// How long a request waits for room in the body budget before it is turned away.
+const BUDGET_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Marks a refusal for the metrics: the error code, read back by the request wrapper.
+#[derive(Debug, Clone, Copy)]
+pub struct RejectCode(pub &'static str);
+
+/// A JSON answer with `status`.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A refusal: status, stable code, message for people, and maybe `Retry-After`.
+#[derive(Debug)]
+pub struct ApiErr {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<u64>,
+    pub bearer: bool,
+}
+
+impl ApiErr {
+    pub fn new(status: StatusCode, code: &'static str, message: &str) -> ApiErr {
+        ApiErr {
+            status,
+            code,
+            message: message.to_string(),
+            retry_after: None,
+            bearer: false,
+        }
+    }
+
+    pub fn bad(message: &str) -> ApiErr {
+        ApiErr::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// The writer is gone: the relay is stopping.
+    pub fn unavailable(message: String) -> ApiErr {
+        ApiErr::new(StatusCode::SERVICE_UNAVAILABLE, "busy", &message).retry_after(1)
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> ApiErr {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    /// Adds `WWW-Authenticate: Bearer`, as a 401 for posting should.
+    pub fn bearer(mut self) -> ApiErr {
+        self.bearer = true;
+        self
+    }
+
+    pub fn as_batch_result(&self) -> BatchResult {
+        BatchResult {
+            status: self.status.as_u16(),
+            seq: None,
+            error: Some(ApiError {
+                code: self.code.into(),
+                message: self.message.clone(),
+            }),
+        }
+    }
+}
+
+impl IntoResponse for ApiErr {
+    fn into_response(self) -> Response {
+        let mut resp = json(
+            self.status,
+            &ErrorReply {
+                v: wire::V,
+                error: ApiError {
+                    code: self.code.into(),
+                    message: self.message,
+                },
+            },
+        );
+        let h = resp.headers_mut();
+        if let Some(s) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.bearer {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp.extensions_mut().insert(RejectCode(self.code));
+        resp
+    }
+}
+
+/// Reads the whole body: at most `max_body` bytes (413), within `body_timeout` (408), and
+/// only when the memory budget has room (503). The permit must live as long as the bytes.
+pub async fn read_body(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, OwnedSemaphorePermit), ApiErr> {
+    let max = app.cfg.max_body;
+    let too_large = || {
+        ApiErr::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("the body is over this relay's limit of {max} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let permit = app
+        .bodies
+        .reserve(declared.unwrap_or(max), BUDGET_PATIENCE)
+        .await
+        .ok_or_else(|| {
+            ApiErr::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the relay is busy; try again",
+            )
+            .retry_after(1)
+        })?;
+    let collect = Limited::new(body, max as usize).collect();
+    match tokio::time::timeout(app.cfg.body_timeout, collect).await {
+        Err(_) => Err(ApiErr::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request body did not arrive in time",
+        )),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(e)) => Err(ApiErr::bad(&format!("cannot read the request body: {e}"))),
+        Ok(Ok(c)) => Ok((c.to_bytes(), permit)),
+    }
+}

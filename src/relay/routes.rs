@@ -1,0 +1,456 @@
+//! The HTTP API (v1), one handler per route. Every refusal is a `wire::ErrorReply` with a
+//! stable `code`; see `docs/protocol.md`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use super::App;
+use super::admission::{Credential, Escalation};
+use super::auth;
+use super::limits::Peer;
+use super::reply::{ApiErr, json, read_body};
+use super::storage::{self, now};
+use super::writer::{NewEnvelope, PostOutcome};
+use crate::wire::{self, BatchReply, BatchRequest, BatchResult, Envelope, PostReply};
+
+/// Payload bytes in one fetch reply, past its first envelope.
+const PAGE_BYTES: u64 = 4 << 20;
+/// Envelopes in a fetch reply when the reader names no limit.
+const DEFAULT_PAGE: u64 = 100;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/v1/mailboxes/{mbox}",
+            post(post_envelope).get(fetch).delete(delete),
+        )
+        .route("/v1/batch", post(batch))
+        .route("/v1/info", get(info))
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiErr::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiErr::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "bad_request",
+                "method not allowed here",
+            )
+        })
+        .with_state(app)
+}
+
+/// The route name for metrics.
+pub fn route_name(method: &axum::http::Method, path: &str) -> &'static str {
+    use axum::http::Method;
+    match (method, path) {
+        (&Method::POST, "/v1/batch") => "batch",
+        (_, "/v1/info") => "info",
+        (_, "/healthz") => "health",
+        (_, "/metrics") => "metrics",
+        (m, p) if p.starts_with("/v1/mailboxes/") => match *m {
+            Method::POST => "post",
+            Method::GET => "fetch",
+            Method::DELETE => "delete",
+            _ => "other",
+        },
+        _ => "other",
+    }
+}
+
+fn mailbox_hash(mbox: &str) -> Result<[u8; 32], ApiErr> {
+    let mut h = [0u8; 32];
+    if !wire::is_mailbox_id(mbox) || hex::decode_to_slice(mbox, &mut h).is_err() {
+        return Err(ApiErr::bad("a mailbox id is 64 lowercase hex digits"));
+    }
+    Ok(h)
+}
+
+/// Counts a failed attempt and, when it tips the source over, locks or blocks it.
+async fn failed_attempt(app: &App, peer: Peer) {
+    match app.admission.failure(peer, Instant::now()) {
+        Escalation::None => {}
+        Escalation::Lockout => app.metrics.lockouts.inc(),
+        Escalation::Block => match app.writer.block(peer.to_string()).await {
+            Ok(()) => {
+                app.metrics.blocks.inc();
+                app.admission.blocked_now(peer);
+            }
+            Err(e) => eprintln!("pigeon relay: cannot record the block of {peer}: {e}"),
+        },
+    }
+}
+
+/// Posting admission: password or token, when the relay asks for one.
+async fn admit(app: &App, peer: Peer, headers: &HeaderMap) -> Result<(), ApiErr> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let unauthorized =
+        |msg: &str| ApiErr::new(StatusCode::UNAUTHORIZED, "unauthorized", msg).bearer();
+    match app.admission.check_post(bearer) {
+        Credential::Ok => Ok(()),
+        Credential::Missing => Err(unauthorized(
+            "this relay needs a password or token to post: Authorization: Bearer …",
+        )),
+        Credential::Expired => Err(unauthorized("the token has expired")),
+        Credential::Bad => {
+            failed_attempt(app, peer).await;
+            Err(unauthorized("wrong password or token"))
+        }
+    }
+}
+
+/// A signed mailbox request: only the key holder gets past.
+async fn signed(
+    app: &App,
+    peer: Peer,
+    method: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    mbox: &str,
+) -> Result<(), ApiErr> {
+    let query = uri.query().unwrap_or("");
+    match auth::verify(headers, method, uri.path(), query, mbox, now(), &app.replay) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if e.is_failure() {
+                failed_attempt(app, peer).await;
+            }
+            let status = match e {
+                auth::AuthError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            Err(ApiErr::new(status, e.code(), &e.message()))
+        }
+    }
+}
+
+fn decode_envelope(app: &App, mbox: [u8; 32], e: Envelope) -> Result<NewEnvelope, ApiErr> {
+    if e.v != wire::V {
+        return Err(ApiErr::bad(&format!(
+            "envelope version {} is not supported (1 is)",
+            e.v
+        )));
+    }
+    let mut id = [0u8; 16];
+    if !wire::is_message_id(&e.id) || hex::decode_to_slice(&e.id, &mut id).is_err() {
+        return Err(ApiErr::bad("an envelope id is 32 lowercase hex digits"));
+    }
+    let payload = B64
+        .decode(e.payload.as_bytes())
+        .map_err(|_| ApiErr::bad("the payload is not standard base64"))?;
+    let ttl = e
+        .ttl
+        .unwrap_or(app.cfg.default_ttl)
+        .clamp(1, app.cfg.max_ttl);
+    Ok(NewEnvelope {
+        mbox,
+        id,
+        ttl,
+        payload,
+    })
+}
+
+/// The HTTP answer one post outcome would have.
+fn outcome(app: &App, o: &PostOutcome) -> Result<(StatusCode, u64, bool), ApiErr> {
+    match o {
+        PostOutcome::Stored(seq) => Ok((StatusCode::CREATED, *seq, false)),
+        PostOutcome::Duplicate(seq) => {
+            app.metrics.duplicates.inc();
+            Ok((StatusCode::OK, *seq, true))
+        }
+        PostOutcome::MailboxFull(which) => Err(ApiErr::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "quota",
+            &match *which {
+                "envelopes" => format!(
+                    "the mailbox holds its maximum of {} envelopes",
+                    app.cfg.max_envelopes
+                ),
+                _ => format!(
+                    "the mailbox holds its maximum of {} bytes",
+                    app.cfg.max_mailbox_bytes
+                ),
+            },
+        )),
+        PostOutcome::RelayFull => Err(ApiErr::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "relay_full",
+            "the relay has no room left",
+        )),
+        PostOutcome::Failed(msg) => Err(ApiErr::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            msg,
+        )),
+    }
+}
+
+async fn post_envelope(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    Path(mbox): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiErr> {
+    let hash = mailbox_hash(&mbox)?;
+    admit(&app, peer, &headers).await?;
+    let (bytes, _held) = read_body(&app, &headers, body).await?;
+    let env: Envelope = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiErr::bad(&format!("bad envelope JSON: {e}")))?;
+    let item = decode_envelope(&app, hash, env)?;
+    let outs = app
+        .writer
+        .post(vec![item])
+        .await
+        .map_err(ApiErr::unavailable)?;
+    let (status, seq, duplicate) = outcome(&app, &outs[0])?;
+    Ok(json(
+        status,
+        &PostReply {
+            v: wire::V,
+            seq,
+            duplicate,
+        },
+    ))
+}
+
+async fn batch(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiErr> {
+    admit(&app, peer, &headers).await?;
+    let (bytes, _held) = read_body(&app, &headers, body).await?;
+    let req: BatchRequest =
+        serde_json::from_slice(&bytes).map_err(|e| ApiErr::bad(&format!("bad batch JSON: {e}")))?;
+    if req.v != wire::V {
+        return Err(ApiErr::bad(&format!(
+            "batch version {} is not supported (1 is)",
+            req.v
+        )));
+    }
+    if req.items.len() as u64 > app.cfg.max_batch {
+        return Err(ApiErr::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("a batch holds at most {} items", app.cfg.max_batch),
+        ));
+    }
+    let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(req.items.len());
+    let mut valid = Vec::new();
+    for item in req.items {
+        match mailbox_hash(&item.mailbox).and_then(|h| decode_envelope(&app, h, item.envelope)) {
+            Ok(e) => {
+                valid.push(e);
+                results.push(None);
+            }
+            Err(e) => results.push(Some(e.as_batch_result())),
+        }
+    }
+    let outs = if valid.is_empty() {
+        Vec::new()
+    } else {
+        app.writer.post(valid).await.map_err(ApiErr::unavailable)?
+    };
+    let mut outs = outs.iter();
+    let results = results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| match outs.next().map(|o| outcome(&app, o)) {
+                Some(Ok((status, seq, _))) => BatchResult {
+                    status: status.as_u16(),
+                    seq: Some(seq),
+                    error: None,
+                },
+                Some(Err(e)) => {
+                    app.metrics.reject(e.code);
+                    e.as_batch_result()
+                }
+                None => ApiErr::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "lost")
+                    .as_batch_result(),
+            })
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &BatchReply {
+            v: wire::V,
+            results,
+        },
+    ))
+}
+
+/// `after`, `limit`, `wait` and `upto` from a raw query string.
+#[derive(Debug, Default)]
+struct Query {
+    after: Option<u64>,
+    limit: Option<u64>,
+    wait: Option<u64>,
+    upto: Option<u64>,
+}
+
+fn parse_query(q: Option<&str>) -> Result<Query, ApiErr> {
+    let mut out = Query::default();
+    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match k {
+            "after" => &mut out.after,
+            "limit" => &mut out.limit,
+            "wait" => &mut out.wait,
+            "upto" => &mut out.upto,
+            _ => continue,
+        };
+        *slot = Some(
+            v.parse()
+                .map_err(|_| ApiErr::bad(&format!("{k} must be a whole number")))?,
+        );
+    }
+    Ok(out)
+}
+
+async fn fetch(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    Path(mbox): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    let hash = mailbox_hash(&mbox)?;
+    signed(&app, peer, "GET", &uri, &headers, &mbox).await?;
+    let q = parse_query(uri.query())?;
+    let after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, app.cfg.max_page);
+    let wait = q.wait.unwrap_or(0).min(app.cfg.max_wait);
+    let read = || {
+        let readers = app.readers.clone();
+        async move {
+            readers
+                .run(move |c| storage::fetch(c, &hash, after, limit, PAGE_BYTES, now()))
+                .await
+                .map_err(|e| {
+                    ApiErr::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        &format!("{e:#}"),
+                    )
+                })
+        }
+    };
+    let (rows, more) = if wait == 0 {
+        read().await?
+    } else {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+        let guard = app.waiters.register(hash);
+        let mut stop = app.shutdown.clone();
+        loop {
+            // Armed before reading, so a commit between the read and the wait still wakes us.
+            let mut woken = std::pin::pin!(guard.notify.notified());
+            woken.as_mut().enable();
+            let page = read().await?;
+            if !page.0.is_empty() || tokio::time::Instant::now() >= deadline || *stop.borrow() {
+                break page;
+            }
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    };
+    let envelopes = rows
+        .into_iter()
+        .map(|r| wire::StoredEnvelope {
+            seq: r.seq,
+            id: hex::encode(&r.id),
+            payload: B64.encode(&r.payload),
+            received: r.received,
+            expires: r.expires,
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &wire::FetchReply {
+            v: wire::V,
+            envelopes,
+            more,
+        },
+    ))
+}
+
+async fn delete(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    Path(mbox): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    let hash = mailbox_hash(&mbox)?;
+    signed(&app, peer, "DELETE", &uri, &headers, &mbox).await?;
+    let upto = parse_query(uri.query())?
+        .upto
+        .ok_or_else(|| ApiErr::bad("DELETE needs ?upto=SEQ"))?;
+    let deleted = app
+        .writer
+        .ack(hash, upto)
+        .await
+        .map_err(ApiErr::unavailable)?;
+    Ok(json(
+        StatusCode::OK,
+        &wire::DeleteReply {
+            v: wire::V,
+            deleted,
+        },
+    ))
+}
+
+async fn info(State(app): State<Arc<App>>) -> Response {
+    let c = &app.cfg;
+    json(
+        StatusCode::OK,
+        &wire::RelayInfo {
+            v: wire::V,
+            name: c.name.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            admission: c.admission().into(),
+            tracker: false,
+            limits: wire::RelayLimits {
+                max_body_bytes: c.max_body,
+                max_envelopes_per_mailbox: c.max_envelopes,
+                max_bytes_per_mailbox: c.max_mailbox_bytes,
+                max_ttl_secs: c.max_ttl,
+                default_ttl_secs: c.default_ttl,
+                max_wait_secs: c.max_wait,
+                max_page: c.max_page,
+            },
+        },
+    )
+}
+
+async fn health() -> Response {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({"v": wire::V, "status": "ok"}),
+    )
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let stored = app.readers.run(storage::totals).await.ok();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(stored),
+    )
+        .into_response()
+}

@@ -1,0 +1,287 @@
+//! The relay's SQLite file: schema and migrations, the read-only connection pool, and the
+//! small admin reads and writes (`pigeon serve token`, `pigeon serve unblock`).
+//!
+//! Layout, chosen so that writes are sequential and small: `envelopes` is a rowid table whose
+//! rowid *is* the relay's `seq`, so new envelopes append at the end of the file; a 1 KiB
+//! payload fits in the row without an overflow page. The index on `mbox` (entries are
+//! `(mbox, seq)`) and the unique `(mbox, id)` index are a few dozen bytes per entry; the
+//! `expires` index appends too when senders use the default TTL. Counts and bytes per
+//! mailbox live in `mailboxes`, updated once per mailbox per transaction by the writer.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::Semaphore;
+
+use crate::error::WithHint;
+
+/// Schema versions, applied in order; `PRAGMA user_version` says how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first layout.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+     CREATE TABLE mailboxes (
+         id INTEGER PRIMARY KEY,
+         hash BLOB NOT NULL UNIQUE,
+         count INTEGER NOT NULL DEFAULT 0,
+         bytes INTEGER NOT NULL DEFAULT 0);
+     CREATE TABLE envelopes (
+         seq INTEGER PRIMARY KEY,
+         mbox INTEGER NOT NULL,
+         id BLOB NOT NULL,
+         received INTEGER NOT NULL,
+         expires INTEGER NOT NULL,
+         payload BLOB NOT NULL);
+     -- Index entries carry the rowid, so this one is ordered by (mbox, seq).
+     CREATE INDEX envelopes_mbox ON envelopes (mbox);
+     CREATE UNIQUE INDEX envelopes_mbox_id ON envelopes (mbox, id);
+     CREATE INDEX envelopes_expires ON envelopes (expires);
+     CREATE TABLE blocks (addr TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;",
+];
+
+/// SQLite's page cache per connection, in KiB (negative `cache_size` means KiB).
+const WRITER_CACHE_KIB: i64 = 4096;
+const READER_CACHE_KIB: i64 = 1024;
+
+/// Opens the database for writing, creating it and its folder if needed, and brings the
+/// schema up to date. Used by the writer thread and by the admin commands.
+pub fn open_rw(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::home::ensure_private_dir(dir)?;
+    }
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open the relay database {}", path.display()))
+        .hint("check that the folder exists and the relay's user may write there")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // WAL + FULL: a commit is on disk before the 201 goes out, even across power loss.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+    conn.pragma_update(None, "mmap_size", 0)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Without a limit the WAL file keeps its largest size forever after a burst.
+    conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
+    migrate(&conn).with_context(|| format!("cannot set up {}", path.display()))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the database has schema version {version}, newer than this pigeon knows ({})",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn open_ro(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("cannot open {} for reading", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+    conn.pragma_update(None, "mmap_size", 0)?;
+    Ok(conn)
+}
+
+/// The relay's secret for tokens: 32 random bytes made on first use and kept in `meta`.
+pub fn token_secret(conn: &Connection) -> Result<[u8; 32]> {
+    use rand::RngCore as _;
+    let mut fresh = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut fresh);
+    // INSERT OR IGNORE first: two processes racing agree on whichever secret landed.
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('token_secret', ?1)",
+        params![fresh.as_slice()],
+    )?;
+    let stored: Vec<u8> = conn.query_row(
+        "SELECT value FROM meta WHERE key = 'token_secret'",
+        [],
+        |r| r.get(0),
+    )?;
+    stored
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the token secret in the database is damaged"))
+}
+
+/// Addresses blocked until an operator lifts the block.
+pub fn blocked(conn: &Connection) -> rusqlite::Result<HashSet<String>> {
+    let mut stmt = conn.prepare_cached("SELECT addr FROM blocks")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}
+
+/// Lifts a block; false when the address was not blocked.
+pub fn unblock(conn: &Connection, addr: &str) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM blocks WHERE addr = ?1", params![addr])? > 0)
+}
+
+/// One envelope as read back for its owner.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub seq: u64,
+    pub id: Vec<u8>,
+    pub received: u64,
+    pub expires: u64,
+    pub payload: Vec<u8>,
+}
+
+/// Envelopes of mailbox `hash` after `after`, still alive at `now`, oldest first: at most
+/// `limit` and, past the first, at most `max_bytes` of payload. The bool says whether more
+/// wait after the page.
+pub fn fetch(
+    conn: &Connection,
+    hash: &[u8; 32],
+    after: u64,
+    limit: u64,
+    max_bytes: u64,
+    now: u64,
+) -> rusqlite::Result<(Vec<Row>, bool)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, id, received, expires, payload FROM envelopes
+         WHERE mbox = (SELECT id FROM mailboxes WHERE hash = ?1)
+           AND seq > ?2 AND expires > ?3
+         ORDER BY seq LIMIT ?4",
+    )?;
+    let mut rows = stmt.query(params![
+        hash.as_slice(),
+        after as i64,
+        now as i64,
+        (limit + 1) as i64
+    ])?;
+    let mut out = Vec::new();
+    let mut bytes = 0u64;
+    while let Some(r) = rows.next()? {
+        let payload: Vec<u8> = r.get(4)?;
+        if out.len() as u64 == limit
+            || (!out.is_empty() && bytes + payload.len() as u64 > max_bytes)
+        {
+            return Ok((out, true));
+        }
+        bytes += payload.len() as u64;
+        out.push(Row {
+            seq: r.get::<_, i64>(0)? as u64,
+            id: r.get(1)?,
+            received: r.get::<_, i64>(2)? as u64,
+            expires: r.get::<_, i64>(3)? as u64,
+            payload,
+        });
+    }
+    Ok((out, false))
+}
+
+/// Totals for `/metrics`: mailboxes, envelopes and payload bytes stored.
+pub fn totals(conn: &Connection) -> rusqlite::Result<(u64, u64, u64)> {
+    conn.query_row(
+        "SELECT count(*), coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM mailboxes",
+        [],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        },
+    )
+}
+
+/// A small fixed pool of read-only connections; each query runs on a blocking thread so
+/// SQLite never stalls the async workers.
+pub struct Readers {
+    path: std::path::PathBuf,
+    conns: Mutex<Vec<Connection>>,
+    gate: Semaphore,
+}
+
+impl Readers {
+    pub fn open(path: &Path, n: usize) -> Result<Arc<Readers>> {
+        let conns = (0..n).map(|_| open_ro(path)).collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(Readers {
+            path: path.to_path_buf(),
+            conns: Mutex::new(conns),
+            gate: Semaphore::new(n),
+        }))
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub async fn run<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let _permit = self.gate.acquire().await.context("the relay is stopping")?;
+        let conn = match self.conns.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            Some(c) => c,
+            // Only after a panic lost one: replace it.
+            None => open_ro(&self.path)?,
+        };
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let r = f(&conn);
+            (conn, r)
+        })
+        .await
+        .context("a database read failed")?;
+        self.conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        Ok(result?)
+    }
+
+    /// Closes every idle connection (at shutdown).
+    pub fn close(&self) {
+        self.gate.close();
+        self.conns.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// Current unix time in seconds.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Looks up one `meta` integer.
+pub fn meta_u64(conn: &Connection, key: &str) -> rusqlite::Result<Option<u64>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()
+    .map(|v| v.map(|v| v as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_secret_is_stable() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub/relay.sqlite");
+        let c = open_rw(&p).unwrap();
+        let v: usize = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len());
+        let s1 = token_secret(&c).unwrap();
+        drop(c);
+        let c = open_rw(&p).unwrap();
+        assert_eq!(token_secret(&c).unwrap(), s1);
+        let mode: String = c
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
