@@ -125,17 +125,25 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -s q -l quiet -d 'Pr
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l listen -d 'Address to listen on [default: 127.0.0.1:7447]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l db -d 'The relay\'s SQLite database [default: relay.sqlite in the data dir]' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l name -d 'The relay\'s name in /v1/info [default: pigeon]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l password-file -d 'Posting needs this password (read from the file)' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-body -d 'Largest request body in bytes [default: 1048576]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-envelopes -d 'Envelopes kept per mailbox [default: 10000]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-mailbox-bytes -d 'Bytes kept per mailbox [default: 104857600]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-ttl -d 'Longest time an envelope is kept, in seconds [default: 1209600, 14 days]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l rate -d 'Requests per second per source address [default: 50]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-total-bytes -d 'Bytes kept for all mailboxes together [default: 1073741824]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-ttl -d 'Longest time an envelope is kept [default: 14d]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l default-ttl -d 'Time an envelope is kept when it names none [default: 7d, at most --max-ttl]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l sweep-interval -d 'How often expired envelopes are deleted [default: 60s]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-wait -d 'Longest long-poll wait a reader may ask for [default: 60s]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-connections -d 'Concurrent connections [default: 1024]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l header-timeout -d 'Seconds a client has to send its request headers [default: 10]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l body-timeout -d 'Seconds a client has to send its request body [default: 30]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l header-timeout -d 'Time a client has to send its request headers [default: 10s]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l body-timeout -d 'Time a client has to send its request body [default: 30s]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-failures -d 'Failed attempts before an address is locked out [default: 3]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l lockout -d 'How long a lockout lasts [default: 10m]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-lockouts -d 'Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l require-token -d 'Posting needs a token from `pigeon serve token`'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s h -l help -d 'Print help'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
@@ -143,10 +151,10 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l label -d 'Who the token is for' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l expires -d 'How long it is valid: 12h, 30d [default: 30d]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l db -d 'The relay\'s database (its secret lives there)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l db -d 'The relay\'s database (its secret lives there) [default: as for serve]' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -s h -l help -d 'Print help'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -l db -d 'The relay\'s database' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -l db -d 'The relay\'s database [default: as for serve]' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -s h -l help -d 'Print help'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'

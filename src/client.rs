@@ -14,7 +14,7 @@ use crate::wire::{self, BatchReply, BatchRequest, DeleteReply, Envelope, FetchRe
 const MAX_REPLY_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Why a relay call failed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum RelayError {
     /// No answer: connection refused, DNS, timeout.
     Unreachable(String),
@@ -77,11 +77,14 @@ impl Client {
         env: &Envelope,
         token: Option<&str>,
     ) -> Result<PostReply, RelayError> {
-        let mut req = self.agent.post(format!("{relay}/v1/mailboxes/{mailbox}"));
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        reply(req.send_json(env))
+        let url = format!("{relay}/v1/mailboxes/{mailbox}");
+        with_backoff(|| {
+            let mut req = self.agent.post(&url);
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            req.send_json(env)
+        })
     }
 
     /// Posts many envelopes in one request.
@@ -91,11 +94,14 @@ impl Client {
         batch: &BatchRequest,
         token: Option<&str>,
     ) -> Result<BatchReply, RelayError> {
-        let mut req = self.agent.post(format!("{relay}/v1/batch"));
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        reply(req.send_json(batch))
+        let url = format!("{relay}/v1/batch");
+        with_backoff(|| {
+            let mut req = self.agent.post(&url);
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            req.send_json(batch)
+        })
     }
 
     /// Reads envelopes after `after`, waiting up to `wait` seconds for one to arrive.
@@ -139,6 +145,34 @@ fn mailbox_of(key: &SigningKey) -> String {
 
 fn now() -> u64 {
     crate::keys::now()
+}
+
+/// Posting is idempotent (relays store an envelope id once), so a post that met a rate
+/// limit or a busy relay is simply tried again after the delay the relay asked for.
+fn with_backoff<T: DeserializeOwned + Serialize>(
+    send: impl Fn() -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<T, RelayError> {
+    const ATTEMPTS: u32 = 6;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = send();
+        if let Ok(resp) = &result
+            && matches!(resp.status().as_u16(), 429 | 503)
+            && attempt < ATTEMPTS
+        {
+            let secs = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(1.0)
+                .clamp(0.05, 10.0);
+            std::thread::sleep(Duration::from_secs_f64(secs));
+            continue;
+        }
+        return reply(result);
+    }
 }
 
 fn reply<T: DeserializeOwned + Serialize>(

@@ -39,6 +39,16 @@ impl Delivery {
         if self.from_contacts_only && !known {
             return Ok(Outcome::HeldBack);
         }
+        if msg["from"]["key_change"].as_bool() == Some(true) {
+            // Printed even under --quiet: this is how an impersonation attempt looks.
+            eprintln!(
+                "pigeon: WARNING: message {} claims to be from {} but is signed by key {}, \
+                 not the pinned one",
+                msg["id"].as_str().unwrap_or(""),
+                sanitize(msg["from"]["name"].as_str().unwrap_or("")),
+                msg["from"]["fingerprint"].as_str().unwrap_or("")
+            );
+        }
         if let Some(cmd) = &self.exec {
             return self.run_exec(cmd, msg);
         }
@@ -64,8 +74,14 @@ impl Delivery {
             .arg("-c")
             .arg(cmd)
             .env("PIGEON_ID", id)
-            .env("PIGEON_FROM", msg["from"]["fingerprint"].as_str().unwrap_or_default())
-            .env("PIGEON_FROM_NAME", msg["from"]["name"].as_str().unwrap_or_default())
+            .env(
+                "PIGEON_FROM",
+                msg["from"]["fingerprint"].as_str().unwrap_or_default(),
+            )
+            .env(
+                "PIGEON_FROM_NAME",
+                msg["from"]["name"].as_str().unwrap_or_default(),
+            )
             .env("PIGEON_FROM_KNOWN", msg["from"]["known"].to_string())
             .env("PIGEON_BODY_FILE", body_file.path())
             .env("PIGEON_KIND", msg["kind"].as_str().unwrap_or_default())
@@ -81,7 +97,9 @@ impl Delivery {
         if status.success() {
             Ok(Outcome::Delivered)
         } else {
-            eprintln!("pigeon: --exec failed for message {id} ({status}); it will be retried next run");
+            eprintln!(
+                "pigeon: --exec failed for message {id} ({status}); it will be retried next run"
+            );
             Ok(Outcome::Failed)
         }
     }
@@ -155,7 +173,10 @@ fn text(msg: &Value) -> String {
                 "File: {} ({} bytes) {}\n",
                 sanitize(f["name"].as_str().unwrap_or("")),
                 f["size"],
-                f["path"].as_str().map(|p| format!("-> {p}")).unwrap_or_default()
+                f["path"]
+                    .as_str()
+                    .map(|p| format!("-> {p}"))
+                    .unwrap_or_default()
             ));
         }
     }

@@ -48,8 +48,11 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
     let cfg = Config::load(&ctx.home)?;
     let id = ctx.identity(args.passphrase_file.as_deref())?;
     if id.meta.relays.is_empty() {
-        return Err(fail(Exit::NotFound, "your card lists no relay to fetch from"))
-            .hint("add one with `pigeon relay add URL`, then give contacts your new card");
+        return Err(fail(
+            Exit::NotFound,
+            "your card lists no relay to fetch from",
+        ))
+        .hint("add one with `pigeon relay add URL`, then give contacts your new card");
     }
     let contacts = Contacts::open(&ctx.home);
     let mut r = Receiver {
@@ -167,9 +170,12 @@ impl Receiver {
     fn drain(&mut self, relay: &str) -> Result<(), RelayError> {
         loop {
             let cursor = self.cursor(relay);
-            let page = self.client.fetch(relay, self.mailbox_key(), cursor, PAGE, 0)?;
+            let page = self
+                .client
+                .fetch(relay, self.mailbox_key(), cursor, PAGE, 0)?;
             let more = page.more;
-            self.process(relay, page.envelopes).map_err(|e| RelayError::Protocol(format!("{e:#}")))?;
+            self.process(relay, page.envelopes)
+                .map_err(|e| RelayError::Protocol(format!("{e:#}")))?;
             if !more {
                 return Ok(());
             }
@@ -285,7 +291,9 @@ impl Receiver {
     fn open_all(&self, envs: &[StoredEnvelope]) -> Vec<Result<Unsealed>> {
         let (id, known_pgp) = (&self.id, &self.known_pgp);
         let open = |e: &StoredEnvelope| -> Result<Unsealed> {
-            let ct = B64.decode(&e.payload).context("the payload is not base64")?;
+            let ct = B64
+                .decode(&e.payload)
+                .context("the payload is not base64")?;
             message::unseal(id, known_pgp, &ct)
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -315,13 +323,6 @@ impl Receiver {
             anyhow::bail!("the envelope id does not match the signed message id");
         }
         let sender = message::classify(&self.contacts, &v.card.fingerprint, &v.card.name)?;
-        if sender.key_change {
-            eprintln!(
-                "pigeon: WARNING: a message claims to be from {} but with key {}, not the pinned one",
-                crate::output::sanitize(&sender.name),
-                sender.fingerprint
-            );
-        }
         let paths = self.delivery.save_files(&v.inner.id, &v.inner.files)?;
         let files: Vec<SavedFile> = v
             .inner

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -24,7 +25,7 @@ use crate::error::{Exit, Fail, WithHint, fail};
 use crate::keys::{Contacts, Identity, now};
 use crate::message;
 use crate::store::{Archived, OutboxRow, Store};
-use crate::wire::{self, Attachment, Envelope, Inner};
+use crate::wire::{self, Attachment, BatchItem, BatchRequest, BatchResult, Envelope, Inner};
 
 /// One line of `send --json`. Unknown fields are ignored.
 #[derive(Debug, Deserialize)]
@@ -38,6 +39,15 @@ struct JsonLine {
     reply_to: Option<String>,
     #[serde(default)]
     ttl: Option<String>,
+}
+
+/// A sealed message and its deliveries, waiting to be posted with its batch.
+struct Prepared {
+    inner: Inner,
+    names: Vec<String>,
+    rows: Vec<OutboxRow>,
+    /// Deliveries that failed before posting (a recipient with no relay).
+    report: Vec<Value>,
 }
 
 /// What one message will be, validated before anything is sent.
@@ -78,7 +88,10 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
     for (relay, file) in &cfg.send.tokens {
         let t = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read the token file for {relay}"))?;
-        tokens.insert(relay.trim_end_matches('/').to_string(), t.trim().to_string());
+        tokens.insert(
+            relay.trim_end_matches('/').to_string(),
+            t.trim().to_string(),
+        );
     }
     let mut s = Sender {
         card_json: serde_json::to_vec(&id.card()?)?,
@@ -98,28 +111,7 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
         return Ok(s.exit());
     }
     if args.json {
-        let stdin = std::io::stdin();
-        for (n, line) in stdin.lock().lines().enumerate() {
-            let line = line.context("cannot read stdin")?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let parsed: JsonLine = serde_json::from_str(&line)
-                .map_err(anyhow::Error::from)
-                .context(Fail(Exit::Usage, format!("stdin line {}: not a message", n + 1)))
-                .hint(r#"each line is {"to":["bob"],"body":"…","files":["a.png"],"ttl":"2d"}"#)?;
-            let ttl = match parsed.ttl.as_deref() {
-                Some(t) => Some(
-                    parse_duration(t)
-                        .context(Fail(Exit::Usage, format!("stdin line {}: bad ttl", n + 1)))?,
-                ),
-                None => s.default_ttl,
-            };
-            let plan = s
-                .plan(&parsed.to, parsed.body, &parsed.files, parsed.reply_to, ttl)
-                .with_context(|| format!("stdin line {}", n + 1))?;
-            s.send(plan)?;
-        }
+        s.send_json_lines()?;
     } else {
         if args.to.is_empty() {
             return Err(fail(Exit::Usage, "no recipient"))
@@ -131,7 +123,8 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
         };
         let ttl = s.default_ttl;
         let plan = s.plan(&args.to, body, &args.file, args.reply_to, ttl)?;
-        s.send(plan)?;
+        let mut batch = vec![s.prepare(plan)?];
+        s.flush(&mut batch)?;
     }
     Ok(s.exit())
 }
@@ -152,8 +145,11 @@ fn read_body(has_files: bool) -> Result<String> {
         .map_err(|_| fail(Exit::Usage, "the message on stdin is not UTF-8 text"))
         .hint("send binary data as a file: --file PATH")?;
     if body.is_empty() && !has_files {
-        return Err(fail(Exit::Usage, "the message is empty (stdin had nothing)"))
-            .hint("give the text as an argument or on stdin");
+        return Err(fail(
+            Exit::Usage,
+            "the message is empty (stdin had nothing)",
+        ))
+        .hint("give the text as an argument or on stdin");
     }
     Ok(body)
 }
@@ -173,7 +169,10 @@ impl Sender {
         let mut recipients: Vec<Recipient> = Vec::new();
         for name in to {
             let contact = self.contacts.get(name)?;
-            if recipients.iter().any(|r| r.public.fingerprint() == contact.fingerprint) {
+            if recipients
+                .iter()
+                .any(|r| r.public.fingerprint() == contact.fingerprint)
+            {
                 continue;
             }
             let (card, public) = contact.checked()?;
@@ -191,7 +190,10 @@ impl Sender {
         if let Some(r) = &reply_to
             && !wire::is_message_id(r)
         {
-            return Err(fail(Exit::Usage, format!("reply_to {r:?} is not a message id")));
+            return Err(fail(
+                Exit::Usage,
+                format!("reply_to {r:?} is not a message id"),
+            ));
         }
         let inner = Inner {
             v: wire::V,
@@ -200,7 +202,12 @@ impl Sender {
             to: recipients.iter().map(|r| r.public.fingerprint()).collect(),
             group: None,
             ts: now(),
-            kind: if attachments.is_empty() { "text" } else { "file" }.into(),
+            kind: if attachments.is_empty() {
+                "text"
+            } else {
+                "file"
+            }
+            .into(),
             body,
             files: attachments,
             reply_to,
@@ -212,8 +219,79 @@ impl Sender {
         })
     }
 
-    /// Seals, queues every delivery in the outbox, posts them in parallel, reports.
-    fn send(&mut self, plan: Plan) -> Result<()> {
+    /// `send --json`: one message per stdin line. A reader thread feeds the lines, so
+    /// messages that arrive together are posted together (one batch request per relay)
+    /// while a slow writer still gets each message sent as soon as its line is complete.
+    fn send_json_lines(&mut self) -> Result<()> {
+        const MAX_BATCH: usize = 256;
+        let (tx, rx) = mpsc::sync_channel::<std::io::Result<String>>(MAX_BATCH);
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let stop = line.is_err();
+                if tx.send(line).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        let mut batch: Vec<Prepared> = Vec::new();
+        let mut n = 0;
+        loop {
+            let next = if batch.is_empty() {
+                rx.recv().ok()
+            } else {
+                match rx.try_recv() {
+                    Ok(line) => Some(line),
+                    Err(mpsc::TryRecvError::Empty) => {
+                        self.flush(&mut batch)?;
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(line) = next else { break };
+            n += 1;
+            let prepared = line
+                .context("cannot read stdin")
+                .and_then(|line| self.parse_line(n, &line));
+            match prepared {
+                Ok(Some(p)) => batch.push(p),
+                Ok(None) => {}
+                Err(e) => {
+                    // What came before the bad line is sent and reported first.
+                    self.flush(&mut batch)?;
+                    return Err(e);
+                }
+            }
+            if batch.len() >= MAX_BATCH {
+                self.flush(&mut batch)?;
+            }
+        }
+        self.flush(&mut batch)
+    }
+
+    /// One `--json` line, planned and sealed; `None` for a blank line.
+    fn parse_line(&mut self, n: usize, line: &str) -> Result<Option<Prepared>> {
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        let parsed: JsonLine = serde_json::from_str(line)
+            .map_err(anyhow::Error::from)
+            .context(Fail(Exit::Usage, format!("stdin line {n}: not a message")))
+            .hint(r#"each line is {"to":["bob"],"body":"…","files":["a.png"],"ttl":"2d"}"#)?;
+        let ttl = match parsed.ttl.as_deref() {
+            Some(t) => Some(
+                parse_duration(t).context(Fail(Exit::Usage, format!("stdin line {n}: bad ttl")))?,
+            ),
+            None => self.default_ttl,
+        };
+        let plan = self
+            .plan(&parsed.to, parsed.body, &parsed.files, parsed.reply_to, ttl)
+            .with_context(|| format!("stdin line {n}"))?;
+        Ok(Some(self.prepare(plan)?))
+    }
+
+    /// Seals a message and lists its deliveries: every relay of every recipient.
+    fn prepare(&mut self, plan: Plan) -> Result<Prepared> {
         let publics: Vec<&PublicIdentity> = plan.recipients.iter().map(|r| &r.public).collect();
         let sealed = message::seal(&self.id, &self.card_json, &publics, &plan.inner, false)?;
         let mut rows = Vec::new();
@@ -244,33 +322,42 @@ impl Sender {
                 }
             }
         }
-        self.store.outbox_add(&rows, now())?;
-        report.extend(self.deliver(&rows)?);
-        let names: Vec<&str> = plan.recipients.iter().map(|r| r.name.as_str()).collect();
-        let line = json!({
-            "type": "sent",
-            "id": plan.inner.id,
-            "to": names,
-            "ts": plan.inner.ts,
-            "deliveries": report,
-        });
-        self.archive(&plan.inner, &line)?;
-        super::emit(&line)
+        Ok(Prepared {
+            names: plan.recipients.iter().map(|r| r.name.clone()).collect(),
+            inner: plan.inner,
+            rows,
+            report,
+        })
     }
 
-    fn archive(&self, inner: &Inner, line: &Value) -> Result<()> {
-        self.store.insert(&Archived {
-            id: inner.id.clone(),
-            direction: "out".into(),
-            sender: inner.from.clone(),
-            recipients: inner.to.clone(),
-            group: inner.group.clone(),
-            ts: inner.ts,
-            received: inner.ts,
-            kind: inner.kind.clone(),
-            body: inner.body.clone(),
-            json: line.to_string(),
-        })?;
+    /// Queues every delivery of the batch in the outbox (one transaction), posts them,
+    /// archives the messages and prints one `sent` line each, in input order.
+    fn flush(&mut self, batch: &mut Vec<Prepared>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<OutboxRow> = batch.iter().flat_map(|p| p.rows.iter().cloned()).collect();
+        self.store.outbox_add(&rows, now())?;
+        let mut results = self.deliver(&rows)?.into_iter();
+        let mut lines = Vec::with_capacity(batch.len());
+        let mut archived = Vec::with_capacity(batch.len());
+        for p in batch.drain(..) {
+            let mut report = p.report;
+            report.extend(results.by_ref().take(p.rows.len()));
+            let line = json!({
+                "type": "sent",
+                "id": p.inner.id,
+                "to": p.names,
+                "ts": p.inner.ts,
+                "deliveries": report,
+            });
+            archived.push(archive_row(&p.inner, &line));
+            lines.push(line);
+        }
+        self.store.insert_all(&archived)?;
+        for line in &lines {
+            super::emit(line)?;
+        }
         Ok(())
     }
 
@@ -288,57 +375,52 @@ impl Sender {
         Ok(())
     }
 
-    /// Posts rows in parallel (a few at a time, over one connection pool) and records the
-    /// outcome of each in the outbox.
+    /// Posts rows, every relay in parallel over one connection pool; several envelopes
+    /// for one relay go in batch requests. Records each outcome in the outbox and returns
+    /// one report entry per row, in order.
     fn deliver(&mut self, rows: &[OutboxRow]) -> Result<Vec<Value>> {
-        const PARALLEL: usize = 8;
-        let mut results: Vec<Result<(), RelayError>> = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(PARALLEL) {
-            let out: Vec<Result<(), RelayError>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = chunk
-                    .iter()
-                    .map(|row| {
-                        let client = &self.client;
-                        let token = self.tokens.get(&row.relay).map(String::as_str);
-                        scope.spawn(move || {
-                            client
-                                .post(&row.relay, &row.mailbox, &row.envelope, token)
-                                .map(|_| ())
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(RelayError::Protocol("panic".into())))
-                    })
-                    .collect()
-            });
-            results.extend(out);
+        let mut by_relay: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            by_relay.entry(row.relay.as_str()).or_default().push(i);
         }
-        let mut report = Vec::new();
+        let mut results: Vec<Option<Result<(), RelayError>>> = vec![None; rows.len()];
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = by_relay
+                .into_iter()
+                .map(|(relay, idx)| {
+                    let client = &self.client;
+                    let token = self.tokens.get(relay).map(String::as_str);
+                    scope.spawn(move || post_all(client, relay, token, rows, &idx))
+                })
+                .collect();
+            for h in handles {
+                for (i, r) in h.join().expect("delivery thread") {
+                    results[i] = Some(r);
+                }
+            }
+        });
+        let mut report = Vec::with_capacity(rows.len());
+        let mut outcomes = Vec::with_capacity(rows.len());
         for (row, result) in rows.iter().zip(results) {
-            match result {
+            match result.unwrap_or_else(|| Err(RelayError::Protocol("not attempted".into()))) {
                 Ok(()) => {
                     self.ok += 1;
-                    self.store.outbox_result(row, None)?;
-                    report.push(json!({"recipient": row.recipient, "relay": row.relay, "ok": true}));
+                    outcomes.push((row, None));
+                    report
+                        .push(json!({"recipient": row.recipient, "relay": row.relay, "ok": true}));
                 }
                 Err(e) => {
                     self.failed += 1;
                     let msg = e.to_string();
-                    if is_permanent(&e) {
-                        // Sending the same envelope again cannot succeed.
-                        self.store.outbox_result(row, None)?;
-                    } else {
-                        self.store.outbox_result(row, Some(&msg))?;
-                    }
+                    // Sending the same envelope again cannot succeed: drop it from the outbox.
+                    let keep = !is_permanent(&e);
+                    outcomes.push((row, keep.then(|| msg.clone())));
                     report.push(json!({"recipient": row.recipient, "relay": row.relay,
-                        "ok": false, "error": msg, "queued": !is_permanent(&e)}));
+                        "ok": false, "error": msg, "queued": keep}));
                 }
             }
         }
+        self.store.outbox_results(&outcomes)?;
         Ok(report)
     }
 
@@ -349,6 +431,100 @@ impl Sender {
             _ => Exit::Partial,
         }
     }
+}
+
+fn archive_row(inner: &Inner, line: &Value) -> Archived {
+    Archived {
+        id: inner.id.clone(),
+        direction: "out".into(),
+        sender: inner.from.clone(),
+        recipients: inner.to.clone(),
+        group: inner.group.clone(),
+        ts: inner.ts,
+        received: inner.ts,
+        kind: inner.kind.clone(),
+        body: inner.body.clone(),
+        json: line.to_string(),
+    }
+}
+
+/// Posts the rows `idx` to one relay: alone when single, else in batch requests of
+/// bounded size. Returns (row index, outcome) pairs.
+fn post_all(
+    client: &Client,
+    relay: &str,
+    token: Option<&str>,
+    rows: &[OutboxRow],
+    idx: &[usize],
+) -> Vec<(usize, Result<(), RelayError>)> {
+    const MAX_ITEMS: usize = 100;
+    const MAX_BYTES: usize = 256 * 1024;
+    let mut out = Vec::with_capacity(idx.len());
+    let mut chunk: Vec<usize> = Vec::new();
+    let mut bytes = 0;
+    let send = |chunk: &mut Vec<usize>, out: &mut Vec<(usize, Result<(), RelayError>)>| {
+        match chunk.as_slice() {
+            [] => {}
+            [i] => {
+                let row = &rows[*i];
+                let r = client
+                    .post(relay, &row.mailbox, &row.envelope, token)
+                    .map(|_| ());
+                out.push((*i, r));
+            }
+            many => {
+                let req = BatchRequest {
+                    v: wire::V,
+                    items: many
+                        .iter()
+                        .map(|&i| BatchItem {
+                            mailbox: rows[i].mailbox.clone(),
+                            envelope: rows[i].envelope.clone(),
+                        })
+                        .collect(),
+                };
+                match client.batch(relay, &req, token) {
+                    Ok(reply) if reply.results.len() == many.len() => {
+                        for (&i, r) in many.iter().zip(reply.results) {
+                            out.push((i, batch_outcome(r)));
+                        }
+                    }
+                    Ok(_) => {
+                        let e = RelayError::Protocol("batch answer has the wrong length".into());
+                        out.extend(many.iter().map(|&i| (i, Err(e.clone()))));
+                    }
+                    Err(e) => out.extend(many.iter().map(|&i| (i, Err(e.clone())))),
+                }
+            }
+        }
+        chunk.clear();
+    };
+    for &i in idx {
+        let size = rows[i].envelope.payload.len();
+        if !chunk.is_empty() && (chunk.len() >= MAX_ITEMS || bytes + size > MAX_BYTES) {
+            send(&mut chunk, &mut out);
+            bytes = 0;
+        }
+        chunk.push(i);
+        bytes += size;
+    }
+    send(&mut chunk, &mut out);
+    out
+}
+
+fn batch_outcome(r: BatchResult) -> Result<(), RelayError> {
+    if (200..300).contains(&r.status) {
+        return Ok(());
+    }
+    let (code, message) = r
+        .error
+        .map(|e| (e.code, e.message))
+        .unwrap_or_else(|| ("http".into(), String::new()));
+    Err(RelayError::Status {
+        status: r.status,
+        code,
+        message,
+    })
 }
 
 /// Errors that a retry cannot fix: the relay refused the envelope itself.

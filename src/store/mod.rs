@@ -141,24 +141,17 @@ impl Store {
 
     /// Archives a message; returns false if one with this id was already there.
     pub fn insert(&self, m: &Archived) -> Result<bool> {
-        let n = self.conn.execute(
-            "INSERT OR IGNORE INTO messages
-             (id, direction, sender, recipients, grp, ts, received, kind, body, json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                m.id,
-                m.direction,
-                m.sender,
-                serde_json::to_string(&m.recipients)?,
-                m.group,
-                m.ts as i64,
-                m.received as i64,
-                m.kind,
-                m.body,
-                m.json
-            ],
-        )?;
-        Ok(n == 1)
+        insert_row(&self.conn, m)
+    }
+
+    /// Archives messages in one transaction (one fsync for a whole batch).
+    pub fn insert_all(&mut self, msgs: &[Archived]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for m in msgs {
+            insert_row(&tx, m)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn contains(&self, id: &str) -> Result<bool> {
@@ -178,6 +171,28 @@ impl Store {
         let rows = stmt.query_map([], row_to_archived)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+fn insert_row(conn: &Connection, m: &Archived) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages
+             (id, direction, sender, recipients, grp, ts, received, kind, body, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            m.id,
+            m.direction,
+            m.sender,
+            serde_json::to_string(&m.recipients)?,
+            m.group,
+            m.ts as i64,
+            m.received as i64,
+            m.kind,
+            m.body,
+            m.json
+        ])?;
+    Ok(n == 1)
 }
 
 /// Reads the columns id, direction, sender, recipients, grp, ts, received, kind, body, json.

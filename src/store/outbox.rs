@@ -74,19 +74,26 @@ impl Store {
         Ok(out)
     }
 
-    /// Records the outcome of one delivery attempt: done rows leave the outbox.
-    pub fn outbox_result(&self, row: &OutboxRow, error: Option<&str>) -> Result<()> {
-        match error {
-            None => self.conn.execute(
+    /// Records the outcomes of delivery attempts in one transaction: rows with no error
+    /// (delivered, or refused for good) leave the outbox; the others count an attempt.
+    pub fn outbox_results(&mut self, outcomes: &[(&OutboxRow, Option<String>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut done = tx.prepare_cached(
                 "DELETE FROM outbox WHERE id = ?1 AND relay = ?2 AND mailbox = ?3",
-                params![row.id, row.relay, row.mailbox],
-            )?,
-            Some(e) => self.conn.execute(
+            )?;
+            let mut again = tx.prepare_cached(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?4
                  WHERE id = ?1 AND relay = ?2 AND mailbox = ?3",
-                params![row.id, row.relay, row.mailbox, e],
-            )?,
-        };
+            )?;
+            for (row, error) in outcomes {
+                match error {
+                    None => done.execute(params![row.id, row.relay, row.mailbox])?,
+                    Some(e) => again.execute(params![row.id, row.relay, row.mailbox, e])?,
+                };
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 }

@@ -3,4 +3,5 @@
 mod generated;
 mod identity;
 mod interop;
+mod messaging;
 mod users;

@@ -1,7 +1,7 @@
 //! A user of the real binary: their own `PIGEON_HOME`, and helpers to run commands.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -57,10 +57,6 @@ impl User {
         User {
             dir: tempfile::tempdir().expect("temp dir"),
         }
-    }
-
-    pub fn home(&self) -> &Path {
-        self.dir.path()
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -129,6 +125,90 @@ pub fn pair(kind_a: &str, kind_b: &str) -> (User, User) {
     let (a, b) = (User::new(), User::new());
     let ca = a.keygen("alice", kind_a);
     let cb = b.keygen("bob", kind_b);
+    a.add_contact(&cb);
+    b.add_contact(&ca);
+    (a, b)
+}
+
+/// A real relay process (`pigeon serve`) on 127.0.0.1, killed by PID on drop.
+pub struct Relay {
+    pub home: tempfile::TempDir,
+    pub url: String,
+    pub addr: String,
+    child: Option<std::process::Child>,
+}
+
+impl Relay {
+    pub fn start() -> Relay {
+        let home = tempfile::tempdir().unwrap();
+        let mut r = Relay {
+            home,
+            url: String::new(),
+            addr: "127.0.0.1:0".into(),
+            child: None,
+        };
+        r.spawn();
+        r
+    }
+
+    fn spawn(&mut self) {
+        use std::io::BufRead;
+        let mut child = Command::new(PIGEON)
+            .args(["serve", "--listen", &self.addr])
+            .env("PIGEON_HOME", self.home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start relay");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        self.url = v["url"].as_str().unwrap().to_string();
+        self.addr = v["addr"].as_str().unwrap().to_string();
+        self.child = Some(child);
+    }
+
+    /// Kills the relay (SIGKILL).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same address and database.
+    pub fn restart(&mut self) {
+        self.stop();
+        for _ in 0..50 {
+            if std::net::TcpListener::bind(&self.addr).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.spawn();
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Two users on relays, who pinned each other's cards (made after the relays were added).
+pub fn pair_on(relays: &[&Relay], kind_a: &str, kind_b: &str) -> (User, User) {
+    let (a, b) = (User::new(), User::new());
+    for (u, name, kind) in [(&a, "alice", kind_a), (&b, "bob", kind_b)] {
+        u.run(&["keygen", "--name", name, "--kind", kind]).ok();
+        for r in relays {
+            u.run(&["relay", "add", &r.url]).ok();
+        }
+    }
+    let ca = String::from_utf8(a.run(&["card"]).ok().stdout).unwrap();
+    let cb = String::from_utf8(b.run(&["card"]).ok().stdout).unwrap();
     a.add_contact(&cb);
     b.add_contact(&ca);
     (a, b)

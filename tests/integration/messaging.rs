@@ -1,0 +1,312 @@
+//! send and recv end to end: real relays on loopback, the real binary, one PIGEON_HOME each.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::users::{Relay, User, pair_on};
+
+fn bodies(msgs: &[Value]) -> Vec<String> {
+    msgs.iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn archive_counts(u: &User) -> (i64, i64) {
+    let c = rusqlite::Connection::open(u.path("pigeon.sqlite")).unwrap();
+    c.query_row(
+        "SELECT count(*), count(DISTINCT id) FROM messages WHERE direction = 'in'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn text_stdin_and_both_kinds_round_trip_once() {
+    let relay = Relay::start();
+    for (ka, kb) in [("age", "age"), ("age", "pgp"), ("pgp", "age")] {
+        let (alice, bob) = pair_on(&[&relay], ka, kb);
+        let sent = alice.run(&["send", "--to", "bob", "from args"]).ok().one();
+        assert_eq!(sent["type"], "sent");
+        assert_eq!(sent["deliveries"][0]["ok"], true);
+        assert_eq!(sent["deliveries"][0]["relay"], relay.url.as_str());
+        alice.run_in(&["send", "--to", "bob"], b"from stdin\n").ok();
+        let got = bob.run(&["recv"]).ok().json();
+        assert_eq!(bodies(&got), ["from args", "from stdin\n"], "{ka}->{kb}");
+        assert_eq!(got[0]["id"], sent["id"]);
+        assert_eq!(got[0]["from"]["name"], "alice");
+        assert_eq!(got[0]["from"]["known"], true);
+        assert!(
+            got[0].get("card").is_none(),
+            "a contact's card is not repeated"
+        );
+        // A second run prints nothing new, and the relay was emptied.
+        assert!(bob.run(&["recv"]).ok().stdout.is_empty());
+        bob.run(&["send", "--to", "alice", "answer"]).ok();
+        assert_eq!(bodies(&alice.run(&["recv"]).ok().json()), ["answer"]);
+    }
+}
+
+#[test]
+fn json_batch_of_100_and_attachments_survive_the_trip() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "pgp");
+    let blob: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(alice.path("data.bin"), &blob).unwrap();
+    let mut lines = String::new();
+    for i in 0..100 {
+        lines.push_str(&format!(
+            "{{\"to\":[\"bob\"],\"body\":\"line {i}\",\"ignored\":1}}\n"
+        ));
+    }
+    let out = alice
+        .run_in(&["send", "--json"], lines.as_bytes())
+        .ok()
+        .json();
+    assert_eq!(out.len(), 100);
+    assert!(out.iter().all(|l| l["deliveries"][0]["ok"] == true));
+    alice
+        .run(&[
+            "send",
+            "--to",
+            "bob",
+            "--file",
+            alice.path("data.bin").to_str().unwrap(),
+            "see attached",
+        ])
+        .ok();
+    let got = bob.run(&["recv"]).ok().json();
+    assert_eq!(got.len(), 101);
+    let expect: Vec<String> = (0..100).map(|i| format!("line {i}")).collect();
+    assert_eq!(bodies(&got[..100]), expect);
+    let file = &got[100]["files"][0];
+    assert_eq!(file["name"], "data.bin");
+    assert_eq!(file["size"], blob.len());
+    let path = file["path"].as_str().unwrap();
+    assert!(path.starts_with(bob.path("files").to_str().unwrap()));
+    assert_eq!(std::fs::read(path).unwrap(), blob);
+    assert_eq!(archive_counts(&bob), (101, 101));
+}
+
+#[test]
+fn bad_input_is_reported_and_stops_at_the_bad_line() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    let input = b"{\"to\":[\"bob\"],\"body\":\"one\"}\n{\"to\":[\"bob\"],\"body\":\"two\"}\nnot json\n{\"to\":[\"bob\"],\"body\":\"four\"}\n";
+    let r = alice.run_in(&["send", "--json"], input).code(2);
+    assert_eq!(
+        r.json().len(),
+        2,
+        "the lines before the bad one were sent and reported"
+    );
+    assert!(r.stderr.contains("line 3"), "{}", r.stderr);
+
+    let r = alice
+        .run_in(
+            &["send", "--json"],
+            b"{\"to\":[\"bob\",\"nobody\"],\"body\":\"x\"}\n",
+        )
+        .code(5);
+    assert!(r.stdout.is_empty());
+    alice.run(&["send", "--to", "nobody", "x"]).code(5);
+    let r = alice
+        .run(&["send", "--to", "bob", "--file", "/nonexistent/file", "x"])
+        .code(2);
+    assert!(r.stderr.contains("/nonexistent/file"), "{}", r.stderr);
+    let r = alice.run_in(&["send", "--to", "bob"], b"").code(2);
+    assert!(r.stderr.contains("empty"), "{}", r.stderr);
+    alice
+        .run_in(&["send", "--to", "bob"], &[0xff, 0xfe])
+        .code(2);
+    assert_eq!(bodies(&bob.run(&["recv"]).ok().json()), ["one", "two"]);
+}
+
+#[test]
+fn one_relay_down_is_partial_and_retry_completes_without_duplicates() {
+    let r1 = Relay::start();
+    let mut r2 = Relay::start();
+    let (alice, bob) = pair_on(&[&r1, &r2], "age", "age");
+    r2.stop();
+    let sent = alice.run(&["send", "--to", "bob", "hello"]).code(6).one();
+    let d = sent["deliveries"].as_array().unwrap();
+    assert_eq!(d.len(), 2);
+    let down: Vec<&Value> = d.iter().filter(|x| x["ok"] == false).collect();
+    assert_eq!(down.len(), 1);
+    assert_eq!(down[0]["relay"], r2.url.as_str());
+    assert_eq!(down[0]["queued"], true);
+
+    // Both down: exit 3, kept in the outbox.
+    let mut r1 = r1;
+    r1.stop();
+    alice.run(&["send", "--to", "bob", "second"]).code(3);
+    r1.restart();
+    r2.restart();
+    let retried = alice.run(&["send", "--retry"]).ok().json();
+    assert_eq!(retried.len(), 2, "{retried:?}");
+    assert!(retried.iter().all(|l| l["type"] == "retried"));
+    assert!(
+        alice.run(&["send", "--retry"]).ok().stdout.is_empty(),
+        "outbox is empty"
+    );
+
+    let got = bob.run(&["recv"]).ok().json();
+    assert_eq!(
+        bodies(&got),
+        ["hello", "second"],
+        "each message once, from two relays"
+    );
+    assert!(bob.run(&["recv"]).ok().stdout.is_empty());
+}
+
+#[test]
+fn recv_killed_mid_fetch_loses_nothing() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    let lines: String = (0..500)
+        .map(|i| format!("{{\"to\":[\"bob\"],\"body\":\"m{i}\"}}\n"))
+        .collect();
+    alice.run_in(&["send", "--json"], lines.as_bytes()).ok();
+
+    let mut child = bob
+        .cmd(&["recv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while seen.len() < 30 && reader.read_line(&mut line).unwrap() > 0 {
+        let v: Value = serde_json::from_str(&line).unwrap();
+        seen.insert(v["body"].as_str().unwrap().to_string());
+        line.clear();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.len() >= 30,
+        "the first run printed messages before it was killed"
+    );
+    for m in bob.run(&["recv"]).ok().json() {
+        seen.insert(m["body"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen.len(), 500, "every message arrived");
+    assert_eq!(archive_counts(&bob), (500, 500));
+    assert!(bob.run(&["recv"]).ok().stdout.is_empty());
+}
+
+#[test]
+fn strangers_key_changes_and_contacts_only() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    // Carol is not bob's contact, but she has bob's card.
+    let carol = User::new();
+    carol.run(&["keygen", "--name", "carol"]).ok();
+    carol.add_contact(&String::from_utf8(bob.run(&["card"]).ok().stdout).unwrap());
+    carol.run(&["send", "--to", "bob", "hi, I am carol"]).ok();
+    // Mallory claims to be alice with another key.
+    let mallory = User::new();
+    mallory.run(&["keygen", "--name", "alice"]).ok();
+    mallory.add_contact(&String::from_utf8(bob.run(&["card"]).ok().stdout).unwrap());
+    mallory
+        .run(&["send", "--to", "bob", "I am alice, really"])
+        .ok();
+    alice.run(&["send", "--to", "bob", "the real alice"]).ok();
+
+    let r = bob.run(&["recv", "--from-contacts-only"]).ok();
+    assert_eq!(bodies(&r.json()), ["the real alice"]);
+    assert!(r.stderr.contains("held back 2"), "{}", r.stderr);
+
+    let r = bob.run(&["recv"]).ok();
+    let got = r.json();
+    assert_eq!(bodies(&got), ["hi, I am carol", "I am alice, really"]);
+    assert_eq!(got[0]["from"]["known"], false);
+    assert_eq!(got[1]["from"]["known"], false);
+    assert_eq!(got[1]["from"]["key_change"], true);
+    assert!(r.stderr.contains("WARNING"), "{}", r.stderr);
+    // A script can pin the stranger from the card in the message.
+    let card = got[0]["card"].to_string();
+    let added = bob.run_in(&["contact", "add"], card.as_bytes()).ok().one();
+    assert_eq!(added["name"], "carol");
+    carol.run(&["send", "--to", "bob", "again"]).ok();
+    let got = bob.run(&["recv"]).ok().json();
+    assert_eq!(got[0]["from"]["known"], true);
+}
+
+#[test]
+fn exec_failure_is_retried_next_run() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    alice.run(&["send", "--to", "bob", "first"]).ok();
+    alice.run(&["send", "--to", "bob", "second"]).ok();
+    let log = bob.path("exec.log");
+    let script = format!(
+        "read -r line; echo \"$PIGEON_ID $PIGEON_FROM_NAME $(cat \"$PIGEON_BODY_FILE\")\" >> {}; \
+         test -e {}",
+        log.display(),
+        bob.path("ok").display()
+    );
+    bob.run(&["recv", "--exec", &script]).ok();
+    let first = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(first.lines().count(), 2, "both ran: {first}");
+    assert!(first.contains(" alice first"), "{first}");
+    std::fs::write(bob.path("ok"), "").unwrap();
+    bob.run(&["recv", "--exec", &script]).ok();
+    let second = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        second.lines().count(),
+        4,
+        "both failed ones came back: {second}"
+    );
+    bob.run(&["recv", "--exec", &script]).ok();
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 4);
+}
+
+#[test]
+fn follow_streams_and_overlapping_runs_wait_or_exit() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    let mut follow = bob
+        .cmd(&["recv", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(follow.stdout.take().unwrap());
+    alice.run(&["send", "--to", "bob", "live one"]).ok();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["body"], "live one");
+    // While it runs (it holds the lock: it printed), another recv cannot start.
+    let r = bob.run(&["recv", "--no-wait"]).code(7);
+    assert!(r.stderr.contains("another pigeon recv"), "{}", r.stderr);
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+    // The lock is free again.
+    bob.run(&["recv", "--no-wait"]).ok();
+}
+
+#[test]
+fn follow_reconnects_when_the_relay_comes_back() {
+    let mut relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    let mut follow = bob
+        .cmd(&["recv", "--follow", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(follow.stdout.take().unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    relay.restart();
+    alice.run(&["send", "--to", "bob", "after restart"]).ok();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["body"], "after restart");
+}
