@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::cli::ContactCommand;
-use crate::error::{Exit, Fail};
+use crate::error::{Exit, Fail, WithHint};
 use crate::keys::{Contact, Contacts};
 
 pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<Exit> {
@@ -23,6 +23,12 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<Exit> {
                     Exit::Usage,
                     "this is not a pigeon card (bad JSON)".into(),
                 ))?;
+            if let Ok(me) = crate::keys::IdentityMeta::load(&ctx.home)
+                && value.get("fingerprint").and_then(Value::as_str) == Some(&me.fingerprint)
+            {
+                return Err(crate::error::fail(Exit::Usage, "this is your own card"))
+                    .hint("give it to your contacts; add theirs here");
+            }
             let (c, status) = contacts.add(&value, as_name.as_deref(), accept_new_key)?;
             super::emit(&view(&c, Some(status.as_str()), false))?;
             ctx.say(format!(

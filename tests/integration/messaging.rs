@@ -310,3 +310,54 @@ fn follow_reconnects_when_the_relay_comes_back() {
     let v: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["body"], "after restart");
 }
+
+#[test]
+fn keep_leaves_messages_on_the_relay_and_text_is_for_people() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    alice.run(&["send", "--to", "bob", "kept\x1b[31m"]).ok();
+    let text = bob.run(&["recv", "--keep", "--format", "text"]).ok();
+    let out = String::from_utf8(text.stdout).unwrap();
+    assert!(out.starts_with("From: alice ("), "{out}");
+    assert!(out.contains("kept"), "{out}");
+    assert!(
+        !out.contains('\x1b'),
+        "terminal escapes are neutralised: {out:?}"
+    );
+    // Already archived here, so nothing new ...
+    assert!(bob.run(&["recv"]).ok().stdout.is_empty());
+    // ... but still on the relay: a second device with the same identity gets it.
+    let device = User::new();
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    };
+    copy(&bob.path("identity"), &device.path("identity"));
+    let got = device.run(&["recv"]).ok().json();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0]["from"]["known"], false,
+        "the device has no contacts yet"
+    );
+}
+
+#[test]
+fn own_card_and_cardless_recipients() {
+    let relay = Relay::start();
+    let (alice, _bob) = pair_on(&[&relay], "age", "age");
+    let mine = alice.run(&["card"]).ok().stdout;
+    alice.run_in(&["contact", "add"], &mine).code(2);
+    let carol = User::new();
+    alice.add_contact(&carol.keygen("carol", "age"));
+    let r = alice.run(&["send", "--to", "carol", "hi"]).code(3);
+    let sent = r.one();
+    assert!(
+        sent["deliveries"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no relay")
+    );
+}
