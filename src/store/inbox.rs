@@ -37,24 +37,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut fresh = Vec::new();
         {
-            let mut ins = tx.prepare_cached(
-                "INSERT OR IGNORE INTO messages
-                 (id, direction, sender, recipients, grp, ts, received, kind, body, json, delivered)
-                 VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)",
-            )?;
             for m in messages {
-                let n = ins.execute(params![
-                    m.id,
-                    m.sender,
-                    serde_json::to_string(&m.recipients)?,
-                    m.group,
-                    m.ts as i64,
-                    m.received as i64,
-                    m.kind,
-                    m.body,
-                    m.json
-                ])?;
-                if n == 1 {
+                if super::insert_row(&tx, m, false)? {
                     fresh.push(m.id.clone());
                 }
             }

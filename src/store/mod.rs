@@ -141,14 +141,14 @@ impl Store {
 
     /// Archives a message; returns false if one with this id was already there.
     pub fn insert(&self, m: &Archived) -> Result<bool> {
-        insert_row(&self.conn, m)
+        insert_row(&self.conn, m, true)
     }
 
     /// Archives messages in one transaction (one fsync for a whole batch).
     pub fn insert_all(&mut self, msgs: &[Archived]) -> Result<()> {
         let tx = self.conn.transaction()?;
         for m in msgs {
-            insert_row(&tx, m)?;
+            insert_row(&tx, m, true)?;
         }
         tx.commit()?;
         Ok(())
@@ -173,12 +173,14 @@ impl Store {
     }
 }
 
-fn insert_row(conn: &Connection, m: &Archived) -> Result<bool> {
+/// Inserts a message unless its id is there; `delivered` is false for a received message
+/// not yet handed to the user. Returns whether it was new.
+fn insert_row(conn: &Connection, m: &Archived, delivered: bool) -> Result<bool> {
     let n = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO messages
-             (id, direction, sender, recipients, grp, ts, received, kind, body, json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             (id, direction, sender, recipients, grp, ts, received, kind, body, json, delivered)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             m.id,
@@ -190,7 +192,8 @@ fn insert_row(conn: &Connection, m: &Archived) -> Result<bool> {
             m.received as i64,
             m.kind,
             m.body,
-            m.json
+            m.json,
+            delivered
         ])?;
     Ok(n == 1)
 }
