@@ -682,13 +682,12 @@ fn lockouts_then_a_persistent_block_lifted_by_unblock_with_hook() {
     assert_eq!(again.status.code(), Some(5), "not blocked any more");
 }
 
-#[test]
-fn every_201_survives_sigkill_mid_stream() {
-    let h = home();
-    let args = ["--rate", "0", "--max-envelopes", "1000000"];
-    let relay = Relay::start(h.path(), &args);
-    let owners = Arc::new([Owner::new(), Owner::new()]);
-    let acked: Arc<Mutex<Vec<(usize, String, u64)>>> = Arc::default();
+/// Envelopes a relay acknowledged: (which owner, id, seq).
+type Acked = Arc<Mutex<Vec<(usize, String, u64)>>>;
+
+/// Eight threads post until `n` more are acknowledged; then the relay is SIGKILLed.
+fn post_until_killed(relay: Relay, owners: &Arc<[Owner; 2]>, acked: &Acked, n: usize) {
+    let target = acked.lock().unwrap().len() + n;
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..8)
         .map(|t| {
@@ -728,41 +727,51 @@ fn every_201_survives_sigkill_mid_stream() {
         .lock()
         .unwrap()
         .len()
-        >= 300));
+        >= target));
     relay.kill();
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         t.join().unwrap();
     }
-    let acked = acked.lock().unwrap().clone();
-    eprintln!("{} posts acknowledged before SIGKILL", acked.len());
-    let relay = Relay::start(h.path(), &args);
-    let mut stored: [HashSet<String>; 2] = Default::default();
-    for (i, o) in owners.iter().enumerate() {
-        let all = fetch_all(&relay.url, o);
-        let seqs: HashSet<u64> = all.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-        assert_eq!(seqs.len(), all.len(), "seq numbers are unique");
-        stored[i] = all
+}
+
+#[test]
+fn every_201_survives_sigkill_mid_stream() {
+    let h = home();
+    let args = ["--rate", "0", "--max-envelopes", "1000000"];
+    let owners = Arc::new([Owner::new(), Owner::new()]);
+    let acked: Acked = Arc::default();
+    for round in 1..=3 {
+        post_until_killed(Relay::start(h.path(), &args), &owners, &acked, 300);
+        let acked = acked.lock().unwrap().clone();
+        let relay = Relay::start(h.path(), &args);
+        let mut stored: [HashSet<String>; 2] = Default::default();
+        for (i, o) in owners.iter().enumerate() {
+            let all = fetch_all(&relay.url, o);
+            let seqs: HashSet<u64> = all.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+            assert_eq!(seqs.len(), all.len(), "seq numbers are unique");
+            stored[i] = all
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_string())
+                .collect();
+        }
+        let lost = acked
             .iter()
-            .map(|e| e["id"].as_str().unwrap().to_string())
-            .collect();
+            .filter(|(w, id, _)| !stored[*w].contains(id))
+            .count();
+        assert_eq!(
+            lost,
+            0,
+            "round {round}: {lost} of {} acknowledged envelopes lost",
+            acked.len()
+        );
+        // New posts after the restart never reuse a seq that was handed out.
+        let max_acked = acked.iter().map(|a| a.2).max().unwrap();
+        let r = post(&relay.url, &owners[0].mbox, &new_id(), b"after", None, None);
+        assert!(r.body["seq"].as_u64().unwrap() > max_acked);
+        assert!(relay.terminate().success());
+        integrity_ok(&h.path().join("relay.sqlite"));
     }
-    let lost: Vec<_> = acked
-        .iter()
-        .filter(|(w, id, _)| !stored[*w].contains(id))
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "{} of {} acknowledged envelopes lost",
-        lost.len(),
-        acked.len()
-    );
-    // New posts after the restart never reuse a seq that was handed out.
-    let max_acked = acked.iter().map(|a| a.2).max().unwrap();
-    let r = post(&relay.url, &owners[0].mbox, &new_id(), b"after", None, None);
-    assert!(r.body["seq"].as_u64().unwrap() > max_acked);
-    assert!(relay.terminate().success());
-    integrity_ok(&h.path().join("relay.sqlite"));
 }
 
 #[test]
