@@ -53,36 +53,46 @@ pub fn post_one(
             })
         }
     };
-    let dup: Option<i64> = tx
-        .prepare_cached("SELECT seq FROM envelopes WHERE mbox = ?1 AND id = ?2")?
-        .query_row(params![mb.id, item.id.as_slice()], |r| r.get(0))
-        .optional()?;
-    if let Some(s) = dup {
-        return Ok(PostOutcome::Duplicate(s as u64));
-    }
+    let find_dup = |mb: &Mbox| -> rusqlite::Result<Option<u64>> {
+        tx.prepare_cached("SELECT seq FROM envelopes WHERE mbox = ?1 AND id = ?2")?
+            .query_row(params![mb.id, item.id.as_slice()], |r| r.get::<_, i64>(0))
+            .optional()
+            .map(|s| s.map(|s| s as u64))
+    };
     let len = item.payload.len() as u64;
-    if mb.count + 1 > quotas.max_envelopes {
-        return Ok(PostOutcome::MailboxFull("envelopes"));
-    }
-    if mb.bytes + len > quotas.max_mailbox_bytes {
-        return Ok(PostOutcome::MailboxFull("bytes"));
-    }
-    if *total + len > quotas.max_total_bytes {
-        return Ok(PostOutcome::RelayFull);
+    let full = if mb.count + 1 > quotas.max_envelopes {
+        Some(PostOutcome::MailboxFull("envelopes"))
+    } else if mb.bytes + len > quotas.max_mailbox_bytes {
+        Some(PostOutcome::MailboxFull("bytes"))
+    } else if *total + len > quotas.max_total_bytes {
+        Some(PostOutcome::RelayFull)
+    } else {
+        None
+    };
+    if let Some(full) = full {
+        // A re-post of something stored is still a success, full or not.
+        return Ok(find_dup(mb)?.map_or(full, PostOutcome::Duplicate));
     }
     let s = *seq;
-    tx.prepare_cached(
-        "INSERT INTO envelopes (seq, mbox, id, received, expires, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        s as i64,
-        mb.id,
-        item.id.as_slice(),
-        now as i64,
-        now.saturating_add(item.ttl) as i64,
-        item.payload
-    ])?;
+    // The unique (mbox, id) index finds a duplicate as part of the insert: no extra lookup
+    // on the common path.
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO envelopes (seq, mbox, id, received, expires, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (mbox, id) DO NOTHING",
+        )?
+        .execute(params![
+            s as i64,
+            mb.id,
+            item.id.as_slice(),
+            now as i64,
+            now.saturating_add(item.ttl) as i64,
+            item.payload
+        ])?;
+    if inserted == 0 {
+        let dup = find_dup(mb)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        return Ok(PostOutcome::Duplicate(dup));
+    }
     *seq += 1;
     *total += len;
     mb.count += 1;

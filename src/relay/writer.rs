@@ -407,6 +407,9 @@ mod tests {
                 PostOutcome::MailboxFull("envelopes")
             ]
         );
+        // Full, but a re-post of a stored id is still a success.
+        let out = w.post(vec![env(1, 1, 100)]).await.unwrap();
+        assert_eq!(out, vec![PostOutcome::Duplicate(1)]);
         let out = w.post(vec![env(2, 5, 250), env(3, 6, 100)]).await.unwrap();
         assert_eq!(out, vec![PostOutcome::Stored(3), PostOutcome::RelayFull]);
         assert_eq!(w.ack([1; 32], 1).await.unwrap(), 1);
