@@ -92,27 +92,35 @@ impl Writer {
         let handle = std::thread::Builder::new()
             .name("pigeon-writer".into())
             .spawn(move || {
-                let mut group = Vec::new();
-                while let Some(first) = rx.blocking_recv() {
-                    let mut stop = matches!(first, Op::Stop);
-                    let mut bytes = op_bytes(&first);
-                    group.push(first);
-                    while !stop && group.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
-                        match rx.try_recv() {
-                            Ok(op) => {
-                                stop = matches!(op, Op::Stop);
-                                bytes += op_bytes(&op);
-                                group.push(op);
+                let run = std::panic::AssertUnwindSafe(move || {
+                    let mut group = Vec::new();
+                    while let Some(first) = rx.blocking_recv() {
+                        let mut stop = matches!(first, Op::Stop);
+                        let mut bytes = op_bytes(&first);
+                        group.push(first);
+                        while !stop && group.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
+                            match rx.try_recv() {
+                                Ok(op) => {
+                                    stop = matches!(op, Op::Stop);
+                                    bytes += op_bytes(&op);
+                                    group.push(op);
+                                }
+                                Err(_) => break,
                             }
-                            Err(_) => break,
+                        }
+                        state.run_group(std::mem::take(&mut group));
+                        if stop {
+                            break;
                         }
                     }
-                    state.run_group(std::mem::take(&mut group));
-                    if stop {
-                        break;
-                    }
+                    state.close();
+                });
+                if std::panic::catch_unwind(run).is_err() {
+                    // A relay that cannot write must not linger half alive: exit, and let
+                    // the supervisor restart it. Everything acknowledged is on disk.
+                    eprintln!("pigeon relay: the writer thread failed; exiting");
+                    std::process::exit(1);
                 }
-                state.close();
             })
             .context("cannot start the writer thread")?;
         Ok((Writer { tx }, handle))
