@@ -853,6 +853,25 @@ fn slow_header_senders_do_not_starve_others() {
 }
 
 #[test]
+fn a_body_that_stalls_gets_408() {
+    let h = home();
+    let relay = Relay::start(h.path(), &["--body-timeout", "1s"]);
+    let mbox = Owner::new().mbox;
+    let mut s = TcpStream::connect(relay.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let head = format!(
+        "POST /v1/mailboxes/{mbox} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"v\":1"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let t = Instant::now();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
+    assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
 fn over_the_connection_limit_is_a_503_not_a_hang() {
     let h = home();
     let relay = Relay::start(h.path(), &["--max-connections", "4"]);
