@@ -51,6 +51,16 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::home::ensure_private_dir(dir)?;
     }
+    // The file holds the token secret: create it private. SQLite gives its WAL and
+    // shared-memory files the same mode.
+    if !path.exists() {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+    }
     let conn = Connection::open(path)
         .with_context(|| format!("cannot open the relay database {}", path.display()))
         .hint("check that the folder exists and the relay's user may write there")?;
@@ -283,5 +293,8 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+        use std::os::unix::fs::PermissionsExt as _;
+        let perm = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(perm, 0o600);
     }
 }
