@@ -42,7 +42,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// SQLite's page cache per connection, in KiB (negative `cache_size` means KiB).
-const WRITER_CACHE_KIB: i64 = 4096;
+const WRITER_CACHE_KIB: i64 = 8192;
 const READER_CACHE_KIB: i64 = 1024;
 
 /// Opens the database for writing, creating it and its folder if needed, and brings the
@@ -71,6 +71,9 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     conn.pragma_update(None, "mmap_size", 0)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoint every ~16 MiB of WAL instead of SQLite's 4 MiB: an index page rewritten by
+    // many commits is copied to the main file once, and checkpoints cost fewer fsyncs.
+    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
     // Without a limit the WAL file keeps its largest size forever after a burst.
     conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
     migrate(&conn).with_context(|| format!("cannot set up {}", path.display()))?;
