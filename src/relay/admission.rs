@@ -25,6 +25,9 @@ const MAX_HOOKS: usize = 4;
 const HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// A source's strikes are forgotten after this long without a failure.
 const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// Sources with strikes kept at most; an attacker with more addresses than this gains
+/// nothing by it that the addresses did not give them already.
+const MAX_STRIKES: usize = 100_000;
 
 fn mac(secret: &[u8; 32], label: &str, expires: u64) -> Hmac<Sha256> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
@@ -122,7 +125,7 @@ pub struct Admission {
     max_lockouts: u32,
     strikes: Mutex<HashMap<Peer, Strikes>>,
     /// Blocked sources, with when this process learnt of the block.
-    blocked: Mutex<HashMap<String, Instant>>,
+    blocked: Mutex<HashMap<Peer, Instant>>,
     on_event: Option<String>,
     hooks_running: std::sync::Arc<AtomicUsize>,
 }
@@ -150,7 +153,7 @@ impl Admission {
             lockout: c.lockout,
             max_lockouts: c.max_lockouts,
             strikes: Mutex::new(HashMap::new()),
-            blocked: Mutex::new(blocked.into_iter().map(|a| (a, t)).collect()),
+            blocked: Mutex::new(parse_peers(blocked).map(|p| (p, t)).collect()),
             on_event: c.on_event,
             hooks_running: Default::default(),
         }
@@ -186,7 +189,7 @@ impl Admission {
 
     /// Whether the source may make requests at all right now.
     pub fn gate(&self, peer: Peer, now: Instant) -> Result<(), Gate> {
-        if self.lock_blocked().contains_key(&peer.to_string()) {
+        if self.lock_blocked().contains_key(&peer) {
             return Err(Gate::Blocked);
         }
         let strikes = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
@@ -204,6 +207,12 @@ impl Admission {
     /// [`Admission::blocked_now`].
     pub fn failure(&self, peer: Peer, now: Instant) -> Escalation {
         let mut map = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_STRIKES && !map.contains_key(&peer) {
+            map.retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
+            if map.len() >= MAX_STRIKES {
+                return Escalation::None;
+            }
+        }
         let s = map.entry(peer).or_insert(Strikes {
             failures: 0,
             lockouts: 0,
@@ -229,37 +238,35 @@ impl Admission {
 
     /// Records a block that is now in the database.
     pub fn blocked_now(&self, peer: Peer) {
-        let addr = peer.to_string();
-        self.lock_blocked().insert(addr.clone(), Instant::now());
-        self.event("block", &addr, None);
+        self.lock_blocked().insert(peer, Instant::now());
+        self.event("block", &peer.to_string(), None);
     }
 
     /// Brings the in-memory blocks in line with the database, read at `read_started`: a
     /// block that is gone from it was lifted by `pigeon serve unblock`.
     pub fn sync_blocks(&self, in_db: HashSet<String>, read_started: Instant) {
+        let in_db: HashSet<Peer> = parse_peers(in_db).collect();
         let mut lifted = Vec::new();
         {
             let mut blocked = self.lock_blocked();
             // A block recorded after the read started may simply not have been visible to it.
-            blocked.retain(|addr, since| {
-                let keep = in_db.contains(addr) || *since >= read_started;
+            blocked.retain(|peer, since| {
+                let keep = in_db.contains(peer) || *since >= read_started;
                 if !keep {
-                    lifted.push(addr.clone());
+                    lifted.push(*peer);
                 }
                 keep
             });
-            for addr in in_db {
-                blocked.entry(addr).or_insert(read_started);
+            for peer in in_db {
+                blocked.entry(peer).or_insert(read_started);
             }
         }
-        for addr in lifted {
-            if let Some(p) = Peer::parse(&addr) {
-                self.strikes
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&p);
-            }
-            self.event("unblock", &addr, None);
+        for peer in lifted {
+            self.strikes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&peer);
+            self.event("unblock", &peer.to_string(), None);
         }
     }
 
@@ -271,7 +278,7 @@ impl Admission {
             .retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
     }
 
-    fn lock_blocked(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    fn lock_blocked(&self) -> std::sync::MutexGuard<'_, HashMap<Peer, Instant>> {
         self.blocked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -287,6 +294,11 @@ impl Admission {
             run_hook(cmd.clone(), line, self.hooks_running.clone());
         }
     }
+}
+
+/// Addresses as stored in the blocks table; a row that does not parse is ignored.
+fn parse_peers(addrs: HashSet<String>) -> impl Iterator<Item = Peer> {
+    addrs.into_iter().filter_map(|a| Peer::parse(&a))
 }
 
 /// Runs `sh -c CMD` with `line` on stdin on its own thread, killed after [`HOOK_TIMEOUT`].

@@ -149,23 +149,26 @@ impl Secs {
     }
 }
 
-/// Reads the `[serve]` table of the config file; a missing file is an empty table. Paths in
-/// the file are relative to the file's folder.
+/// Reads the `[serve]` table of the config file (read and checked as a whole by
+/// [`crate::config::Config`]); a missing file is an empty table. Paths in the file are
+/// relative to the file's folder.
 pub fn load_file(home: &Home) -> Result<FileServe> {
-    let path = home.config_file();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileServe::default()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    parse_file(&text, &home.config).with_context(|| format!("in {}", path.display()))
+    let cfg = crate::config::Config::load(home)?;
+    from_table(&cfg.serve, &home.config)
+        .with_context(|| format!("in {}", home.config_file().display()))
 }
 
+#[cfg(test)]
 fn parse_file(text: &str, dir: &Path) -> Result<FileServe> {
-    let table: toml::Table = toml::from_str(text).context(Fail(Exit::Usage, "bad TOML".into()))?;
-    let Some(serve) = table.get("serve") else {
+    let cfg = crate::config::Config::parse(text).context(Fail(Exit::Usage, "bad TOML".into()))?;
+    from_table(&cfg.serve, dir)
+}
+
+fn from_table(serve: &toml::Table, dir: &Path) -> Result<FileServe> {
+    if serve.is_empty() {
         return Ok(FileServe::default());
-    };
+    }
+    let serve = toml::Value::Table(serve.clone());
     let mut file = FileServe::deserialize(serve.clone())
         .map_err(|e| anyhow::anyhow!("{}", e.message().trim()))
         .context(Fail(Exit::Usage, "bad [serve] table".into()))
@@ -351,25 +354,7 @@ fn read_password(path: &Path) -> Result<String> {
     Ok(pw)
 }
 
-/// Parses `90`, `90s`, `30m`, `12h`, `14d`, `2w` into seconds.
-pub fn parse_duration(text: &str) -> Result<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{text:?} is not a duration like 90s, 30m, 12h, 14d"))?;
-    let mult = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => DAY,
-        "w" => 7 * DAY,
-        _ => bail!("{text:?}: unknown unit {unit:?} (use s, m, h, d or w)"),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| anyhow::anyhow!("{text:?} is too long"))
-}
+pub use crate::config::parse_duration;
 
 #[cfg(test)]
 mod tests {
@@ -396,7 +381,7 @@ mod tests {
     fn flags_beat_file_beats_defaults() {
         let (_d, h) = home();
         let file = parse_file(
-            "[other]\nx = 1\n[serve]\nrate = 7\nmax_body = 2048\nmax_ttl = \"2d\"\nlisten = \"0.0.0.0:1\"\n",
+            "[send]\nttl = \"1d\"\n[serve]\nrate = 7\nmax_body = 2048\nmax_ttl = \"2d\"\nlisten = \"0.0.0.0:1\"\n",
             &h.config,
         )
         .unwrap();

@@ -16,6 +16,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct Peer(IpAddr);
 
 impl Peer {
+    /// Stands for every source that did not fit in a full table.
+    const OVERFLOW: Peer = Peer(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+
     pub fn from_ip(ip: IpAddr) -> Peer {
         match ip {
             IpAddr::V4(_) => Peer(ip),
@@ -50,6 +53,9 @@ impl fmt::Display for Peer {
 
 /// Entries kept before idle ones are pruned.
 const RATE_TABLE_SOFT_CAP: usize = 16_384;
+/// Past this many busy sources, new ones share one bucket: memory stays bounded even when
+/// an attacker rotates through a whole IPv6 prefix.
+const RATE_TABLE_HARD_CAP: usize = 100_000;
 
 struct Bucket {
     tokens: f64,
@@ -77,8 +83,12 @@ impl RateLimiter {
             return Ok(());
         }
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut peer = peer;
         if map.len() >= RATE_TABLE_SOFT_CAP && !map.contains_key(&peer) {
             prune(&mut map, self.rate, now);
+            if map.len() >= RATE_TABLE_HARD_CAP {
+                peer = Peer::OVERFLOW;
+            }
         }
         let b = map.entry(peer).or_insert(Bucket {
             tokens: self.rate,

@@ -4,7 +4,7 @@
 //!
 //! - [`config`]: settings and their precedence;
 //! - [`storage`] and [`writer`]: the SQLite file, group commit, read pool, sweeping;
-//! - [`routes`] and [`reply`]: the HTTP API;
+//! - [`routes`], [`mailbox`] and [`reply`]: the HTTP API;
 //! - [`server`]: connections, timeouts, and the checks before routing;
 //! - [`auth`], [`admission`], [`limits`]: signed requests, passwords and tokens, lockouts
 //!   and blocks, rates and budgets.
@@ -17,12 +17,15 @@ pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod limits;
+pub mod mailbox;
 pub mod metrics;
 pub mod netinfo;
+mod ops;
 pub mod reply;
 pub mod routes;
 pub mod server;
 pub mod storage;
+pub mod waiters;
 pub mod writer;
 
 use std::net::SocketAddr;
@@ -40,7 +43,8 @@ use admission::{Admission, AdmissionConfig};
 use limits::{BodyBudget, RateLimiter};
 use metrics::Metrics;
 use storage::Readers;
-use writer::{Quotas, Waiters, Writer};
+use waiters::Waiters;
+use writer::{Quotas, Writer};
 
 /// Expired envelopes deleted per transaction while sweeping, so a large sweep does not hold
 /// up posts for long.
@@ -212,5 +216,33 @@ async fn block_watcher(app: Arc<App>) {
             Ok(set) => app.admission.sync_blocks(set, started),
             Err(e) => eprintln!("pigeon relay: reading blocks: {e:#}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The relay runs in-process too: start, serve a request, stop.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn starts_serves_and_stops_in_process() {
+        let d = tempfile::tempdir().unwrap();
+        let mut cfg = RelayConfig::defaults(d.path().join("relay.sqlite"));
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        let relay = start(cfg).await.unwrap();
+        let url = format!("http://{}/v1/info", relay.addr());
+        let body = tokio::task::spawn_blocking(move || {
+            ureq::get(&url)
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_to_string()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(body.contains("\"admission\":\"open\""), "{body}");
+        relay.shutdown().await.unwrap();
+        assert!(!d.path().join("relay.sqlite-wal").exists());
     }
 }

@@ -11,13 +11,13 @@ pub fn join_urls(addr: SocketAddr) -> Vec<String> {
     if !addr.ip().is_unspecified() {
         return vec![url(addr)];
     }
-    let mut ips: Vec<IpAddr> = ipv4_addrs(&read("/proc/net/fib_trie"))
+    let mut ips: Vec<IpAddr> = ipv4_addrs(&read("/proc/self/net/fib_trie"))
         .into_iter()
         .map(IpAddr::V4)
         .collect();
     if addr.is_ipv6() {
         ips.extend(
-            ipv6_addrs(&read("/proc/net/if_inet6"))
+            ipv6_addrs(&read("/proc/self/net/if_inet6"))
                 .into_iter()
                 .map(IpAddr::V6),
         );
@@ -36,7 +36,8 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-/// Local IPv4 addresses from `/proc/net/fib_trie`: a `|-- A.B.C.D` line followed by a
+/// Local IPv4 addresses from `/proc/net/fib_trie` (read through `/proc/self`, which stays
+/// visible under systemd's `ProcSubset=pid`): a `|-- A.B.C.D` line followed by a
 /// `/32 host LOCAL` line names an address of this host.
 fn ipv4_addrs(fib_trie: &str) -> BTreeSet<Ipv4Addr> {
     let mut out = BTreeSet::new();

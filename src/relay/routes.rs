@@ -2,12 +2,12 @@
 //! stable `code`; see `docs/protocol.md`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
@@ -15,23 +15,20 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use super::App;
 use super::admission::{Credential, Escalation};
-use super::auth;
 use super::limits::Peer;
+use super::mailbox;
 use super::reply::{ApiErr, json, read_body};
-use super::storage::{self, now};
+use super::storage;
 use super::writer::{NewEnvelope, PostOutcome};
 use crate::wire::{self, BatchReply, BatchRequest, BatchResult, Envelope, PostReply};
-
-/// Payload bytes in one fetch reply, past its first envelope.
-const PAGE_BYTES: u64 = 4 << 20;
-/// Envelopes in a fetch reply when the reader names no limit.
-const DEFAULT_PAGE: u64 = 100;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route(
             "/v1/mailboxes/{mbox}",
-            post(post_envelope).get(fetch).delete(delete),
+            post(post_envelope)
+                .get(mailbox::fetch)
+                .delete(mailbox::delete),
         )
         .route("/v1/batch", post(batch))
         .route("/v1/info", get(info))
@@ -66,7 +63,7 @@ pub fn route_name(method: &axum::http::Method, path: &str) -> &'static str {
     }
 }
 
-fn mailbox_hash(mbox: &str) -> Result<[u8; 32], ApiErr> {
+pub(super) fn mailbox_hash(mbox: &str) -> Result<[u8; 32], ApiErr> {
     let mut h = [0u8; 32];
     if !wire::is_mailbox_id(mbox) || hex::decode_to_slice(mbox, &mut h).is_err() {
         return Err(ApiErr::bad("a mailbox id is 64 lowercase hex digits"));
@@ -75,7 +72,7 @@ fn mailbox_hash(mbox: &str) -> Result<[u8; 32], ApiErr> {
 }
 
 /// Counts a failed attempt and, when it tips the source over, locks or blocks it.
-async fn failed_attempt(app: &App, peer: Peer) {
+pub(super) async fn failed_attempt(app: &App, peer: Peer) {
     match app.admission.failure(peer, Instant::now()) {
         Escalation::None => {}
         Escalation::Lockout => app.metrics.lockouts.inc(),
@@ -107,31 +104,6 @@ async fn admit(app: &App, peer: Peer, headers: &HeaderMap) -> Result<(), ApiErr>
         Credential::Bad => {
             failed_attempt(app, peer).await;
             Err(unauthorized("wrong password or token"))
-        }
-    }
-}
-
-/// A signed mailbox request: only the key holder gets past.
-async fn signed(
-    app: &App,
-    peer: Peer,
-    method: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    mbox: &str,
-) -> Result<(), ApiErr> {
-    let query = uri.query().unwrap_or("");
-    match auth::verify(headers, method, uri.path(), query, mbox, now(), &app.replay) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            if e.is_failure() {
-                failed_attempt(app, peer).await;
-            }
-            let status = match e {
-                auth::AuthError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            Err(ApiErr::new(status, e.code(), &e.message()))
         }
     }
 }
@@ -289,129 +261,6 @@ async fn batch(
         &BatchReply {
             v: wire::V,
             results,
-        },
-    ))
-}
-
-/// `after`, `limit`, `wait` and `upto` from a raw query string.
-#[derive(Debug, Default)]
-struct Query {
-    after: Option<u64>,
-    limit: Option<u64>,
-    wait: Option<u64>,
-    upto: Option<u64>,
-}
-
-fn parse_query(q: Option<&str>) -> Result<Query, ApiErr> {
-    let mut out = Query::default();
-    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let slot = match k {
-            "after" => &mut out.after,
-            "limit" => &mut out.limit,
-            "wait" => &mut out.wait,
-            "upto" => &mut out.upto,
-            _ => continue,
-        };
-        *slot = Some(
-            v.parse()
-                .map_err(|_| ApiErr::bad(&format!("{k} must be a whole number")))?,
-        );
-    }
-    Ok(out)
-}
-
-async fn fetch(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    Path(mbox): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, ApiErr> {
-    let hash = mailbox_hash(&mbox)?;
-    signed(&app, peer, "GET", &uri, &headers, &mbox).await?;
-    let q = parse_query(uri.query())?;
-    let after = q.after.unwrap_or(0);
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, app.cfg.max_page);
-    let wait = q.wait.unwrap_or(0).min(app.cfg.max_wait);
-    let read = || {
-        let readers = app.readers.clone();
-        async move {
-            readers
-                .run(move |c| storage::fetch(c, &hash, after, limit, PAGE_BYTES, now()))
-                .await
-                .map_err(|e| {
-                    ApiErr::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        &format!("{e:#}"),
-                    )
-                })
-        }
-    };
-    let (rows, more) = if wait == 0 {
-        read().await?
-    } else {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-        let guard = app.waiters.register(hash);
-        let mut stop = app.shutdown.clone();
-        loop {
-            // Armed before reading, so a commit between the read and the wait still wakes us.
-            let mut woken = std::pin::pin!(guard.notify.notified());
-            woken.as_mut().enable();
-            let page = read().await?;
-            if !page.0.is_empty() || tokio::time::Instant::now() >= deadline || *stop.borrow() {
-                break page;
-            }
-            tokio::select! {
-                _ = woken => {}
-                _ = tokio::time::sleep_until(deadline) => {}
-                _ = stop.changed() => {}
-            }
-        }
-    };
-    let envelopes = rows
-        .into_iter()
-        .map(|r| wire::StoredEnvelope {
-            seq: r.seq,
-            id: hex::encode(&r.id),
-            payload: B64.encode(&r.payload),
-            received: r.received,
-            expires: r.expires,
-        })
-        .collect();
-    Ok(json(
-        StatusCode::OK,
-        &wire::FetchReply {
-            v: wire::V,
-            envelopes,
-            more,
-        },
-    ))
-}
-
-async fn delete(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    Path(mbox): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, ApiErr> {
-    let hash = mailbox_hash(&mbox)?;
-    signed(&app, peer, "DELETE", &uri, &headers, &mbox).await?;
-    let upto = parse_query(uri.query())?
-        .upto
-        .ok_or_else(|| ApiErr::bad("DELETE needs ?upto=SEQ"))?;
-    let deleted = app
-        .writer
-        .ack(hash, upto)
-        .await
-        .map_err(ApiErr::unavailable)?;
-    Ok(json(
-        StatusCode::OK,
-        &wire::DeleteReply {
-            v: wire::V,
-            deleted,
         },
     ))
 }

@@ -172,9 +172,20 @@ async fn handle(
         None => {
             let mut req = req.map(Body::new);
             req.extensions_mut().insert(peer);
-            match router.oneshot(req).await {
-                Ok(r) => r,
-                Err(never) => match never {},
+            // Its own task, so a bug that panics in a handler still gets the client an
+            // answer instead of a dropped connection.
+            match tokio::spawn(router.oneshot(req)).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(never)) => match never {},
+                Err(e) => {
+                    eprintln!("pigeon relay: a request handler failed: {e}");
+                    ApiErr::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "internal error",
+                    )
+                    .into_response()
+                }
             }
         }
     };

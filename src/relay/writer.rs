@@ -6,15 +6,17 @@
 //! envelope that a power cut could lose, and throughput does not fall to one fsync per post.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::{Notify, mpsc, oneshot};
+use rusqlite::{Connection, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
 
 use super::metrics::Metrics;
+use super::ops::{Mbox, ack, flush, is_disk_full, post_one, sweep};
 use super::storage;
+use super::waiters::Waiters;
 
 /// Operations taken in one transaction, at most.
 const MAX_GROUP: usize = 2048;
@@ -70,61 +72,6 @@ pub struct Quotas {
     pub max_total_bytes: u64,
 }
 
-/// Per mailbox: the notifier and how many readers wait on it.
-type WaitMap = HashMap<[u8; 32], (Arc<Notify>, usize)>;
-
-/// Long-poll readers waiting for a mailbox, woken after each commit that adds to it.
-#[derive(Default)]
-pub struct Waiters {
-    map: Mutex<WaitMap>,
-}
-
-/// Holds a registration; dropping it forgets the mailbox when nobody else waits.
-pub struct WaitGuard<'a> {
-    waiters: &'a Waiters,
-    mbox: [u8; 32],
-    pub notify: Arc<Notify>,
-}
-
-impl Waiters {
-    pub fn register(&self, mbox: [u8; 32]) -> WaitGuard<'_> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map
-            .entry(mbox)
-            .or_insert_with(|| (Arc::new(Notify::new()), 0));
-        entry.1 += 1;
-        WaitGuard {
-            waiters: self,
-            mbox,
-            notify: entry.0.clone(),
-        }
-    }
-
-    fn wake(&self, mboxes: &[[u8; 32]]) {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.is_empty() {
-            return;
-        }
-        for m in mboxes {
-            if let Some((n, _)) = map.get(m) {
-                n.notify_waiters();
-            }
-        }
-    }
-}
-
-impl Drop for WaitGuard<'_> {
-    fn drop(&mut self) {
-        let mut map = self.waiters.map.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = map.get_mut(&self.mbox) {
-            e.1 -= 1;
-            if e.1 == 0 {
-                map.remove(&self.mbox);
-            }
-        }
-    }
-}
-
 /// The handle handlers use to reach the writer thread.
 #[derive(Clone)]
 pub struct Writer {
@@ -145,27 +92,35 @@ impl Writer {
         let handle = std::thread::Builder::new()
             .name("pigeon-writer".into())
             .spawn(move || {
-                let mut group = Vec::new();
-                while let Some(first) = rx.blocking_recv() {
-                    let mut stop = matches!(first, Op::Stop);
-                    let mut bytes = op_bytes(&first);
-                    group.push(first);
-                    while !stop && group.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
-                        match rx.try_recv() {
-                            Ok(op) => {
-                                stop = matches!(op, Op::Stop);
-                                bytes += op_bytes(&op);
-                                group.push(op);
+                let run = std::panic::AssertUnwindSafe(move || {
+                    let mut group = Vec::new();
+                    while let Some(first) = rx.blocking_recv() {
+                        let mut stop = matches!(first, Op::Stop);
+                        let mut bytes = op_bytes(&first);
+                        group.push(first);
+                        while !stop && group.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
+                            match rx.try_recv() {
+                                Ok(op) => {
+                                    stop = matches!(op, Op::Stop);
+                                    bytes += op_bytes(&op);
+                                    group.push(op);
+                                }
+                                Err(_) => break,
                             }
-                            Err(_) => break,
+                        }
+                        state.run_group(std::mem::take(&mut group));
+                        if stop {
+                            break;
                         }
                     }
-                    state.run_group(std::mem::take(&mut group));
-                    if stop {
-                        break;
-                    }
+                    state.close();
+                });
+                if std::panic::catch_unwind(run).is_err() {
+                    // A relay that cannot write must not linger half alive: exit, and let
+                    // the supervisor restart it. Everything acknowledged is on disk.
+                    eprintln!("pigeon relay: the writer thread failed; exiting");
+                    std::process::exit(1);
                 }
-                state.close();
             })
             .context("cannot start the writer thread")?;
         Ok((Writer { tx }, handle))
@@ -203,14 +158,6 @@ fn op_bytes(op: &Op) -> usize {
         Op::Post { items, .. } => items.iter().map(|i| i.payload.len()).sum(),
         _ => 0,
     }
-}
-
-/// A mailbox row as the current transaction sees it.
-struct Mbox {
-    id: i64,
-    count: u64,
-    bytes: u64,
-    dirty: bool,
 }
 
 /// A reply to send once the transaction's fate is known.
@@ -389,156 +336,108 @@ impl State {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn post_one(
-    tx: &Connection,
-    mboxes: &mut HashMap<[u8; 32], Mbox>,
-    quotas: &Quotas,
-    seq: &mut u64,
-    total: &mut u64,
-    now: u64,
-    item: &NewEnvelope,
-) -> rusqlite::Result<PostOutcome> {
-    let mb = match mboxes.get_mut(&item.mbox) {
-        Some(m) => m,
-        None => {
-            let row = tx
-                .prepare_cached("SELECT id, count, bytes FROM mailboxes WHERE hash = ?1")?
-                .query_row(params![item.mbox.as_slice()], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .optional()?;
-            let (id, count, bytes) = match row {
-                Some(r) => r,
-                None => {
-                    tx.prepare_cached("INSERT INTO mailboxes (hash) VALUES (?1)")?
-                        .execute(params![item.mbox.as_slice()])?;
-                    (tx.last_insert_rowid(), 0, 0)
-                }
-            };
-            mboxes.entry(item.mbox).or_insert(Mbox {
-                id,
-                count: count as u64,
-                bytes: bytes as u64,
-                dirty: false,
-            })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(mbox: u8, id: u8, len: usize) -> NewEnvelope {
+        NewEnvelope {
+            mbox: [mbox; 32],
+            id: [id; 16],
+            ttl: 60,
+            payload: vec![id; len],
         }
+    }
+
+    fn start(dir: &std::path::Path, quotas: Quotas) -> (Writer, JoinHandle<()>, Arc<Metrics>) {
+        let metrics = Arc::new(Metrics::default());
+        let (w, h) = Writer::start(
+            &dir.join("r.sqlite"),
+            quotas,
+            Arc::default(),
+            metrics.clone(),
+        )
+        .unwrap();
+        (w, h, metrics)
+    }
+
+    const ROOMY: Quotas = Quotas {
+        max_envelopes: 1000,
+        max_mailbox_bytes: 1 << 20,
+        max_total_bytes: 1 << 30,
     };
-    let dup: Option<i64> = tx
-        .prepare_cached("SELECT seq FROM envelopes WHERE mbox = ?1 AND id = ?2")?
-        .query_row(params![mb.id, item.id.as_slice()], |r| r.get(0))
-        .optional()?;
-    if let Some(s) = dup {
-        return Ok(PostOutcome::Duplicate(s as u64));
-    }
-    let len = item.payload.len() as u64;
-    if mb.count + 1 > quotas.max_envelopes {
-        return Ok(PostOutcome::MailboxFull("envelopes"));
-    }
-    if mb.bytes + len > quotas.max_mailbox_bytes {
-        return Ok(PostOutcome::MailboxFull("bytes"));
-    }
-    if *total + len > quotas.max_total_bytes {
-        return Ok(PostOutcome::RelayFull);
-    }
-    let s = *seq;
-    tx.prepare_cached(
-        "INSERT INTO envelopes (seq, mbox, id, received, expires, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        s as i64,
-        mb.id,
-        item.id.as_slice(),
-        now as i64,
-        now.saturating_add(item.ttl) as i64,
-        item.payload
-    ])?;
-    *seq += 1;
-    *total += len;
-    mb.count += 1;
-    mb.bytes += len;
-    mb.dirty = true;
-    Ok(PostOutcome::Stored(s))
-}
 
-/// Writes the transaction's mailbox counters back, once per mailbox.
-fn flush(tx: &Connection, mboxes: &mut HashMap<[u8; 32], Mbox>) -> rusqlite::Result<()> {
-    let mut stmt =
-        tx.prepare_cached("UPDATE mailboxes SET count = ?2, bytes = ?3 WHERE id = ?1")?;
-    for m in mboxes.values().filter(|m| m.dirty) {
-        stmt.execute(params![m.id, m.count as i64, m.bytes as i64])?;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_posts_share_commits() {
+        let d = tempfile::tempdir().unwrap();
+        let (w, h, metrics) = start(d.path(), ROOMY);
+        let tasks: Vec<_> = (0..200u8)
+            .map(|i| {
+                let w = w.clone();
+                tokio::spawn(async move { w.post(vec![env(i % 4, i, 100)]).await.unwrap() })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for t in tasks {
+            match t.await.unwrap()[0] {
+                PostOutcome::Stored(s) => seqs.push(s),
+                ref o => panic!("{o:?}"),
+            }
+        }
+        seqs.sort();
+        seqs.dedup();
+        assert_eq!(seqs.len(), 200, "every post got its own seq");
+        let commits = metrics.commits.get();
+        assert!(commits <= 100, "{commits} commits for 200 concurrent posts");
+        w.stop().await;
+        h.join().unwrap();
     }
-    mboxes.clear();
-    Ok(())
-}
 
-fn ack(tx: &Connection, hash: &[u8; 32], upto: u64, total: &mut u64) -> rusqlite::Result<u64> {
-    let Some(id) = tx
-        .prepare_cached("SELECT id FROM mailboxes WHERE hash = ?1")?
-        .query_row(params![hash.as_slice()], |r| r.get::<_, i64>(0))
-        .optional()?
-    else {
-        return Ok(0);
-    };
-    let upto = upto.min(i64::MAX as u64) as i64;
-    let (n, bytes): (i64, i64) = tx
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(length(payload)), 0) FROM envelopes
-             WHERE mbox = ?1 AND seq <= ?2",
-        )?
-        .query_row(params![id, upto], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    if n == 0 {
-        return Ok(0);
+    #[tokio::test]
+    async fn duplicates_quotas_acks_and_seq_survive_restart() {
+        let d = tempfile::tempdir().unwrap();
+        let quotas = Quotas {
+            max_envelopes: 2,
+            max_mailbox_bytes: 250,
+            max_total_bytes: 400,
+        };
+        let (w, h, _) = start(d.path(), quotas);
+        // The same id twice in one group: stored once.
+        let out = w.post(vec![env(1, 1, 100), env(1, 1, 100)]).await.unwrap();
+        assert_eq!(out, vec![PostOutcome::Stored(1), PostOutcome::Duplicate(1)]);
+        let out = w.post(vec![env(1, 2, 200)]).await.unwrap();
+        assert_eq!(out, vec![PostOutcome::MailboxFull("bytes")]);
+        let out = w.post(vec![env(1, 3, 10), env(1, 4, 10)]).await.unwrap();
+        assert_eq!(
+            out,
+            vec![
+                PostOutcome::Stored(2),
+                PostOutcome::MailboxFull("envelopes")
+            ]
+        );
+        // Full, but a re-post of a stored id is still a success.
+        let out = w.post(vec![env(1, 1, 100)]).await.unwrap();
+        assert_eq!(out, vec![PostOutcome::Duplicate(1)]);
+        let out = w.post(vec![env(2, 5, 250), env(3, 6, 100)]).await.unwrap();
+        assert_eq!(out, vec![PostOutcome::Stored(3), PostOutcome::RelayFull]);
+        assert_eq!(w.ack([1; 32], 1).await.unwrap(), 1);
+        assert_eq!(w.ack([1; 32], 1).await.unwrap(), 0);
+        assert_eq!(w.ack([9; 32], 100).await.unwrap(), 0);
+        assert_eq!(
+            w.post(vec![env(1, 7, 10)]).await.unwrap(),
+            vec![PostOutcome::Stored(4)]
+        );
+        // Delete everything: the next seq must still be new after a restart.
+        assert_eq!(w.ack([1; 32], 100).await.unwrap(), 2);
+        assert_eq!(w.ack([2; 32], 100).await.unwrap(), 1);
+        w.stop().await;
+        h.join().unwrap();
+        let (w, h, _) = start(d.path(), quotas);
+        assert_eq!(
+            w.post(vec![env(1, 8, 10)]).await.unwrap(),
+            vec![PostOutcome::Stored(5)]
+        );
+        w.stop().await;
+        h.join().unwrap();
     }
-    tx.prepare_cached("DELETE FROM envelopes WHERE mbox = ?1 AND seq <= ?2")?
-        .execute(params![id, upto])?;
-    shrink(tx, id, n, bytes)?;
-    *total = total.saturating_sub(bytes as u64);
-    Ok(n as u64)
-}
-
-/// Deletes up to `limit` expired envelopes.
-fn sweep(tx: &Connection, now: u64, limit: usize, total: &mut u64) -> rusqlite::Result<u64> {
-    let victims: Vec<(i64, i64, i64)> = tx
-        .prepare_cached(
-            "SELECT seq, mbox, length(payload) FROM envelopes WHERE expires <= ?1
-             ORDER BY expires LIMIT ?2",
-        )?
-        .query_map(params![now as i64, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut per_mbox: HashMap<i64, (i64, i64)> = HashMap::new();
-    let mut del = tx.prepare_cached("DELETE FROM envelopes WHERE seq = ?1")?;
-    for (seq, mbox, len) in &victims {
-        del.execute(params![seq])?;
-        let e = per_mbox.entry(*mbox).or_default();
-        e.0 += 1;
-        e.1 += len;
-        *total = total.saturating_sub(*len as u64);
-    }
-    for (id, (n, bytes)) in per_mbox {
-        shrink(tx, id, n, bytes)?;
-    }
-    Ok(victims.len() as u64)
-}
-
-/// Takes envelopes off a mailbox's counters; an empty mailbox row goes away.
-fn shrink(tx: &Connection, id: i64, n: i64, bytes: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE mailboxes SET count = max(count - ?2, 0), bytes = max(bytes - ?3, 0) WHERE id = ?1",
-    )?
-    .execute(params![id, n, bytes])?;
-    tx.prepare_cached("DELETE FROM mailboxes WHERE id = ?1 AND count = 0")?
-        .execute(params![id])?;
-    Ok(())
-}
-
-fn is_disk_full(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
 }

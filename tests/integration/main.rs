@@ -1,7 +1,10 @@
-//! One integration-test binary: every test drives the real `pigeon` binary.
+//! One integration-test binary: every test drives the real `pigeon` binary, with real
+//! files, real relays on 127.0.0.1 and the real `age` and `gpg` programs.
 
 mod generated;
+mod harness;
 mod identity;
 mod interop;
 mod messaging;
+mod relay;
 mod users;

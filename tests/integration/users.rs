@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-pub const PIGEON: &str = env!("CARGO_BIN_EXE_pigeon");
+pub use crate::harness::BIN as PIGEON;
 
 pub struct User {
     pub dir: tempfile::TempDir,
@@ -64,11 +64,8 @@ impl User {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(PIGEON);
+        let mut c = crate::harness::pigeon(self.dir.path());
         c.args(args)
-            .env("PIGEON_HOME", self.dir.path())
-            .env_remove("PIGEON_PASSPHRASE")
-            .env_remove("PIGEON_GPG_PASSPHRASE")
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("XDG_DATA_HOME")
             .env("NO_COLOR", "1");
@@ -130,52 +127,30 @@ pub fn pair(kind_a: &str, kind_b: &str) -> (User, User) {
     (a, b)
 }
 
-/// A real relay process (`pigeon serve`) on 127.0.0.1, killed by PID on drop.
+/// A relay for messaging tests that can be stopped and started again on the same address.
 pub struct Relay {
     pub home: tempfile::TempDir,
     pub url: String,
-    pub addr: String,
-    child: Option<std::process::Child>,
+    addr: String,
+    proc: Option<crate::harness::Relay>,
 }
 
 impl Relay {
     pub fn start() -> Relay {
-        let home = tempfile::tempdir().unwrap();
-        let mut r = Relay {
+        let home = crate::harness::home();
+        let proc = crate::harness::Relay::start(home.path(), &[]);
+        Relay {
+            url: proc.url.clone(),
+            addr: proc.addr(),
+            proc: Some(proc),
             home,
-            url: String::new(),
-            addr: "127.0.0.1:0".into(),
-            child: None,
-        };
-        r.spawn();
-        r
-    }
-
-    fn spawn(&mut self) {
-        use std::io::BufRead;
-        let mut child = Command::new(PIGEON)
-            .args(["serve", "--listen", &self.addr])
-            .env("PIGEON_HOME", self.home.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start relay");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
-        self.url = v["url"].as_str().unwrap().to_string();
-        self.addr = v["addr"].as_str().unwrap().to_string();
-        self.child = Some(child);
+        }
     }
 
     /// Kills the relay (SIGKILL).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(p) = self.proc.take() {
+            p.kill();
         }
     }
 
@@ -188,13 +163,8 @@ impl Relay {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        self.spawn();
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.stop();
+        let proc = crate::harness::Relay::start(self.home.path(), &["--listen", &self.addr]);
+        self.proc = Some(proc);
     }
 }
 

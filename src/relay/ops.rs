@@ -1,0 +1,179 @@
+//! The SQL of each write, run by the writer inside its group transaction.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::writer::{NewEnvelope, PostOutcome, Quotas};
+
+/// A mailbox row as the current transaction sees it.
+pub struct Mbox {
+    id: i64,
+    count: u64,
+    bytes: u64,
+    dirty: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn post_one(
+    tx: &Connection,
+    mboxes: &mut HashMap<[u8; 32], Mbox>,
+    quotas: &Quotas,
+    seq: &mut u64,
+    total: &mut u64,
+    now: u64,
+    item: &NewEnvelope,
+) -> rusqlite::Result<PostOutcome> {
+    let mb = match mboxes.get_mut(&item.mbox) {
+        Some(m) => m,
+        None => {
+            let row = tx
+                .prepare_cached("SELECT id, count, bytes FROM mailboxes WHERE hash = ?1")?
+                .query_row(params![item.mbox.as_slice()], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .optional()?;
+            let (id, count, bytes) = match row {
+                Some(r) => r,
+                None => {
+                    tx.prepare_cached("INSERT INTO mailboxes (hash) VALUES (?1)")?
+                        .execute(params![item.mbox.as_slice()])?;
+                    (tx.last_insert_rowid(), 0, 0)
+                }
+            };
+            mboxes.entry(item.mbox).or_insert(Mbox {
+                id,
+                count: count as u64,
+                bytes: bytes as u64,
+                dirty: false,
+            })
+        }
+    };
+    let find_dup = |mb: &Mbox| -> rusqlite::Result<Option<u64>> {
+        tx.prepare_cached("SELECT seq FROM envelopes WHERE mbox = ?1 AND id = ?2")?
+            .query_row(params![mb.id, item.id.as_slice()], |r| r.get::<_, i64>(0))
+            .optional()
+            .map(|s| s.map(|s| s as u64))
+    };
+    let len = item.payload.len() as u64;
+    let full = if mb.count + 1 > quotas.max_envelopes {
+        Some(PostOutcome::MailboxFull("envelopes"))
+    } else if mb.bytes + len > quotas.max_mailbox_bytes {
+        Some(PostOutcome::MailboxFull("bytes"))
+    } else if *total + len > quotas.max_total_bytes {
+        Some(PostOutcome::RelayFull)
+    } else {
+        None
+    };
+    if let Some(full) = full {
+        // A re-post of something stored is still a success, full or not.
+        return Ok(find_dup(mb)?.map_or(full, PostOutcome::Duplicate));
+    }
+    let s = *seq;
+    // The unique (mbox, id) index finds a duplicate as part of the insert: no extra lookup
+    // on the common path.
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO envelopes (seq, mbox, id, received, expires, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (mbox, id) DO NOTHING",
+        )?
+        .execute(params![
+            s as i64,
+            mb.id,
+            item.id.as_slice(),
+            now as i64,
+            now.saturating_add(item.ttl) as i64,
+            item.payload
+        ])?;
+    if inserted == 0 {
+        let dup = find_dup(mb)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        return Ok(PostOutcome::Duplicate(dup));
+    }
+    *seq += 1;
+    *total += len;
+    mb.count += 1;
+    mb.bytes += len;
+    mb.dirty = true;
+    Ok(PostOutcome::Stored(s))
+}
+
+/// Writes the transaction's mailbox counters back, once per mailbox.
+pub fn flush(tx: &Connection, mboxes: &mut HashMap<[u8; 32], Mbox>) -> rusqlite::Result<()> {
+    let mut stmt =
+        tx.prepare_cached("UPDATE mailboxes SET count = ?2, bytes = ?3 WHERE id = ?1")?;
+    for m in mboxes.values().filter(|m| m.dirty) {
+        stmt.execute(params![m.id, m.count as i64, m.bytes as i64])?;
+    }
+    mboxes.clear();
+    Ok(())
+}
+
+pub fn ack(tx: &Connection, hash: &[u8; 32], upto: u64, total: &mut u64) -> rusqlite::Result<u64> {
+    let Some(id) = tx
+        .prepare_cached("SELECT id FROM mailboxes WHERE hash = ?1")?
+        .query_row(params![hash.as_slice()], |r| r.get::<_, i64>(0))
+        .optional()?
+    else {
+        return Ok(0);
+    };
+    let upto = upto.min(i64::MAX as u64) as i64;
+    let (n, bytes): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(length(payload)), 0) FROM envelopes
+             WHERE mbox = ?1 AND seq <= ?2",
+        )?
+        .query_row(params![id, upto], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if n == 0 {
+        return Ok(0);
+    }
+    tx.prepare_cached("DELETE FROM envelopes WHERE mbox = ?1 AND seq <= ?2")?
+        .execute(params![id, upto])?;
+    shrink(tx, id, n, bytes)?;
+    *total = total.saturating_sub(bytes as u64);
+    Ok(n as u64)
+}
+
+/// Deletes up to `limit` expired envelopes.
+pub fn sweep(tx: &Connection, now: u64, limit: usize, total: &mut u64) -> rusqlite::Result<u64> {
+    let victims: Vec<(i64, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT seq, mbox, length(payload) FROM envelopes WHERE expires <= ?1
+             ORDER BY expires LIMIT ?2",
+        )?
+        .query_map(params![now as i64, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut per_mbox: HashMap<i64, (i64, i64)> = HashMap::new();
+    let mut del = tx.prepare_cached("DELETE FROM envelopes WHERE seq = ?1")?;
+    for (seq, mbox, len) in &victims {
+        del.execute(params![seq])?;
+        let e = per_mbox.entry(*mbox).or_default();
+        e.0 += 1;
+        e.1 += len;
+        *total = total.saturating_sub(*len as u64);
+    }
+    for (id, (n, bytes)) in per_mbox {
+        shrink(tx, id, n, bytes)?;
+    }
+    Ok(victims.len() as u64)
+}
+
+/// Takes envelopes off a mailbox's counters; an empty mailbox row goes away.
+fn shrink(tx: &Connection, id: i64, n: i64, bytes: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE mailboxes SET count = max(count - ?2, 0), bytes = max(bytes - ?3, 0) WHERE id = ?1",
+    )?
+    .execute(params![id, n, bytes])?;
+    tx.prepare_cached("DELETE FROM mailboxes WHERE id = ?1 AND count = 0")?
+        .execute(params![id])?;
+    Ok(())
+}
+
+pub fn is_disk_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
+}
