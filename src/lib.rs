@@ -8,6 +8,7 @@
 //!                        ├► message  build, seal, open and check messages ─► keys, crypto
 //!                        ├► keys     identities, cards, contacts on disk ─► crypto
 //!                        ├► store    local SQLite archive, outbox, cursors
+//!                        ├► delivery posting to many relays at once ─► client
 //!                        ├► client   HTTP client for relays; speaks only wire types
 //!                        ├► relay/*  the server: routes, storage, limits, admission
 //!                        └► output   JSON Lines writer, terminal sanitising
@@ -23,6 +24,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod error;
 pub mod home;
 pub mod keys;

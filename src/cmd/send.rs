@@ -18,14 +18,15 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::cli::SendArgs;
-use crate::client::{Client, RelayError};
+use crate::client::Client;
 use crate::config::{Config, parse_duration};
 use crate::crypto::PublicIdentity;
+use crate::delivery;
 use crate::error::{Exit, Fail, WithHint, fail};
 use crate::keys::{Contacts, Identity, now};
 use crate::message;
 use crate::store::{Archived, OutboxRow, Store};
-use crate::wire::{self, Attachment, BatchItem, BatchRequest, BatchResult, Envelope, Inner};
+use crate::wire::{self, Attachment, Envelope, Inner};
 
 /// One line of `send --json`. Unknown fields are ignored.
 #[derive(Debug, Deserialize)]
@@ -379,30 +380,15 @@ impl Sender {
     /// for one relay go in batch requests. Records each outcome in the outbox and returns
     /// one report entry per row, in order.
     fn deliver(&mut self, rows: &[OutboxRow]) -> Result<Vec<Value>> {
-        let mut by_relay: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, row) in rows.iter().enumerate() {
-            by_relay.entry(row.relay.as_str()).or_default().push(i);
-        }
-        let mut results: Vec<Option<Result<(), RelayError>>> = vec![None; rows.len()];
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = by_relay
-                .into_iter()
-                .map(|(relay, idx)| {
-                    let client = &self.client;
-                    let token = self.tokens.get(relay).map(String::as_str);
-                    scope.spawn(move || post_all(client, relay, token, rows, &idx))
-                })
-                .collect();
-            for h in handles {
-                for (i, r) in h.join().expect("delivery thread") {
-                    results[i] = Some(r);
-                }
-            }
-        });
+        let envelopes: Vec<(&str, &str, &Envelope)> = rows
+            .iter()
+            .map(|r| (r.relay.as_str(), r.mailbox.as_str(), &r.envelope))
+            .collect();
+        let results = delivery::post_all(&self.client, &self.tokens, &envelopes);
         let mut report = Vec::with_capacity(rows.len());
         let mut outcomes = Vec::with_capacity(rows.len());
         for (row, result) in rows.iter().zip(results) {
-            match result.unwrap_or_else(|| Err(RelayError::Protocol("not attempted".into()))) {
+            match result {
                 Ok(()) => {
                     self.ok += 1;
                     outcomes.push((row, None));
@@ -413,7 +399,7 @@ impl Sender {
                     self.failed += 1;
                     let msg = e.to_string();
                     // Sending the same envelope again cannot succeed: drop it from the outbox.
-                    let keep = !is_permanent(&e);
+                    let keep = !delivery::is_permanent(&e);
                     outcomes.push((row, keep.then(|| msg.clone())));
                     report.push(json!({"recipient": row.recipient, "relay": row.relay,
                         "ok": false, "error": msg, "queued": keep}));
@@ -445,95 +431,6 @@ fn archive_row(inner: &Inner, line: &Value) -> Archived {
         kind: inner.kind.clone(),
         body: inner.body.clone(),
         json: line.to_string(),
-    }
-}
-
-/// Posts the rows `idx` to one relay: alone when single, else in batch requests of
-/// bounded size. Returns (row index, outcome) pairs.
-fn post_all(
-    client: &Client,
-    relay: &str,
-    token: Option<&str>,
-    rows: &[OutboxRow],
-    idx: &[usize],
-) -> Vec<(usize, Result<(), RelayError>)> {
-    const MAX_ITEMS: usize = 100;
-    const MAX_BYTES: usize = 256 * 1024;
-    let mut out = Vec::with_capacity(idx.len());
-    let mut chunk: Vec<usize> = Vec::new();
-    let mut bytes = 0;
-    let send = |chunk: &mut Vec<usize>, out: &mut Vec<(usize, Result<(), RelayError>)>| {
-        match chunk.as_slice() {
-            [] => {}
-            [i] => {
-                let row = &rows[*i];
-                let r = client
-                    .post(relay, &row.mailbox, &row.envelope, token)
-                    .map(|_| ());
-                out.push((*i, r));
-            }
-            many => {
-                let req = BatchRequest {
-                    v: wire::V,
-                    items: many
-                        .iter()
-                        .map(|&i| BatchItem {
-                            mailbox: rows[i].mailbox.clone(),
-                            envelope: rows[i].envelope.clone(),
-                        })
-                        .collect(),
-                };
-                match client.batch(relay, &req, token) {
-                    Ok(reply) if reply.results.len() == many.len() => {
-                        for (&i, r) in many.iter().zip(reply.results) {
-                            out.push((i, batch_outcome(r)));
-                        }
-                    }
-                    Ok(_) => {
-                        let e = RelayError::Protocol("batch answer has the wrong length".into());
-                        out.extend(many.iter().map(|&i| (i, Err(e.clone()))));
-                    }
-                    Err(e) => out.extend(many.iter().map(|&i| (i, Err(e.clone())))),
-                }
-            }
-        }
-        chunk.clear();
-    };
-    for &i in idx {
-        let size = rows[i].envelope.payload.len();
-        if !chunk.is_empty() && (chunk.len() >= MAX_ITEMS || bytes + size > MAX_BYTES) {
-            send(&mut chunk, &mut out);
-            bytes = 0;
-        }
-        chunk.push(i);
-        bytes += size;
-    }
-    send(&mut chunk, &mut out);
-    out
-}
-
-fn batch_outcome(r: BatchResult) -> Result<(), RelayError> {
-    if (200..300).contains(&r.status) {
-        return Ok(());
-    }
-    let (code, message) = r
-        .error
-        .map(|e| (e.code, e.message))
-        .unwrap_or_else(|| ("http".into(), String::new()));
-    Err(RelayError::Status {
-        status: r.status,
-        code,
-        message,
-    })
-}
-
-/// Errors that a retry cannot fix: the relay refused the envelope itself.
-fn is_permanent(e: &RelayError) -> bool {
-    match e {
-        RelayError::Status { status, .. } => {
-            matches!(status, 400 | 404 | 405 | 413 | 414 | 415 | 422)
-        }
-        _ => false,
     }
 }
 

@@ -1,0 +1,133 @@
+//! Posting envelopes to relays: every relay in parallel over one connection pool, several
+//! envelopes for one relay in batch requests of bounded size. Knows nothing of the outbox
+//! or of stdout; `cmd::send` keeps the books.
+
+use std::collections::BTreeMap;
+
+use crate::client::{Client, RelayError};
+use crate::wire::{self, BatchItem, BatchRequest, BatchResult, Envelope};
+
+/// One envelope to post: (relay URL, mailbox id, envelope).
+pub type Delivery<'a> = (&'a str, &'a str, &'a Envelope);
+
+/// What became of one delivery.
+pub type Outcome = Result<(), RelayError>;
+
+/// Posts every delivery and returns the outcomes in the same order. `tokens` maps a relay
+/// URL to the password or token it wants for posting.
+pub fn post_all(
+    client: &Client,
+    tokens: &BTreeMap<String, String>,
+    deliveries: &[Delivery<'_>],
+) -> Vec<Outcome> {
+    let mut by_relay: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, d) in deliveries.iter().enumerate() {
+        by_relay.entry(d.0).or_default().push(i);
+    }
+    let mut results: Vec<Option<Outcome>> = vec![None; deliveries.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = by_relay
+            .into_iter()
+            .map(|(relay, idx)| {
+                let token = tokens.get(relay).map(String::as_str);
+                scope.spawn(move || post_to_relay(client, relay, token, deliveries, &idx))
+            })
+            .collect();
+        for h in handles {
+            for (i, r) in h.join().expect("delivery thread") {
+                results[i] = Some(r);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(RelayError::Protocol("not attempted".into()))))
+        .collect()
+}
+
+/// Posts the envelopes `idx` to one relay: alone when single, else in batch requests of
+/// bounded size. Returns (index, outcome) pairs.
+fn post_to_relay(
+    client: &Client,
+    relay: &str,
+    token: Option<&str>,
+    deliveries: &[Delivery<'_>],
+    idx: &[usize],
+) -> Vec<(usize, Outcome)> {
+    const MAX_ITEMS: usize = 100;
+    const MAX_BYTES: usize = 256 * 1024;
+    let mut out = Vec::with_capacity(idx.len());
+    let mut chunk: Vec<usize> = Vec::new();
+    let mut bytes = 0;
+    let send = |chunk: &mut Vec<usize>, out: &mut Vec<(usize, Outcome)>| {
+        match chunk.as_slice() {
+            [] => {}
+            [i] => {
+                let (_, mailbox, envelope) = deliveries[*i];
+                let r = client.post(relay, mailbox, envelope, token).map(|_| ());
+                out.push((*i, r));
+            }
+            many => {
+                let req = BatchRequest {
+                    v: wire::V,
+                    items: many
+                        .iter()
+                        .map(|&i| BatchItem {
+                            mailbox: deliveries[i].1.to_string(),
+                            envelope: deliveries[i].2.clone(),
+                        })
+                        .collect(),
+                };
+                match client.batch(relay, &req, token) {
+                    Ok(reply) if reply.results.len() == many.len() => {
+                        for (&i, r) in many.iter().zip(reply.results) {
+                            out.push((i, batch_outcome(r)));
+                        }
+                    }
+                    Ok(_) => {
+                        let e = RelayError::Protocol("batch answer has the wrong length".into());
+                        out.extend(many.iter().map(|&i| (i, Err(e.clone()))));
+                    }
+                    Err(e) => out.extend(many.iter().map(|&i| (i, Err(e.clone())))),
+                }
+            }
+        }
+        chunk.clear();
+    };
+    for &i in idx {
+        let size = deliveries[i].2.payload.len();
+        if !chunk.is_empty() && (chunk.len() >= MAX_ITEMS || bytes + size > MAX_BYTES) {
+            send(&mut chunk, &mut out);
+            bytes = 0;
+        }
+        chunk.push(i);
+        bytes += size;
+    }
+    send(&mut chunk, &mut out);
+    out
+}
+
+fn batch_outcome(r: BatchResult) -> Result<(), RelayError> {
+    if (200..300).contains(&r.status) {
+        return Ok(());
+    }
+    let (code, message) = r
+        .error
+        .map(|e| (e.code, e.message))
+        .unwrap_or_else(|| ("http".into(), String::new()));
+    Err(RelayError::Status {
+        status: r.status,
+        code,
+        message,
+    })
+}
+
+/// Errors that a retry cannot fix: the relay refused the envelope itself.
+pub fn is_permanent(e: &RelayError) -> bool {
+    match e {
+        RelayError::Status { status, .. } => {
+            matches!(status, 400 | 404 | 405 | 413 | 414 | 415 | 422)
+        }
+        _ => false,
+    }
+}
