@@ -197,13 +197,20 @@ impl Receiver {
             std::thread::spawn(move || {
                 let mut backoff = 1;
                 loop {
+                    let started = std::time::Instant::now();
                     let res = client.fetch(&relay, &key, cursor, PAGE, LONG_POLL);
                     if let Ok(page) = &res {
                         backoff = 1;
                         match page.envelopes.last() {
                             Some(last) => cursor = cursor.max(last.seq),
-                            // The long poll ended with nothing new: ask again.
-                            None => continue,
+                            None => {
+                                // The long poll ended with nothing new: ask again, but
+                                // never spin if a relay answers at once (no long-poll).
+                                if started.elapsed() < Duration::from_secs(1) {
+                                    std::thread::sleep(Duration::from_secs(1));
+                                }
+                                continue;
+                            }
                         }
                     }
                     let failed = res.is_err();
