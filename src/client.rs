@@ -121,7 +121,9 @@ impl Client {
             .config()
             .timeout_global(Some(Duration::from_secs(wait + 30)))
             .build();
-        for (k, v) in wire::sign_request(key, "GET", &path, &query, now()) {
+        for (k, v) in
+            wire::sign_request(key, "GET", wire::url_authority(relay), &path, &query, now())
+        {
             req = req.header(k, v);
         }
         reply(req.call())
@@ -132,7 +134,14 @@ impl Client {
         let path = format!("/v1/mailboxes/{}", mailbox_of(key));
         let query = format!("upto={upto}");
         let mut req = self.agent.delete(format!("{relay}{path}?{query}"));
-        for (k, v) in wire::sign_request(key, "DELETE", &path, &query, now()) {
+        for (k, v) in wire::sign_request(
+            key,
+            "DELETE",
+            wire::url_authority(relay),
+            &path,
+            &query,
+            now(),
+        ) {
             req = req.header(k, v);
         }
         reply(req.call())

@@ -156,16 +156,25 @@ pub const HDR_NONCE: &str = "x-pigeon-nonce";
 /// Header carrying the Ed25519 signature (base64) over [`request_signing_bytes`].
 pub const HDR_SIG: &str = "x-pigeon-sig";
 
-/// What a mailbox owner signs for a read or delete: a domain prefix, then method, path,
-/// query (as sent, without `?`), time and nonce, one per line.
+/// What a mailbox owner signs for a read or delete: a domain prefix, then method, host
+/// (the `Host` header: the relay's authority as in its URL, e.g. `pi.local:7447`), path,
+/// query (as sent, without `?`), time and nonce, one per line. The host ties a signature to
+/// one relay, so a relay cannot replay it to another relay on the same card.
 pub fn request_signing_bytes(
     method: &str,
+    host: &str,
     path: &str,
     query: &str,
     time: u64,
     nonce: &str,
 ) -> Vec<u8> {
-    format!("pigeon-request-v1\n{method}\n{path}\n{query}\n{time}\n{nonce}").into_bytes()
+    format!("pigeon-request-v1\n{method}\n{host}\n{path}\n{query}\n{time}\n{nonce}").into_bytes()
+}
+
+/// The authority (`host[:port]`) of a relay URL, lowercased: what its `Host` header carries.
+pub fn url_authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
 /// The headers a mailbox owner adds to a read or delete: key, time, a fresh nonce and the
@@ -175,6 +184,7 @@ pub fn request_signing_bytes(
 pub fn sign_request(
     key: &ed25519_dalek::SigningKey,
     method: &str,
+    host: &str,
     path: &str,
     query: &str,
     now: u64,
@@ -186,7 +196,9 @@ pub fn sign_request(
     let mut nonce = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let nonce = hex::encode(nonce);
-    let sig = key.sign(&request_signing_bytes(method, path, query, now, &nonce));
+    let sig = key.sign(&request_signing_bytes(
+        method, host, path, query, now, &nonce,
+    ));
     vec![
         (HDR_KEY, hex::encode(key.verifying_key().as_bytes())),
         (HDR_TIME, now.to_string()),
@@ -419,7 +431,7 @@ mod tests {
     fn sign_request_headers_verify_and_nonces_differ() {
         use base64::Engine as _;
         let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-        let h = sign_request(&key, "GET", "/v1/mailboxes/m", "after=3", 1000);
+        let h = sign_request(&key, "GET", "r:1", "/v1/mailboxes/m", "after=3", 1000);
         let get = |name: &str| h.iter().find(|(k, _)| *k == name).unwrap().1.clone();
         assert_eq!(get(HDR_KEY), hex::encode(key.verifying_key().as_bytes()));
         assert_eq!(get(HDR_TIME), "1000");
@@ -428,12 +440,34 @@ mod tests {
             .decode(get(HDR_SIG))
             .unwrap();
         let sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
-        let msg = request_signing_bytes("GET", "/v1/mailboxes/m", "after=3", 1000, &get(HDR_NONCE));
+        let msg = request_signing_bytes(
+            "GET",
+            "r:1",
+            "/v1/mailboxes/m",
+            "after=3",
+            1000,
+            &get(HDR_NONCE),
+        );
         key.verifying_key().verify_strict(&msg, &sig).unwrap();
-        let other =
-            request_signing_bytes("GET", "/v1/mailboxes/m", "after=4", 1000, &get(HDR_NONCE));
+        let other = request_signing_bytes(
+            "GET",
+            "r:1",
+            "/v1/mailboxes/m",
+            "after=4",
+            1000,
+            &get(HDR_NONCE),
+        );
         assert!(key.verifying_key().verify_strict(&other, &sig).is_err());
-        let h2 = sign_request(&key, "GET", "/v1/mailboxes/m", "after=3", 1000);
+        let other = request_signing_bytes(
+            "GET",
+            "r:2",
+            "/v1/mailboxes/m",
+            "after=3",
+            1000,
+            &get(HDR_NONCE),
+        );
+        assert!(key.verifying_key().verify_strict(&other, &sig).is_err());
+        let h2 = sign_request(&key, "GET", "r:1", "/v1/mailboxes/m", "after=3", 1000);
         assert_ne!(h2[2].1, get(HDR_NONCE));
     }
 
@@ -447,8 +481,8 @@ mod tests {
         assert!(is_mailbox_id(&id));
         assert!(!is_mailbox_id("ABC"));
         assert_eq!(
-            request_signing_bytes("GET", "/v1/mailboxes/x", "after=1", 5, "n"),
-            b"pigeon-request-v1\nGET\n/v1/mailboxes/x\nafter=1\n5\nn".to_vec()
+            request_signing_bytes("GET", "pi:7447", "/v1/mailboxes/x", "after=1", 5, "n"),
+            b"pigeon-request-v1\nGET\npi:7447\n/v1/mailboxes/x\nafter=1\n5\nn".to_vec()
         );
         assert_eq!(
             canonical_json(&json!({"b":1,"a":[2]})),

@@ -25,6 +25,10 @@ pub const CARD_DOMAIN: &[u8] = b"pigeon-card-v1\n";
 /// Domain-separation prefix for message signatures.
 pub const MSG_DOMAIN: &[u8] = b"pigeon-msg-v1\n";
 
+/// The largest plaintext `open` accepts (a compressed OpenPGP message could expand
+/// without bound).
+pub const MAX_PLAINTEXT: usize = 64 << 20;
+
 /// The two kinds of identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -154,7 +154,12 @@ pub fn verify(
         .and_then(|b| b.try_into().ok())
         .ok_or(AuthError::BadSignature)?;
     let vk = VerifyingKey::from_bytes(&key).map_err(|_| AuthError::BadSignature)?;
-    let msg = wire::request_signing_bytes(method, path, query, time, nonce);
+    // The Host header as received: a signature made for another relay does not verify here.
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let msg = wire::request_signing_bytes(method, host, path, query, time, nonce);
     vk.verify_strict(&msg, &Signature::from_bytes(&sig_bytes))
         .map_err(|_| AuthError::BadSignature)?;
     cache.insert(&sig_bytes, time + SKEW, now)
@@ -168,7 +173,11 @@ mod tests {
 
     fn signed(key: &SigningKey, method: &str, path: &str, query: &str, t: u64) -> HeaderMap {
         let mut h = HeaderMap::new();
-        for (k, v) in wire::sign_request(key, method, path, query, t) {
+        for (k, v) in wire::sign_request(key, method, "relay.test", path, query, t) {
+            h.insert(
+                axum::http::header::HOST,
+                HeaderValue::from_static("relay.test"),
+            );
             h.insert(k, HeaderValue::from_str(&v).unwrap());
         }
         h

@@ -68,7 +68,7 @@ fn post(
 fn get_signed_at(url: &str, o: &Owner, query: &str, time: u64) -> Reply {
     let path = format!("/v1/mailboxes/{}", o.mbox);
     let mut req = agent().get(format!("{url}{path}?{query}"));
-    for (k, v) in wire::sign_request(&o.key, "GET", &path, query, time) {
+    for (k, v) in wire::sign_request(&o.key, "GET", wire::url_authority(url), &path, query, time) {
         req = req.header(k, v);
     }
     reply(req.call())
@@ -82,7 +82,14 @@ fn delete(url: &str, o: &Owner, upto: u64) -> Reply {
     let path = format!("/v1/mailboxes/{}", o.mbox);
     let query = format!("upto={upto}");
     let mut req = agent().delete(format!("{url}{path}?{query}"));
-    for (k, v) in wire::sign_request(&o.key, "DELETE", &path, &query, now()) {
+    for (k, v) in wire::sign_request(
+        &o.key,
+        "DELETE",
+        wire::url_authority(url),
+        &path,
+        &query,
+        now(),
+    ) {
         req = req.header(k, v);
     }
     reply(req.call())
@@ -420,7 +427,14 @@ fn replayed_and_stale_and_forged_signatures_are_refused() {
     let relay = Relay::start(h.path(), &["--max-failures", "10"]);
     let alice = Owner::new();
     let path = format!("/v1/mailboxes/{}", alice.mbox);
-    let headers = wire::sign_request(&alice.key, "GET", &path, "after=0", now());
+    let headers = wire::sign_request(
+        &alice.key,
+        "GET",
+        wire::url_authority(&relay.url),
+        &path,
+        "after=0",
+        now(),
+    );
     let send = |hs: &[(&'static str, String)]| {
         let mut req = agent().get(format!("{}{path}?after=0", relay.url));
         for (k, v) in hs {
@@ -438,7 +452,14 @@ fn replayed_and_stale_and_forged_signatures_are_refused() {
     assert_eq!((future.status, code(&future)), (401, "stale"));
 
     // The signature covers the query: the same headers for another cursor fail.
-    let mut forged = wire::sign_request(&alice.key, "GET", &path, "after=0", now());
+    let mut forged = wire::sign_request(
+        &alice.key,
+        "GET",
+        wire::url_authority(&relay.url),
+        &path,
+        "after=0",
+        now(),
+    );
     let mut req = agent().get(format!("{}{path}?after=5", relay.url));
     for (k, v) in &forged {
         req = req.header(*k, v);
@@ -614,7 +635,14 @@ fn lockouts_then_a_persistent_block_lifted_by_unblock_with_hook() {
             // Bad signatures on reads count too.
             for _ in 0..3 {
                 let mut r = agent().get(format!("{}/v1/mailboxes/{}", relay.url, alice.mbox));
-                for (k, v) in wire::sign_request(&alice.key, "GET", "/elsewhere", "", now()) {
+                for (k, v) in wire::sign_request(
+                    &alice.key,
+                    "GET",
+                    wire::url_authority(&relay.url),
+                    "/elsewhere",
+                    "",
+                    now(),
+                ) {
                     r = r.header(k, v);
                 }
                 assert_eq!(code(&reply(r.call())), "bad_signature");
@@ -932,4 +960,31 @@ fn config_file_is_used_and_unknown_keys_are_named() {
     let out = run(h.path(), &["serve", "--listen", "127.0.0.1:0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_bdy"));
+}
+
+#[test]
+fn a_signature_made_for_one_relay_is_refused_by_another() {
+    let (h1, h2) = (home(), home());
+    let (r1, r2) = (Relay::start(h1.path(), &[]), Relay::start(h2.path(), &[]));
+    let alice = Owner::new();
+    let path = format!("/v1/mailboxes/{}", alice.mbox);
+    let headers = wire::sign_request(
+        &alice.key,
+        "DELETE",
+        wire::url_authority(&r1.url),
+        &path,
+        "upto=100",
+        now(),
+    );
+    let mut req = agent().delete(format!("{}{path}?upto=100", r2.url));
+    for (k, v) in &headers {
+        req = req.header(*k, v);
+    }
+    let r = reply(req.call());
+    assert_eq!((r.status, code(&r)), (401, "bad_signature"));
+    let mut req = agent().delete(format!("{}{path}?upto=100", r1.url));
+    for (k, v) in &headers {
+        req = req.header(*k, v);
+    }
+    assert_eq!(reply(req.call()).status, 200);
 }

@@ -174,8 +174,18 @@ pub(crate) fn decrypt(
         .with_policy(&POLICY, None, helper)
         .context("OpenPGP decryption failed")?;
     let mut plaintext = Vec::new();
-    d.read_to_end(&mut plaintext)
+    // Compression makes the plaintext arbitrarily larger than the ciphertext, and all of
+    // it is read before anything is verified: bound it.
+    (&mut d)
+        .take(crate::crypto::MAX_PLAINTEXT as u64 + 1)
+        .read_to_end(&mut plaintext)
         .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
+    if plaintext.len() > crate::crypto::MAX_PLAINTEXT {
+        bail!(
+            "the OpenPGP message decompresses to more than {} MiB; refused",
+            crate::crypto::MAX_PLAINTEXT >> 20
+        );
+    }
     let helper = d.into_helper();
     if !helper.encrypted {
         bail!("this OpenPGP message is not encrypted; pigeon only accepts encrypted messages");
