@@ -96,16 +96,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     ensure_private_dir(dir)?;
     let name = path.file_name().context("path has no file name")?;
+    // A fresh random name, created exclusively: a file or symlink planted at a guessable
+    // name (in a shared --files-dir, say) is never followed or overwritten.
     let tmp = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{:016x}.tmp",
         name.to_string_lossy(),
-        std::process::id()
+        rand::random::<u64>()
     ));
     let result = (|| -> Result<()> {
         let mut f = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
             .open(&tmp)?;
         // The mode passed to open is masked by umask; make it exact.

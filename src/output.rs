@@ -19,7 +19,10 @@ pub fn json_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> Result<()> {
 pub fn sanitize(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
+            // Bidirectional overrides and isolates can make text read differently from
+            // what it is (a fingerprint or a name shown reversed).
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if bidi || (c.is_control() && c != '\n' && c != '\t') {
                 '\u{FFFD}'
             } else {
                 c
@@ -70,6 +73,7 @@ mod tests {
     #[test]
     fn sanitize_removes_escapes_keeps_newlines() {
         assert_eq!(sanitize("a\x1b[31mb\nc\td"), "a\u{FFFD}[31mb\nc\td");
+        assert_eq!(sanitize("x\u{202E}y"), "x\u{FFFD}y");
     }
 
     #[test]

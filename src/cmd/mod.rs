@@ -12,8 +12,8 @@ use crate::home::Home;
 
 pub mod card;
 pub mod contact;
-pub mod deliver;
 pub mod generate;
+pub mod handover;
 pub mod keygen;
 pub mod open;
 pub mod recv;
@@ -51,7 +51,9 @@ impl Ctx {
     /// Loads and unlocks my identity.
     pub fn identity(&self, passphrase_flag: Option<&Path>) -> Result<crate::keys::Identity> {
         let pass = self.passphrase(passphrase_flag)?;
-        crate::keys::Identity::load(&self.home, pass.as_deref().map(String::as_str))
+        let mut id = crate::keys::Identity::load(&self.home, pass.as_deref().map(String::as_str))?;
+        id.refresh_card(&self.home)?;
+        Ok(id)
     }
 }
 

@@ -12,7 +12,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::deliver::{Delivery, Outcome, path_string};
+use super::handover::{HandOver, Handed, path_string};
 use super::show::{SavedFile, message_json};
 use crate::cli::RecvArgs;
 use crate::client::{Client, RelayError};
@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::crypto::PublicIdentity;
 use crate::error::{Exit, WithHint, fail};
 use crate::keys::{Contacts, Identity, now};
-use crate::message::{self, Unsealed};
+use crate::message::{self, Unsealed, Verified};
 use crate::store::{Archived, Store};
 use crate::wire::{FetchReply, StoredEnvelope};
 
@@ -35,12 +35,14 @@ struct Receiver {
     known_pgp: Vec<PublicIdentity>,
     store: Store,
     client: Client,
-    delivery: Delivery,
+    handover: HandOver,
     keep: bool,
     show_rejected: bool,
     delivered: usize,
     rejected: usize,
     held: usize,
+    /// Ids of the current page that were archived but not handed over.
+    not_handed: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
@@ -60,7 +62,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         contacts,
         store: Store::open(&ctx.home.archive_path())?,
         client: Client::new(Duration::from_secs(cfg.send.timeout.unwrap_or(20))),
-        delivery: Delivery {
+        handover: HandOver {
             format: args.format,
             exec: args.exec,
             files_dir: args
@@ -75,6 +77,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         delivered: 0,
         rejected: 0,
         held: 0,
+        not_handed: Vec::new(),
     };
     // What an earlier run archived but did not hand over (it crashed, or --exec failed).
     r.hand_over_undelivered()?;
@@ -84,9 +87,18 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         r.follow(&relays)?;
     } else {
         for relay in &relays {
-            if let Err(e) = r.drain(relay) {
-                failed += 1;
-                eprintln!("pigeon: {relay}: {e}");
+            match r.drain(relay) {
+                Ok(()) => {}
+                Err(DrainError::Relay(e)) => {
+                    failed += 1;
+                    eprintln!(
+                        "pigeon: {relay}: {}",
+                        crate::output::sanitize(&e.to_string())
+                    );
+                }
+                // A local failure (disk, closed stdout) ends the run: nothing of the page
+                // that met it was acknowledged.
+                Err(DrainError::Local(e)) => return Err(e),
             }
         }
     }
@@ -140,42 +152,84 @@ impl Receiver {
     }
 
     fn hand_over_undelivered(&mut self) -> Result<()> {
-        let pending = self.store.undelivered()?;
-        let mut done = Vec::new();
-        for m in pending {
-            let v: Value = serde_json::from_str(&m.json)?;
-            if self.hand_over(&v)? {
-                done.push(m.id);
-            }
-        }
-        self.store.mark_delivered(&done)
+        let pending: Vec<(String, String)> = self
+            .store
+            .undelivered()?
+            .into_iter()
+            .map(|m| (m.id, m.json))
+            .collect();
+        self.hand_over_all(
+            pending
+                .iter()
+                .map(|(id, json)| (id.as_str(), json.as_str())),
+        )
     }
 
-    /// Delivers one message; true when it was handed over.
-    fn hand_over(&mut self, msg: &Value) -> Result<bool> {
-        match self.delivery.deliver(msg)? {
-            Outcome::Delivered => {
+    /// Hands messages over in order and marks those handed over, also when a later one
+    /// fails (say stdout closed), so none is printed twice. Ids not handed over (held
+    /// back, or `--exec` failed) are noted in `not_handed`.
+    fn hand_over_all<'a>(&mut self, msgs: impl Iterator<Item = (&'a str, &'a str)>) -> Result<()> {
+        let mut done = Vec::new();
+        let mut result = Ok(());
+        for (id, json) in msgs {
+            match self.hand_over(json) {
+                Ok(true) => done.push(id.to_string()),
+                Ok(false) => self.not_handed.push(id.to_string()),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.store.mark_delivered(&done)?;
+        result
+    }
+
+    /// Delivers one message; true when it was handed over. A sender pinned since the
+    /// message was archived is shown as the contact it now is.
+    fn hand_over(&mut self, json: &str) -> Result<bool> {
+        let mut msg: Value = serde_json::from_str(json)?;
+        if msg["from"]["known"] != Value::Bool(true)
+            && let Some(fp) = msg["from"]["fingerprint"].as_str()
+            && let Some(c) = self.contacts.by_fingerprint(fp)?
+        {
+            msg["from"]["known"] = json!(true);
+            msg["from"]["name"] = json!(c.name);
+            msg["from"]["verified"] = json!(c.verified);
+            if let Some(from) = msg["from"].as_object_mut() {
+                from.remove("claimed_name");
+                from.remove("key_change");
+            }
+            if let Some(obj) = msg.as_object_mut() {
+                obj.remove("card");
+            }
+        }
+        match self.handover.deliver(&msg)? {
+            Handed::Delivered => {
                 self.delivered += 1;
                 Ok(true)
             }
-            Outcome::HeldBack => {
+            Handed::HeldBack => {
                 self.held += 1;
                 Ok(false)
             }
-            Outcome::Failed => Ok(false),
+            Handed::Failed => Ok(false),
         }
     }
 
     /// Fetches every page waiting on one relay.
-    fn drain(&mut self, relay: &str) -> Result<(), RelayError> {
+    fn drain(&mut self, relay: &str) -> Result<(), DrainError> {
         loop {
             let cursor = self.cursor(relay);
             let page = self
                 .client
-                .fetch(relay, self.mailbox_key(), cursor, PAGE, 0)?;
-            let more = page.more;
+                .fetch(relay, self.mailbox_key(), cursor, PAGE, 0)
+                .map_err(DrainError::Relay)?;
+            // A relay that says "more" but sends nothing new must not keep us here.
+            let advanced = page.envelopes.last().is_some_and(|e| e.seq > cursor);
+            let more = page.more && advanced;
             self.process(relay, page.envelopes)
-                .map_err(|e| RelayError::Protocol(format!("{e:#}")))?;
+                .map_err(DrainError::Local)?;
             if !more {
                 return Ok(());
             }
@@ -235,9 +289,11 @@ impl Receiver {
     }
 
     /// Verifies and decrypts a page, archives it with the cursor in one transaction, hands
-    /// the new messages over, then acknowledges to the relay.
+    /// the new messages over, then acknowledges to the relay. A message that fails a check
+    /// is rejected (logged, acknowledged, never shown as good); a local failure (disk,
+    /// stdout) returns before the cursor moves or anything is acknowledged.
     fn process(&mut self, relay: &str, envelopes: Vec<StoredEnvelope>) -> Result<()> {
-        let Some(last_seq) = envelopes.last().map(|e| e.seq) else {
+        let Some(last_seq) = envelopes.iter().map(|e| e.seq).max() else {
             return Ok(());
         };
         let mut todo = Vec::new();
@@ -252,20 +308,21 @@ impl Receiver {
         let mut rejected = Vec::new();
         let mut seqs = Vec::new();
         for (env, result) in todo.iter().zip(results) {
-            match result.and_then(|u| self.archive_row(env, u, received)) {
-                Ok(row) => {
-                    seqs.push((row.id.clone(), env.seq));
-                    archived.push(row);
+            match result.and_then(|u| check(env, u)) {
+                Ok(v) => {
+                    seqs.push((v.inner.id.clone(), env.seq));
+                    archived.push(self.archive_row(*v, received)?);
                 }
                 Err(e) => {
-                    let reason = format!("{e:#}");
+                    let reason = crate::output::sanitize(&format!("{e:#}"));
+                    let id = crate::output::sanitize(&env.id);
                     if self.show_rejected {
                         super::emit(&json!({"type": "rejected", "relay": relay, "seq": env.seq,
-                            "id": env.id, "reason": reason}))?;
+                            "id": id, "reason": reason}))?;
                     }
-                    eprintln!("pigeon: rejected message {} from {relay}: {reason}", env.id);
+                    eprintln!("pigeon: rejected message {id} from {relay}: {reason}");
                     self.rejected += 1;
-                    rejected.push((env.id.clone(), reason));
+                    rejected.push((id, reason));
                 }
             }
         }
@@ -273,18 +330,20 @@ impl Receiver {
         let fresh = self
             .store
             .receive_page(relay, &mailbox, last_seq, &archived, &rejected, received)?;
-        let mut done = Vec::new();
-        let mut ack_upto = last_seq;
-        for row in archived.iter().filter(|r| fresh.contains(&r.id)) {
-            let v: Value = serde_json::from_str(&row.json)?;
-            if self.hand_over(&v)? {
-                done.push(row.id.clone());
-            } else if let Some((_, seq)) = seqs.iter().find(|(id, _)| *id == row.id) {
-                // Not handed over: leave it (and what follows) on the relay too.
-                ack_upto = ack_upto.min(seq.saturating_sub(1));
-            }
-        }
-        self.store.mark_delivered(&done)?;
+        self.not_handed.clear();
+        self.hand_over_all(
+            archived
+                .iter()
+                .filter(|r| fresh.contains(&r.id))
+                .map(|r| (r.id.as_str(), r.json.as_str())),
+        )?;
+        // What was not handed over stays on the relay too (it is in the archive as well,
+        // and comes back from there next run).
+        let ack_upto = seqs
+            .iter()
+            .filter(|(id, _)| self.not_handed.contains(id))
+            .map(|(_, seq)| seq.saturating_sub(1))
+            .fold(last_seq, u64::min);
         if !self.keep
             && ack_upto > 0
             && let Err(e) = self.client.ack(relay, self.mailbox_key(), ack_upto)
@@ -320,17 +379,19 @@ impl Receiver {
         })
     }
 
-    /// The archive row (with the JSON the user will see) for a verified message.
-    fn archive_row(&self, env: &StoredEnvelope, u: Unsealed, received: u64) -> Result<Archived> {
-        let v = match u {
-            Unsealed::Pigeon(v) => v,
-            Unsealed::Foreign { .. } => anyhow::bail!("not a pigeon message"),
-        };
-        if v.inner.id != env.id {
-            anyhow::bail!("the envelope id does not match the signed message id");
-        }
+    /// The archive row (with the JSON the user will see) for a verified message. Errors
+    /// here are local (disk), not the message's fault.
+    fn archive_row(&self, v: Verified, received: u64) -> Result<Archived> {
         let sender = message::classify(&self.contacts, &v.card.fingerprint, &v.card.name)?;
-        let paths = self.delivery.save_files(&v.inner.id, &v.inner.files)?;
+        if let Some(c) = &sender.contact
+            && c.card.get("seq").and_then(Value::as_u64) < Some(v.card.seq)
+        {
+            // A contact's newer card (new relays, say) travels with their messages.
+            if let Err(e) = self.contacts.add(&v.card_json, None, false) {
+                eprintln!("pigeon: cannot update {}'s card: {e:#}", c.name);
+            }
+        }
+        let paths = self.handover.save_files(&v.inner.id, &v.inner.files)?;
         let files: Vec<SavedFile> = v
             .inner
             .files
@@ -357,4 +418,25 @@ impl Receiver {
             json: msg.to_string(),
         })
     }
+}
+
+/// Why draining a relay stopped.
+enum DrainError {
+    /// The relay failed: try the others.
+    Relay(RelayError),
+    /// Something here failed: stop.
+    Local(anyhow::Error),
+}
+
+/// The checks beyond decryption and signatures: a pigeon message whose envelope id is the
+/// signed message id.
+fn check(env: &StoredEnvelope, u: Unsealed) -> Result<Box<Verified>> {
+    let v = match u {
+        Unsealed::Pigeon(v) => v,
+        Unsealed::Foreign { .. } => anyhow::bail!("not a pigeon message"),
+    };
+    if v.inner.id != env.id {
+        anyhow::bail!("the envelope id does not match the signed message id");
+    }
+    Ok(v)
 }

@@ -38,7 +38,9 @@ pub fn message_json(
         "type": "message",
         "id": inner.id,
         "from": {
-            "name": sender.name,
+            // Only a contact has a name: a stranger's card can claim any name, so it goes
+            // in `claimed_name` where a script matching on `.from.name` will not trip on it.
+            "name": if sender.known { Value::from(sender.name.clone()) } else { Value::Null },
             "fingerprint": sender.fingerprint,
             "known": sender.known,
             "verified": sender.verified,
@@ -60,6 +62,7 @@ pub fn message_json(
         v["from"]["key_change"] = json!(true);
     }
     if !sender.known {
+        v["from"]["claimed_name"] = json!(sender.name);
         v["card"] = card.clone();
     }
     v

@@ -34,7 +34,8 @@ pub struct Contact {
 impl Contact {
     /// The card, parsed and checked again (files on disk can be edited).
     pub fn checked(&self) -> Result<(Card, PublicIdentity)> {
-        verify_card(&self.card).with_context(|| format!("the stored card of {}", self.name))
+        super::card::verify_pinned_card(&self.card)
+            .with_context(|| format!("the stored card of {}", self.name))
     }
 }
 

@@ -197,6 +197,16 @@ impl Identity {
         Ok(Identity { meta, secret })
     }
 
+    /// Re-issues the card (a higher seq, a new issue time) once half its lifetime has
+    /// passed, so the card in every message stays valid for a long while yet.
+    pub fn refresh_card(&mut self, home: &Home) -> Result<()> {
+        if self.meta.issued + CARD_LIFETIME_SECS / 2 < super::now() {
+            self.meta.bump();
+            self.meta.save(home)?;
+        }
+        Ok(())
+    }
+
     /// Your current card, signed.
     pub fn card(&self) -> Result<Card> {
         let public = self.secret.public();

@@ -171,7 +171,7 @@ impl Relay {
         }
         // Readers first: the last connection to close removes the WAL, and only the
         // writer's may.
-        self.app.readers.close();
+        self.app.readers.close().await;
         self.app.writer.stop().await;
         let writer = self.writer_thread;
         tokio::task::spawn_blocking(move || writer.join())

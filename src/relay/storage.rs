@@ -214,6 +214,9 @@ pub struct Readers {
     path: std::path::PathBuf,
     conns: Mutex<Vec<Connection>>,
     gate: Semaphore,
+    /// One clone travels with each connection in use, so `close` can wait for them all
+    /// (even one whose request was cancelled mid-query).
+    live: Arc<()>,
 }
 
 impl Readers {
@@ -223,6 +226,7 @@ impl Readers {
             path: path.to_path_buf(),
             conns: Mutex::new(conns),
             gate: Semaphore::new(n),
+            live: Arc::new(()),
         }))
     }
 
@@ -238,9 +242,10 @@ impl Readers {
             // Only after a panic lost one: replace it.
             None => open_ro(&self.path)?,
         };
-        let (conn, result) = tokio::task::spawn_blocking(move || {
+        let token = Arc::clone(&self.live);
+        let (conn, result, _token) = tokio::task::spawn_blocking(move || {
             let r = f(&conn);
-            (conn, r)
+            (conn, r, token)
         })
         .await
         .context("a database read failed")?;
@@ -251,9 +256,17 @@ impl Readers {
         Ok(result?)
     }
 
-    /// Closes every idle connection (at shutdown).
-    pub fn close(&self) {
+    /// Closes every connection (at shutdown), after waiting a little for those in use: the
+    /// writer's must be the last to close, for only it removes the WAL.
+    pub async fn close(&self) {
         self.gate.close();
+        self.conns.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        for _ in 0..250 {
+            if Arc::strong_count(&self.live) == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         self.conns.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }

@@ -43,10 +43,10 @@ impl Store {
                 }
             }
             let mut rej = tx.prepare_cached(
-                "INSERT OR IGNORE INTO rejected (id, relay, reason, received) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO rejected (relay, id, reason, received) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for (id, reason) in rejected {
-                rej.execute(params![id, relay, reason, now as i64])?;
+                rej.execute(params![relay, id, reason, now as i64])?;
             }
             tx.execute(
                 "INSERT INTO cursors (relay, mailbox, seq) VALUES (?1, ?2, ?3)
@@ -58,15 +58,13 @@ impl Store {
         Ok(fresh)
     }
 
-    /// Whether an envelope id was already archived or rejected (on any relay).
+    /// Whether a message with this id is already archived (it came from another relay, or
+    /// an earlier run). Rejections do not count: a relay serving junk under a real id must
+    /// not hide the genuine copy on another relay.
     pub fn seen(&self, id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT 1 FROM messages WHERE id = ?1 UNION ALL SELECT 1 FROM rejected WHERE id = ?1",
-                [id],
-                |_| Ok(()),
-            )
+            .query_row("SELECT 1 FROM messages WHERE id = ?1", [id], |_| Ok(()))
             .optional()?
             .is_some())
     }

@@ -52,10 +52,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (relay, mailbox)
     ) STRICT;
     CREATE TABLE rejected (
-        id TEXT PRIMARY KEY,
         relay TEXT NOT NULL,
+        id TEXT NOT NULL,
         reason TEXT NOT NULL,
-        received INTEGER NOT NULL
+        received INTEGER NOT NULL,
+        PRIMARY KEY (relay, id)
     ) STRICT;",
 ];
 

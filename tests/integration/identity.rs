@@ -202,3 +202,23 @@ fn xdg_directories_are_used_without_pigeon_home() {
             .exists()
     );
 }
+
+#[test]
+fn an_aging_card_is_reissued_before_it_expires() {
+    let u = User::new();
+    u.run(&["keygen", "--name", "old"]).ok();
+    let path = u.path("identity/identity.json");
+    let mut meta: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let now = meta["issued"].as_u64().unwrap();
+    meta["issued"] = serde_json::json!(now - 400 * 86_400);
+    std::fs::write(&path, meta.to_string()).unwrap();
+    let card: Value = serde_json::from_slice(&u.run(&["card"]).ok().stdout).unwrap();
+    assert_eq!(card["seq"], 2, "re-issued with a higher seq");
+    assert!(card["issued"].as_u64().unwrap() >= now);
+    assert!(card["expires"].as_u64().unwrap() > now + 365 * 86_400);
+    let other = User::new();
+    other.run(&["keygen", "--name", "x"]).ok();
+    other
+        .run_in(&["contact", "add"], card.to_string().as_bytes())
+        .ok();
+}

@@ -225,6 +225,12 @@ fn strangers_key_changes_and_contacts_only() {
     assert_eq!(got[0]["from"]["known"], false);
     assert_eq!(got[1]["from"]["known"], false);
     assert_eq!(got[1]["from"]["key_change"], true);
+    assert_eq!(
+        got[1]["from"]["name"],
+        Value::Null,
+        "a stranger's claimed name is not a name"
+    );
+    assert_eq!(got[1]["from"]["claimed_name"], "alice");
     assert!(r.stderr.contains("WARNING"), "{}", r.stderr);
     // A script can pin the stranger from the card in the message.
     let card = got[0]["card"].to_string();

@@ -15,7 +15,7 @@ use crate::output::{sanitize, utc};
 use crate::wire::Attachment;
 
 /// How messages reach the user.
-pub struct Delivery {
+pub struct HandOver {
     pub format: RecvFormat,
     pub exec: Option<String>,
     pub files_dir: PathBuf,
@@ -24,7 +24,7 @@ pub struct Delivery {
 
 /// What became of one message.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Handed {
     Delivered,
     /// From a stranger under `--from-contacts-only`: kept for a later run.
     HeldBack,
@@ -32,12 +32,12 @@ pub enum Outcome {
     Failed,
 }
 
-impl Delivery {
+impl HandOver {
     /// Hands one message (its JSON, as archived) to the user.
-    pub fn deliver(&self, msg: &Value) -> Result<Outcome> {
+    pub fn deliver(&self, msg: &Value) -> Result<Handed> {
         let known = msg["from"]["known"].as_bool().unwrap_or(false);
         if self.from_contacts_only && !known {
-            return Ok(Outcome::HeldBack);
+            return Ok(Handed::HeldBack);
         }
         if msg["from"]["key_change"].as_bool() == Some(true) {
             // Printed even under --quiet: this is how an impersonation attempt looks.
@@ -45,7 +45,7 @@ impl Delivery {
                 "pigeon: WARNING: message {} claims to be from {} but is signed by key {}, \
                  not the pinned one",
                 msg["id"].as_str().unwrap_or(""),
-                sanitize(msg["from"]["name"].as_str().unwrap_or("")),
+                sanitize(msg["from"]["claimed_name"].as_str().unwrap_or("")),
                 msg["from"]["fingerprint"].as_str().unwrap_or("")
             );
         }
@@ -60,34 +60,43 @@ impl Delivery {
                 out.flush()?;
             }
         }
-        Ok(Outcome::Delivered)
+        Ok(Handed::Delivered)
     }
 
-    fn run_exec(&self, cmd: &str, msg: &Value) -> Result<Outcome> {
+    fn run_exec(&self, cmd: &str, msg: &Value) -> Result<Handed> {
         let id = msg["id"].as_str().unwrap_or_default();
         let body_file = tempfile::Builder::new()
             .prefix("pigeon-body-")
             .tempfile()
             .context("cannot create the body file for --exec")?;
         std::fs::write(body_file.path(), msg["body"].as_str().unwrap_or_default())?;
-        let mut child = Command::new("sh")
+        // Values from the message go into the environment cleaned: a NUL would make the
+        // spawn fail (and a stranger could block every run), escapes could reach a terminal.
+        let env = |v: &Value| -> String {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            sanitize(&text).replace(['\n', '\t'], " ")
+        };
+        let spawned = Command::new("sh")
             .arg("-c")
             .arg(cmd)
-            .env("PIGEON_ID", id)
-            .env(
-                "PIGEON_FROM",
-                msg["from"]["fingerprint"].as_str().unwrap_or_default(),
-            )
-            .env(
-                "PIGEON_FROM_NAME",
-                msg["from"]["name"].as_str().unwrap_or_default(),
-            )
+            .env("PIGEON_ID", env(&msg["id"]))
+            .env("PIGEON_FROM", env(&msg["from"]["fingerprint"]))
+            .env("PIGEON_FROM_NAME", env(&msg["from"]["name"]))
             .env("PIGEON_FROM_KNOWN", msg["from"]["known"].to_string())
             .env("PIGEON_BODY_FILE", body_file.path())
-            .env("PIGEON_KIND", msg["kind"].as_str().unwrap_or_default())
+            .env("PIGEON_KIND", env(&msg["kind"]))
+            // The script handles what strangers wrote: it gets no secrets of ours.
+            .env_remove("PIGEON_PASSPHRASE")
+            .env_remove("PIGEON_GPG_PASSPHRASE")
             .stdin(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot run --exec {cmd:?}"))?;
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("pigeon: cannot run --exec {cmd:?}: {e}; message {id} will be retried");
+                return Ok(Handed::Failed);
+            }
+        };
         if let Some(mut stdin) = child.stdin.take() {
             // The command may not read its stdin; that is its business.
             let _ = serde_json::to_writer(&mut stdin, msg);
@@ -95,12 +104,12 @@ impl Delivery {
         }
         let status = child.wait()?;
         if status.success() {
-            Ok(Outcome::Delivered)
+            Ok(Handed::Delivered)
         } else {
             eprintln!(
                 "pigeon: --exec failed for message {id} ({status}); it will be retried next run"
             );
-            Ok(Outcome::Failed)
+            Ok(Handed::Failed)
         }
     }
 
@@ -148,7 +157,10 @@ pub fn safe_name(name: &str) -> String {
 /// A message for people.
 fn text(msg: &Value) -> String {
     let from = &msg["from"];
-    let who = from["name"].as_str().unwrap_or("?");
+    let who = from["name"]
+        .as_str()
+        .or_else(|| from["claimed_name"].as_str())
+        .unwrap_or("?");
     let fp = from["fingerprint"].as_str().unwrap_or("");
     let status = if from["key_change"].as_bool() == Some(true) {
         "KEY CHANGED: not the key you pinned"
@@ -181,8 +193,10 @@ fn text(msg: &Value) -> String {
         }
     }
     s.push('\n');
-    s.push_str(&sanitize(msg["body"].as_str().unwrap_or("")));
-    if !s.ends_with('\n') {
+    // The body is indented, so it cannot pass itself off as the header of another message.
+    for line in sanitize(msg["body"].as_str().unwrap_or("")).lines() {
+        s.push_str("    ");
+        s.push_str(line);
         s.push('\n');
     }
     s.push('\n');
