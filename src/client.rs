@@ -10,8 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::{self, BatchReply, BatchRequest, DeleteReply, Envelope, FetchReply, PostReply};
 
-/// Largest answer the client reads: a full page of large envelopes.
-const MAX_REPLY_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest answer the client reads (a page of large envelopes); a relay cannot make the
+/// client hold more than this.
+const MAX_REPLY_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Why a relay call failed.
 #[derive(Debug, Clone)]

@@ -106,11 +106,13 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
         failed: 0,
     };
 
-    // Whatever an earlier send could not deliver goes first.
+    // Whatever an earlier send could not deliver goes first. Its outcome decides the exit
+    // code only under --retry: an old failure must not make a new message look failed.
     s.retry_outbox()?;
     if args.retry {
         return Ok(s.exit());
     }
+    (s.ok, s.failed) = (0, 0);
     if args.json {
         s.send_json_lines()?;
     } else {
