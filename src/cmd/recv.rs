@@ -1,6 +1,7 @@
 //! `pigeon recv`: fetch from every relay on my card, verify and decrypt (keys parsed once,
 //! both cores), archive, hand over, and only then acknowledge to the relays.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -20,12 +21,12 @@ use crate::config::Config;
 use crate::crypto::PublicIdentity;
 use crate::error::{Exit, WithHint, fail};
 use crate::keys::{Contacts, Identity, now};
-use crate::message::{self, Unsealed};
+use crate::message::{self, CardCache, Sender, Unsealed};
 use crate::store::{Archived, Store};
 use crate::wire::{FetchReply, StoredEnvelope};
 
-/// Envelopes per page: one archive transaction each.
-const PAGE: u32 = 200;
+/// Envelopes per page: one archive transaction each (relays cap it, at 500 by default).
+const PAGE: u32 = 500;
 /// Seconds a `--follow` long poll waits on the relay.
 const LONG_POLL: u64 = 25;
 
@@ -41,6 +42,10 @@ struct Receiver {
     delivered: usize,
     rejected: usize,
     held: usize,
+    /// Sender cards checked in this run.
+    cards: CardCache,
+    /// Senders looked up among the contacts in this run, by fingerprint and claimed name.
+    senders: HashMap<(String, String), Sender>,
 }
 
 pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
@@ -75,6 +80,8 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         delivered: 0,
         rejected: 0,
         held: 0,
+        cards: CardCache::default(),
+        senders: HashMap::new(),
     };
     // What an earlier run archived but did not hand over (it crashed, or --exec failed).
     r.hand_over_undelivered()?;
@@ -166,18 +173,25 @@ impl Receiver {
         }
     }
 
-    /// Fetches every page waiting on one relay.
+    /// Fetches every page waiting on one relay. While a page is opened and archived, the
+    /// next one is already being fetched (after the same cursor the archive will hold).
     fn drain(&mut self, relay: &str) -> Result<(), RelayError> {
+        let key = self.mailbox_key().clone();
+        let client = self.client.clone();
+        let mut page = client.fetch(relay, &key, self.cursor(relay), PAGE, 0)?;
         loop {
-            let cursor = self.cursor(relay);
-            let page = self
-                .client
-                .fetch(relay, self.mailbox_key(), cursor, PAGE, 0)?;
-            let more = page.more;
-            self.process(relay, page.envelopes)
-                .map_err(|e| RelayError::Protocol(format!("{e:#}")))?;
-            if !more {
-                return Ok(());
+            let after = page.envelopes.last().map(|e| e.seq).filter(|_| page.more);
+            let next = std::thread::scope(|s| {
+                let (client, key) = (&client, &key);
+                let prefetch =
+                    after.map(|after| s.spawn(move || client.fetch(relay, key, after, PAGE, 0)));
+                self.process(relay, std::mem::take(&mut page.envelopes))
+                    .map_err(|e| RelayError::Protocol(format!("{e:#}")))?;
+                Ok::<_, RelayError>(prefetch.map(|h| h.join().expect("prefetch thread")))
+            })?;
+            match next {
+                Some(p) => page = p?,
+                None => return Ok(()),
             }
         }
     }
@@ -242,12 +256,12 @@ impl Receiver {
         let results = self.open_all(&todo);
         let received = now();
         let mut archived = Vec::new();
+        let mut messages = Vec::new();
         let mut rejected = Vec::new();
-        let mut seqs = Vec::new();
         for (env, result) in todo.iter().zip(results) {
             match result.and_then(|u| self.archive_row(env, u, received)) {
-                Ok(row) => {
-                    seqs.push((row.id.clone(), env.seq));
+                Ok((row, msg)) => {
+                    messages.push((msg, env.seq));
                     archived.push(row);
                 }
                 Err(e) => {
@@ -263,16 +277,20 @@ impl Receiver {
             }
         }
         let mailbox = self.id.meta.mailbox.clone();
-        let fresh = self
+        let fresh: HashSet<String> = self
             .store
-            .receive_page(relay, &mailbox, last_seq, &archived, &rejected, received)?;
+            .receive_page(relay, &mailbox, last_seq, &archived, &rejected, received)?
+            .into_iter()
+            .collect();
         let mut done = Vec::new();
         let mut ack_upto = last_seq;
-        for row in archived.iter().filter(|r| fresh.contains(&r.id)) {
-            let v: Value = serde_json::from_str(&row.json)?;
-            if self.hand_over(&v)? {
+        for (row, (msg, seq)) in archived.iter().zip(&messages) {
+            if !fresh.contains(&row.id) {
+                continue;
+            }
+            if self.hand_over(msg)? {
                 done.push(row.id.clone());
-            } else if let Some((_, seq)) = seqs.iter().find(|(id, _)| *id == row.id) {
+            } else {
                 // Not handed over: leave it (and what follows) on the relay too.
                 ack_upto = ack_upto.min(seq.saturating_sub(1));
             }
@@ -289,12 +307,12 @@ impl Receiver {
 
     /// Decrypts and checks envelopes on every core.
     fn open_all(&self, envs: &[StoredEnvelope]) -> Vec<Result<Unsealed>> {
-        let (id, known_pgp) = (&self.id, &self.known_pgp);
+        let (id, known_pgp, cards) = (&self.id, &self.known_pgp, &self.cards);
         let open = |e: &StoredEnvelope| -> Result<Unsealed> {
             let ct = B64
                 .decode(&e.payload)
                 .context("the payload is not base64")?;
-            message::unseal(id, known_pgp, &ct)
+            message::unseal_with(id, known_pgp, &ct, cards)
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if envs.len() < 8 || cores == 1 {
@@ -313,8 +331,13 @@ impl Receiver {
         })
     }
 
-    /// The archive row (with the JSON the user will see) for a verified message.
-    fn archive_row(&self, env: &StoredEnvelope, u: Unsealed, received: u64) -> Result<Archived> {
+    /// The archive row and the JSON the user will see, for a verified message.
+    fn archive_row(
+        &mut self,
+        env: &StoredEnvelope,
+        u: Unsealed,
+        received: u64,
+    ) -> Result<(Archived, Value)> {
         let v = match u {
             Unsealed::Pigeon(v) => v,
             Unsealed::Foreign { .. } => anyhow::bail!("not a pigeon message"),
@@ -322,7 +345,15 @@ impl Receiver {
         if v.inner.id != env.id {
             anyhow::bail!("the envelope id does not match the signed message id");
         }
-        let sender = message::classify(&self.contacts, &v.card.fingerprint, &v.card.name)?;
+        let who = (v.card.fingerprint.clone(), v.card.name.clone());
+        let sender = match self.senders.get(&who) {
+            Some(s) => s.clone(),
+            None => {
+                let s = message::classify(&self.contacts, &who.0, &who.1)?;
+                self.senders.insert(who, s.clone());
+                s
+            }
+        };
         let paths = self.delivery.save_files(&v.inner.id, &v.inner.files)?;
         let files: Vec<SavedFile> = v
             .inner
@@ -337,7 +368,7 @@ impl Receiver {
             })
             .collect();
         let msg = message_json(&v.inner, &sender, &v.card_json, Some(received), &files);
-        Ok(Archived {
+        let row = Archived {
             id: v.inner.id.clone(),
             direction: "in".into(),
             sender: v.inner.from.clone(),
@@ -348,6 +379,7 @@ impl Receiver {
             kind: v.inner.kind.clone(),
             body: v.inner.body.clone(),
             json: msg.to_string(),
-        })
+        };
+        Ok((row, msg))
     }
 }

@@ -78,11 +78,10 @@ impl Store {
     pub fn seen(&self, id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT 1 FROM messages WHERE id = ?1 UNION ALL SELECT 1 FROM rejected WHERE id = ?1",
-                [id],
-                |_| Ok(()),
-            )
+            )?
+            .query_row([id], |_| Ok(()))
             .optional()?
             .is_some())
     }
