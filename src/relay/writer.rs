@@ -20,6 +20,8 @@ use super::storage;
 const MAX_GROUP: usize = 2048;
 /// Payload bytes taken in one transaction, at most (more waits for the next one).
 const MAX_GROUP_BYTES: usize = 16 << 20;
+/// Mailbox rows the writer keeps in memory between transactions, at most.
+const MBOX_CACHE: usize = 4096;
 
 /// One envelope to store, already validated and decoded.
 #[derive(Debug)]
@@ -205,7 +207,7 @@ fn op_bytes(op: &Op) -> usize {
     }
 }
 
-/// A mailbox row as the current transaction sees it.
+/// A mailbox row as the writer last wrote it (plus the current transaction's changes).
 struct Mbox {
     id: i64,
     count: u64,
@@ -228,6 +230,9 @@ struct State {
     metrics: Arc<Metrics>,
     next_seq: u64,
     total_bytes: u64,
+    /// Mailbox rows by hash. Only this thread writes them, so the copy stays exact; it is
+    /// dropped whenever a transaction fails, and after acks and sweeps change rows in SQL.
+    mboxes: HashMap<[u8; 32], Mbox>,
 }
 
 impl State {
@@ -249,6 +254,7 @@ impl State {
             metrics,
             next_seq,
             total_bytes,
+            mboxes: HashMap::new(),
         })
     }
 
@@ -261,6 +267,7 @@ impl State {
             // Nothing of the group is on disk: say so to everyone in it.
             self.next_seq = seq0;
             self.total_bytes = total0;
+            self.mboxes.clear();
             let msg = if is_disk_full(&e) {
                 "the relay's disk is full".to_string()
             } else {
@@ -321,12 +328,13 @@ impl State {
         woken: &mut Vec<[u8; 32]>,
     ) -> rusqlite::Result<()> {
         let quotas = self.quotas;
+        let mboxes = &mut self.mboxes;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut mboxes: HashMap<[u8; 32], Mbox> = HashMap::new();
         let mut seq = self.next_seq;
         let mut total = self.total_bytes;
+        let mut deleted = false;
         let mut stored_bytes = 0u64;
         let now = storage::now();
         for op in ops {
@@ -334,8 +342,7 @@ impl State {
                 Op::Post { items, reply } => {
                     let mut outs = Vec::with_capacity(items.len());
                     for item in items {
-                        let out =
-                            post_one(&tx, &mut mboxes, &quotas, &mut seq, &mut total, now, &item)?;
+                        let out = post_one(&tx, mboxes, &quotas, &mut seq, &mut total, now, &item)?;
                         if let PostOutcome::Stored(_) = out {
                             stored_bytes += item.payload.len() as u64;
                             if !woken.contains(&item.mbox) {
@@ -347,13 +354,17 @@ impl State {
                     pending.push(Pending::Post(reply, outs));
                 }
                 Op::Ack { mbox, upto, reply } => {
-                    flush(&tx, &mut mboxes)?;
+                    flush(&tx, mboxes)?;
                     let n = ack(&tx, &mbox, upto, &mut total)?;
+                    mboxes.remove(&mbox);
+                    deleted |= n > 0;
                     pending.push(Pending::Ack(reply, n));
                 }
                 Op::Sweep { limit, reply } => {
-                    flush(&tx, &mut mboxes)?;
+                    flush(&tx, mboxes)?;
                     let n = sweep(&tx, now, limit, &mut total)?;
+                    mboxes.clear();
+                    deleted |= n > 0;
                     pending.push(Pending::Sweep(reply, n));
                 }
                 Op::Block { addr, reply } => {
@@ -366,14 +377,19 @@ impl State {
                 Op::Stop => {}
             }
         }
-        flush(&tx, &mut mboxes)?;
-        if seq != self.next_seq {
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?1)",
-                params![seq as i64],
-            )?;
+        flush(&tx, mboxes)?;
+        // The next seq is max(seq) + 1 of what is stored, unless the newest envelopes were
+        // deleted: only then must it be written down, so a seq is never given out twice
+        // (a reader's cursor would skip the new envelope). Posts alone leave `meta` alone,
+        // which saves rewriting its page in every commit.
+        if deleted {
+            tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?1)")?
+                .execute(params![seq as i64])?;
         }
         tx.commit()?;
+        if self.mboxes.len() > MBOX_CACHE {
+            self.mboxes.clear();
+        }
         self.next_seq = seq;
         self.total_bytes = total;
         self.metrics.stored_bytes.add(stored_bytes);
@@ -428,36 +444,46 @@ fn post_one(
             })
         }
     };
-    let dup: Option<i64> = tx
-        .prepare_cached("SELECT seq FROM envelopes WHERE mbox = ?1 AND id = ?2")?
-        .query_row(params![mb.id, item.id.as_slice()], |r| r.get(0))
-        .optional()?;
-    if let Some(s) = dup {
-        return Ok(PostOutcome::Duplicate(s as u64));
-    }
     let len = item.payload.len() as u64;
-    if mb.count + 1 > quotas.max_envelopes {
-        return Ok(PostOutcome::MailboxFull("envelopes"));
+    let refusal = if mb.count + 1 > quotas.max_envelopes {
+        Some(PostOutcome::MailboxFull("envelopes"))
+    } else if mb.bytes + len > quotas.max_mailbox_bytes {
+        Some(PostOutcome::MailboxFull("bytes"))
+    } else if *total + len > quotas.max_total_bytes {
+        Some(PostOutcome::RelayFull)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        // An envelope stored before is a duplicate even when the mailbox is full now.
+        return Ok(match stored_seq(tx, mb.id, &item.id)? {
+            Some(s) => PostOutcome::Duplicate(s),
+            None => refusal,
+        });
     }
-    if mb.bytes + len > quotas.max_mailbox_bytes {
-        return Ok(PostOutcome::MailboxFull("bytes"));
-    }
-    if *total + len > quotas.max_total_bytes {
-        return Ok(PostOutcome::RelayFull);
-    }
+    // Insert first: the unique (mbox, id) index finds a duplicate in the same descent that
+    // places the new entry, instead of a lookup before every insert.
     let s = *seq;
-    tx.prepare_cached(
-        "INSERT INTO envelopes (seq, mbox, id, received, expires, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        s as i64,
-        mb.id,
-        item.id.as_slice(),
-        now as i64,
-        now.saturating_add(item.ttl) as i64,
-        item.payload
-    ])?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO envelopes (seq, mbox, id, received, expires, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            s as i64,
+            mb.id,
+            item.id.as_slice(),
+            now as i64,
+            now.saturating_add(item.ttl) as i64,
+            item.payload
+        ])?;
+    if inserted == 0 {
+        // Only the (mbox, id) index can conflict: `seq` is always new.
+        return match stored_seq(tx, mb.id, &item.id)? {
+            Some(s) => Ok(PostOutcome::Duplicate(s)),
+            None => Err(rusqlite::Error::QueryReturnedNoRows),
+        };
+    }
     *seq += 1;
     *total += len;
     mb.count += 1;
@@ -466,14 +492,22 @@ fn post_one(
     Ok(PostOutcome::Stored(s))
 }
 
+/// The seq of the envelope `id` already stored in mailbox row `mbox`.
+fn stored_seq(tx: &Connection, mbox: i64, id: &[u8; 16]) -> rusqlite::Result<Option<u64>> {
+    tx.prepare_cached("SELECT seq FROM envelopes WHERE mbox = ?1 AND id = ?2")?
+        .query_row(params![mbox, id.as_slice()], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|s| s.map(|s| s as u64))
+}
+
 /// Writes the transaction's mailbox counters back, once per mailbox.
 fn flush(tx: &Connection, mboxes: &mut HashMap<[u8; 32], Mbox>) -> rusqlite::Result<()> {
     let mut stmt =
         tx.prepare_cached("UPDATE mailboxes SET count = ?2, bytes = ?3 WHERE id = ?1")?;
-    for m in mboxes.values().filter(|m| m.dirty) {
+    for m in mboxes.values_mut().filter(|m| m.dirty) {
         stmt.execute(params![m.id, m.count as i64, m.bytes as i64])?;
+        m.dirty = false;
     }
-    mboxes.clear();
     Ok(())
 }
 
@@ -541,4 +575,90 @@ fn shrink(tx: &Connection, id: i64, n: i64, bytes: i64) -> rusqlite::Result<()> 
 
 fn is_disk_full(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(path: &std::path::Path, max_envelopes: u64) -> State {
+        let quotas = Quotas {
+            max_envelopes,
+            max_mailbox_bytes: 1 << 20,
+            max_total_bytes: 1 << 30,
+        };
+        let conn = storage::open_rw(path).unwrap();
+        State::load(conn, quotas, Arc::default(), Arc::default()).unwrap()
+    }
+
+    fn post(s: &mut State, mbox: u8, id: u8) -> PostOutcome {
+        let (reply, mut rx) = oneshot::channel();
+        let items = vec![NewEnvelope {
+            mbox: [mbox; 32],
+            id: [id; 16],
+            ttl: 60,
+            payload: vec![id; 100],
+        }];
+        s.run_group(vec![Op::Post { items, reply }]);
+        rx.try_recv().unwrap().remove(0)
+    }
+
+    fn ack(s: &mut State, mbox: u8, upto: u64) -> u64 {
+        let (reply, mut rx) = oneshot::channel();
+        s.run_group(vec![Op::Ack {
+            mbox: [mbox; 32],
+            upto,
+            reply,
+        }]);
+        rx.try_recv().unwrap().unwrap()
+    }
+
+    #[test]
+    fn duplicates_quotas_and_seqs_survive_acks_and_restarts() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("relay.sqlite");
+        let mut s = state(&p, 2);
+        assert_eq!(post(&mut s, 1, 1), PostOutcome::Stored(1));
+        assert_eq!(post(&mut s, 1, 1), PostOutcome::Duplicate(1));
+        assert_eq!(
+            post(&mut s, 2, 1),
+            PostOutcome::Stored(2),
+            "same id, other mailbox"
+        );
+        assert_eq!(post(&mut s, 1, 2), PostOutcome::Stored(3));
+        assert_eq!(post(&mut s, 1, 3), PostOutcome::MailboxFull("envelopes"));
+        assert_eq!(
+            post(&mut s, 1, 2),
+            PostOutcome::Duplicate(3),
+            "a duplicate is a duplicate even when the mailbox is full"
+        );
+        // Acknowledging the newest envelopes, then restarting, never gives a seq out twice.
+        assert_eq!(ack(&mut s, 1, 3), 2);
+        assert_eq!(ack(&mut s, 2, 3), 1);
+        assert_eq!(
+            post(&mut s, 1, 4),
+            PostOutcome::Stored(4),
+            "counts follow the ack"
+        );
+        assert_eq!(ack(&mut s, 1, 4), 1);
+        s.close();
+        let mut s = state(&p, 2);
+        assert_eq!(post(&mut s, 1, 5), PostOutcome::Stored(5));
+        assert_eq!(post(&mut s, 1, 6), PostOutcome::Stored(6));
+        assert_eq!(post(&mut s, 1, 7), PostOutcome::MailboxFull("envelopes"));
+        s.close();
+        let s = state(&p, 2);
+        assert_eq!(s.next_seq, 7, "posts alone are recovered from max(seq)");
+        let (count, bytes): (i64, i64) = s
+            .conn
+            .query_row("SELECT count, bytes FROM mailboxes", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (count, bytes),
+            (2, 200),
+            "the cached counters were written back"
+        );
+    }
 }
