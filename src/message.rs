@@ -2,6 +2,9 @@
 //! arrives (DESIGN §4). Uses `crypto` for the cryptography and `keys` for cards; knows
 //! nothing of stdin/stdout.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use anyhow::{Context, Result};
 use rand::RngCore;
 
@@ -50,9 +53,56 @@ pub struct Verified {
     pub card_json: serde_json::Value,
 }
 
+/// Sender cards already checked in this run, by their exact bytes. Every message carries
+/// its sender's card, and checking one (for `pgp`, parsing a certificate and verifying an
+/// OpenPGP signature) costs more than the rest of opening the message; a batch of messages
+/// from one sender needs it once. Only cards that passed every check are kept.
+#[derive(Default)]
+pub struct CardCache {
+    map: Mutex<HashMap<Vec<u8>, Arc<CheckedCard>>>,
+}
+
+struct CheckedCard {
+    card: Card,
+    public: PublicIdentity,
+    json: serde_json::Value,
+}
+
+/// Distinct cards kept at most; past it the cache starts over.
+const CARD_CACHE_MAX: usize = 1024;
+
+impl CardCache {
+    fn check(&self, bytes: &[u8]) -> Result<Arc<CheckedCard>> {
+        let lock = || self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = lock().get(bytes) {
+            return Ok(c.clone());
+        }
+        let json: serde_json::Value = serde_json::from_slice(bytes)
+            .context(Fail(Exit::Crypto, "the sender's card is malformed".into()))?;
+        let (card, public) = verify_card(&json).context("the sender's card")?;
+        let checked = Arc::new(CheckedCard { card, public, json });
+        let mut map = lock();
+        if map.len() >= CARD_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(bytes.to_vec(), checked.clone());
+        Ok(checked)
+    }
+}
+
 /// Decrypts and checks a ciphertext. Every failure is exit 4 and nothing of the message is
 /// returned: a message that does not verify is never shown as if it were good.
 pub fn unseal(me: &Identity, known_pgp: &[PublicIdentity], ciphertext: &[u8]) -> Result<Unsealed> {
+    unseal_with(me, known_pgp, ciphertext, &CardCache::default())
+}
+
+/// [`unseal`] with the cards checked earlier in this run.
+pub fn unseal_with(
+    me: &Identity,
+    known_pgp: &[PublicIdentity],
+    ciphertext: &[u8],
+    cards: &CardCache,
+) -> Result<Unsealed> {
     let opened = crypto::open(&me.secret, ciphertext, known_pgp).context(Fail(
         Exit::Crypto,
         "cannot decrypt: not for this identity, or damaged".into(),
@@ -60,10 +110,10 @@ pub fn unseal(me: &Identity, known_pgp: &[PublicIdentity], ciphertext: &[u8]) ->
     match opened {
         Opened::Foreign { plaintext, signer } => Ok(Unsealed::Foreign { plaintext, signer }),
         Opened::Pigeon { inner, card, sig } => {
-            let card_json: serde_json::Value = serde_json::from_slice(&card)
-                .context(Fail(Exit::Crypto, "the sender's card is malformed".into()))?;
-            let (card, public) = verify_card(&card_json).context("the sender's card")?;
-            public
+            let checked = cards.check(&card)?;
+            let (card, card_json) = (checked.card.clone(), checked.json.clone());
+            checked
+                .public
                 .verify(MSG_DOMAIN, &inner, &sig)
                 .context(Fail(Exit::Crypto, "bad message signature".into()))?;
             let inner: Inner = serde_json::from_slice(&inner)

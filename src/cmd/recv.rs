@@ -1,6 +1,7 @@
 //! `pigeon recv`: fetch from every relay on my card, verify and decrypt (keys parsed once,
 //! both cores), archive, hand over, and only then acknowledge to the relays.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -20,12 +21,12 @@ use crate::config::Config;
 use crate::crypto::PublicIdentity;
 use crate::error::{Exit, WithHint, fail};
 use crate::keys::{Contacts, Identity, now};
-use crate::message::{self, Unsealed, Verified};
+use crate::message::{self, CardCache, Sender, Unsealed, Verified};
 use crate::store::{Archived, Store};
 use crate::wire::{FetchReply, StoredEnvelope};
 
-/// Envelopes per page: one archive transaction each.
-const PAGE: u32 = 200;
+/// Envelopes per page: one archive transaction each (relays cap it, at 500 by default).
+const PAGE: u32 = 500;
 /// Seconds a `--follow` long poll waits on the relay.
 const LONG_POLL: u64 = 25;
 
@@ -43,6 +44,10 @@ struct Receiver {
     held: usize,
     /// Ids of the current page that were archived but not handed over.
     not_handed: Vec<String>,
+    /// Sender cards checked in this run.
+    cards: CardCache,
+    /// Senders looked up among the contacts in this run, by fingerprint and claimed name.
+    senders: HashMap<(String, String), Sender>,
 }
 
 pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
@@ -78,6 +83,8 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         rejected: 0,
         held: 0,
         not_handed: Vec::new(),
+        cards: CardCache::default(),
+        senders: HashMap::new(),
     };
     // What an earlier run archived but did not hand over (it crashed, or --exec failed).
     r.hand_over_undelivered()?;
@@ -152,29 +159,23 @@ impl Receiver {
     }
 
     fn hand_over_undelivered(&mut self) -> Result<()> {
-        let pending: Vec<(String, String)> = self
-            .store
-            .undelivered()?
-            .into_iter()
-            .map(|m| (m.id, m.json))
-            .collect();
-        self.hand_over_all(
-            pending
-                .iter()
-                .map(|(id, json)| (id.as_str(), json.as_str())),
-        )
+        let mut pending = Vec::new();
+        for m in self.store.undelivered()? {
+            pending.push((m.id, serde_json::from_str(&m.json)?));
+        }
+        self.hand_over_all(pending)
     }
 
     /// Hands messages over in order and marks those handed over, also when a later one
     /// fails (say stdout closed), so none is printed twice. Ids not handed over (held
     /// back, or `--exec` failed) are noted in `not_handed`.
-    fn hand_over_all<'a>(&mut self, msgs: impl Iterator<Item = (&'a str, &'a str)>) -> Result<()> {
+    fn hand_over_all(&mut self, msgs: Vec<(String, Value)>) -> Result<()> {
         let mut done = Vec::new();
         let mut result = Ok(());
-        for (id, json) in msgs {
-            match self.hand_over(json) {
-                Ok(true) => done.push(id.to_string()),
-                Ok(false) => self.not_handed.push(id.to_string()),
+        for (id, msg) in msgs {
+            match self.hand_over(msg) {
+                Ok(true) => done.push(id),
+                Ok(false) => self.not_handed.push(id),
                 Err(e) => {
                     result = Err(e);
                     break;
@@ -187,8 +188,7 @@ impl Receiver {
 
     /// Delivers one message; true when it was handed over. A sender pinned since the
     /// message was archived is shown as the contact it now is.
-    fn hand_over(&mut self, json: &str) -> Result<bool> {
-        let mut msg: Value = serde_json::from_str(json)?;
+    fn hand_over(&mut self, mut msg: Value) -> Result<bool> {
         if msg["from"]["known"] != Value::Bool(true)
             && let Some(fp) = msg["from"]["fingerprint"].as_str()
             && let Some(c) = self.contacts.by_fingerprint(fp)?
@@ -217,21 +217,32 @@ impl Receiver {
         }
     }
 
-    /// Fetches every page waiting on one relay.
+    /// Fetches every page waiting on one relay. While a page is opened and archived, the
+    /// next one is already being fetched (after the cursor the archive will hold).
     fn drain(&mut self, relay: &str) -> Result<(), DrainError> {
+        let key = self.mailbox_key().clone();
+        let client = self.client.clone();
+        let first = self.cursor(relay);
+        let mut page = client
+            .fetch(relay, &key, first, PAGE, 0)
+            .map_err(DrainError::Relay)?;
+        let mut cursor = first;
         loop {
-            let cursor = self.cursor(relay);
-            let page = self
-                .client
-                .fetch(relay, self.mailbox_key(), cursor, PAGE, 0)
-                .map_err(DrainError::Relay)?;
             // A relay that says "more" but sends nothing new must not keep us here.
-            let advanced = page.envelopes.last().is_some_and(|e| e.seq > cursor);
-            let more = page.more && advanced;
-            self.process(relay, page.envelopes)
-                .map_err(DrainError::Local)?;
-            if !more {
-                return Ok(());
+            let last = page.envelopes.iter().map(|e| e.seq).max().unwrap_or(0);
+            let after = (page.more && last > cursor).then_some(last);
+            cursor = cursor.max(last);
+            let envelopes = std::mem::take(&mut page.envelopes);
+            let next = std::thread::scope(|s| {
+                let (client, key) = (&client, &key);
+                let prefetch =
+                    after.map(|after| s.spawn(move || client.fetch(relay, key, after, PAGE, 0)));
+                self.process(relay, envelopes).map_err(DrainError::Local)?;
+                Ok(prefetch.map(|h| h.join().expect("prefetch thread")))
+            })?;
+            match next {
+                Some(p) => page = p.map_err(DrainError::Relay)?,
+                None => return Ok(()),
             }
         }
     }
@@ -327,16 +338,19 @@ impl Receiver {
             }
         }
         let mailbox = self.id.meta.mailbox.clone();
-        let fresh = self
+        let rows: Vec<Archived> = archived.iter().map(|(row, _)| row.clone()).collect();
+        let fresh: HashSet<String> = self
             .store
-            .receive_page(relay, &mailbox, last_seq, &archived, &rejected, received)?;
+            .receive_page(relay, &mailbox, last_seq, &rows, &rejected, received)?
+            .into_iter()
+            .collect();
         self.not_handed.clear();
-        self.hand_over_all(
-            archived
-                .iter()
-                .filter(|r| fresh.contains(&r.id))
-                .map(|r| (r.id.as_str(), r.json.as_str())),
-        )?;
+        let msgs = archived
+            .into_iter()
+            .filter(|(row, _)| fresh.contains(&row.id))
+            .map(|(row, msg)| (row.id, msg))
+            .collect();
+        self.hand_over_all(msgs)?;
         // What was not handed over stays on the relay too (it is in the archive as well,
         // and comes back from there next run).
         let ack_upto = seqs
@@ -355,12 +369,12 @@ impl Receiver {
 
     /// Decrypts and checks envelopes on every core.
     fn open_all(&self, envs: &[StoredEnvelope]) -> Vec<Result<Unsealed>> {
-        let (id, known_pgp) = (&self.id, &self.known_pgp);
+        let (id, known_pgp, cards) = (&self.id, &self.known_pgp, &self.cards);
         let open = |e: &StoredEnvelope| -> Result<Unsealed> {
             let ct = B64
                 .decode(&e.payload)
                 .context("the payload is not base64")?;
-            message::unseal(id, known_pgp, &ct)
+            message::unseal_with(id, known_pgp, &ct, cards)
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if envs.len() < 8 || cores == 1 {
@@ -381,8 +395,16 @@ impl Receiver {
 
     /// The archive row (with the JSON the user will see) for a verified message. Errors
     /// here are local (disk), not the message's fault.
-    fn archive_row(&self, v: Verified, received: u64) -> Result<Archived> {
-        let sender = message::classify(&self.contacts, &v.card.fingerprint, &v.card.name)?;
+    fn archive_row(&mut self, v: Verified, received: u64) -> Result<(Archived, Value)> {
+        let key = (v.card.fingerprint.clone(), v.card.name.clone());
+        let sender = match self.senders.get(&key) {
+            Some(s) => s.clone(),
+            None => {
+                let s = message::classify(&self.contacts, &key.0, &key.1)?;
+                self.senders.insert(key.clone(), s.clone());
+                s
+            }
+        };
         if let Some(c) = &sender.contact
             && c.card.get("seq").and_then(Value::as_u64) < Some(v.card.seq)
         {
@@ -390,6 +412,7 @@ impl Receiver {
             if let Err(e) = self.contacts.add(&v.card_json, None, false) {
                 eprintln!("pigeon: cannot update {}'s card: {e:#}", c.name);
             }
+            self.senders.remove(&key);
         }
         let paths = self.handover.save_files(&v.inner.id, &v.inner.files)?;
         let files: Vec<SavedFile> = v
@@ -405,7 +428,7 @@ impl Receiver {
             })
             .collect();
         let msg = message_json(&v.inner, &sender, &v.card_json, Some(received), &files);
-        Ok(Archived {
+        let row = Archived {
             id: v.inner.id.clone(),
             direction: "in".into(),
             sender: v.inner.from.clone(),
@@ -416,7 +439,8 @@ impl Receiver {
             kind: v.inner.kind.clone(),
             body: v.inner.body.clone(),
             json: msg.to_string(),
-        })
+        };
+        Ok((row, msg))
     }
 }
 

@@ -64,7 +64,8 @@ impl Store {
     pub fn seen(&self, id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM messages WHERE id = ?1", [id], |_| Ok(()))
+            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
             .optional()?
             .is_some())
     }
