@@ -78,14 +78,7 @@ impl Client {
         env: &Envelope,
         token: Option<&str>,
     ) -> Result<PostReply, RelayError> {
-        let url = format!("{relay}/v1/mailboxes/{mailbox}");
-        with_backoff(|| {
-            let mut req = self.agent.post(&url);
-            if let Some(t) = token {
-                req = req.header("authorization", format!("Bearer {t}"));
-            }
-            req.send_json(env)
-        })
+        self.post_json(&format!("{relay}/v1/mailboxes/{mailbox}"), env, token)
     }
 
     /// Posts many envelopes in one request.
@@ -95,13 +88,21 @@ impl Client {
         batch: &BatchRequest,
         token: Option<&str>,
     ) -> Result<BatchReply, RelayError> {
-        let url = format!("{relay}/v1/batch");
+        self.post_json(&format!("{relay}/v1/batch"), batch, token)
+    }
+
+    fn post_json<B: Serialize, T: DeserializeOwned + Serialize>(
+        &self,
+        url: &str,
+        body: &B,
+        token: Option<&str>,
+    ) -> Result<T, RelayError> {
         with_backoff(|| {
-            let mut req = self.agent.post(&url);
+            let mut req = self.agent.post(url);
             if let Some(t) = token {
                 req = req.header("authorization", format!("Bearer {t}"));
             }
-            req.send_json(batch)
+            req.send_json(body)
         })
     }
 

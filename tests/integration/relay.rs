@@ -976,15 +976,14 @@ fn a_signature_made_for_one_relay_is_refused_by_another() {
         "upto=100",
         now(),
     );
-    let mut req = agent().delete(format!("{}{path}?upto=100", r2.url));
-    for (k, v) in &headers {
-        req = req.header(*k, v);
-    }
-    let r = reply(req.call());
+    let delete_at = |url: &str| {
+        let mut req = agent().delete(format!("{url}{path}?upto=100"));
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        reply(req.call())
+    };
+    let r = delete_at(&r2.url);
     assert_eq!((r.status, code(&r)), (401, "bad_signature"));
-    let mut req = agent().delete(format!("{}{path}?upto=100", r1.url));
-    for (k, v) in &headers {
-        req = req.header(*k, v);
-    }
-    assert_eq!(reply(req.call()).status, 200);
+    assert_eq!(delete_at(&r1.url).status, 200);
 }
