@@ -116,6 +116,15 @@ fn render(a: &ReportArgs, r: &HashMap<String, Value>) -> String {
             format!(", {}", a.toolchain)
         }
     );
+    if let Some(l) = r.get("load") {
+        let _ = writeln!(
+            s,
+            "- **Load average (1, 5, 15 min) before / after the run:** {} / {} (the machine is \
+             shared; other work running at the same time lowers every figure)",
+            l["start"].as_str().unwrap_or("?"),
+            l["end"].as_str().unwrap_or("?")
+        );
+    }
     if let Some(p) = r.get("params") {
         let _ = writeln!(s, "- **Parameters:** {}", p["text"].as_str().unwrap_or(""));
     }
