@@ -52,7 +52,8 @@ pub fn run(a: &ReportArgs) -> Result<()> {
     let old = std::fs::read_to_string(&a.out).unwrap_or_default();
     let new = match (old.find(BEGIN), old.find(END)) {
         (Some(b), Some(e)) if e > b => {
-            format!("{}{section}{}", &old[..b], &old[e + END.len()..])
+            let rest = old[e + END.len()..].trim_start_matches('\n');
+            format!("{}{section}\n{rest}", &old[..b])
         }
         _ => format!("# pigeon benchmarks\n\n{section}\n"),
     };
