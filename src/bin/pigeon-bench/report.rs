@@ -52,7 +52,8 @@ pub fn run(a: &ReportArgs) -> Result<()> {
     let old = std::fs::read_to_string(&a.out).unwrap_or_default();
     let new = match (old.find(BEGIN), old.find(END)) {
         (Some(b), Some(e)) if e > b => {
-            format!("{}{section}{}", &old[..b], &old[e + END.len()..])
+            let rest = old[e + END.len()..].trim_start_matches('\n');
+            format!("{}{section}\n{rest}", &old[..b])
         }
         _ => format!("# pigeon benchmarks\n\n{section}\n"),
     };
@@ -116,6 +117,15 @@ fn render(a: &ReportArgs, r: &HashMap<String, Value>) -> String {
             format!(", {}", a.toolchain)
         }
     );
+    if let Some(l) = r.get("load") {
+        let _ = writeln!(
+            s,
+            "- **Load average (1, 5, 15 min) before / after the run:** {} / {} (the machine is \
+             shared; other work running at the same time lowers every figure)",
+            l["start"].as_str().unwrap_or("?"),
+            l["end"].as_str().unwrap_or("?")
+        );
+    }
     if let Some(p) = r.get("params") {
         let _ = writeln!(s, "- **Parameters:** {}", p["text"].as_str().unwrap_or(""));
     }
