@@ -101,14 +101,16 @@ pub fn post_one(
     Ok(PostOutcome::Stored(s))
 }
 
-/// Writes the transaction's mailbox counters back, once per mailbox.
+/// Writes the changed mailbox counters back, once per mailbox. The rows stay cached: the
+/// writer owns the database, so they stay true until an ack or a sweep changes them in SQL
+/// (the writer drops the cache then, and whenever a transaction fails).
 pub fn flush(tx: &Connection, mboxes: &mut HashMap<[u8; 32], Mbox>) -> rusqlite::Result<()> {
     let mut stmt =
         tx.prepare_cached("UPDATE mailboxes SET count = ?2, bytes = ?3 WHERE id = ?1")?;
-    for m in mboxes.values().filter(|m| m.dirty) {
+    for m in mboxes.values_mut().filter(|m| m.dirty) {
         stmt.execute(params![m.id, m.count as i64, m.bytes as i64])?;
+        m.dirty = false;
     }
-    mboxes.clear();
     Ok(())
 }
 

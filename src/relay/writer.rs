@@ -175,7 +175,12 @@ struct State {
     metrics: Arc<Metrics>,
     next_seq: u64,
     total_bytes: u64,
+    /// Mailbox rows kept between transactions (saves a lookup per post).
+    mboxes: HashMap<[u8; 32], Mbox>,
 }
+
+/// Mailbox rows the writer keeps in memory between transactions, at most.
+const MAX_CACHED_MAILBOXES: usize = 4096;
 
 impl State {
     fn load(
@@ -196,6 +201,7 @@ impl State {
             metrics,
             next_seq,
             total_bytes,
+            mboxes: HashMap::new(),
         })
     }
 
@@ -271,7 +277,9 @@ impl State {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut mboxes: HashMap<[u8; 32], Mbox> = HashMap::new();
+        // Taken out: a failed transaction returns early and leaves the cache empty.
+        let mut mboxes = std::mem::take(&mut self.mboxes);
+        let mut deleted = false;
         let mut seq = self.next_seq;
         let mut total = self.total_bytes;
         let mut stored_bytes = 0u64;
@@ -296,11 +304,15 @@ impl State {
                 Op::Ack { mbox, upto, reply } => {
                     flush(&tx, &mut mboxes)?;
                     let n = ack(&tx, &mbox, upto, &mut total)?;
+                    mboxes.clear();
+                    deleted |= n > 0;
                     pending.push(Pending::Ack(reply, n));
                 }
                 Op::Sweep { limit, reply } => {
                     flush(&tx, &mut mboxes)?;
                     let n = sweep(&tx, now, limit, &mut total)?;
+                    mboxes.clear();
+                    deleted |= n > 0;
                     pending.push(Pending::Sweep(reply, n));
                 }
                 Op::Block { addr, reply } => {
@@ -314,13 +326,17 @@ impl State {
             }
         }
         flush(&tx, &mut mboxes)?;
-        if seq != self.next_seq {
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?1)",
-                params![seq as i64],
-            )?;
+        // On start the next seq is max(stored, max(seq) + 1): only a transaction that
+        // deletes can lower max(seq), so only it must store the counter (a page saved on
+        // every posting commit).
+        if deleted {
+            tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?1)")?
+                .execute(params![seq as i64])?;
         }
         tx.commit()?;
+        if mboxes.len() <= MAX_CACHED_MAILBOXES {
+            self.mboxes = mboxes;
+        }
         self.next_seq = seq;
         self.total_bytes = total;
         self.metrics.stored_bytes.add(stored_bytes);
@@ -436,6 +452,14 @@ mod tests {
         assert_eq!(
             w.post(vec![env(1, 8, 10)]).await.unwrap(),
             vec![PostOutcome::Stored(5)]
+        );
+        w.stop().await;
+        h.join().unwrap();
+        // Posting commits do not store the counter; the stored rows carry it.
+        let (w, h, _) = start(d.path(), quotas);
+        assert_eq!(
+            w.post(vec![env(1, 9, 10)]).await.unwrap(),
+            vec![PostOutcome::Stored(6)]
         );
         w.stop().await;
         h.join().unwrap();
