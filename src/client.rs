@@ -123,9 +123,14 @@ impl Client {
             .config()
             .timeout_global(Some(Duration::from_secs(wait + 30)))
             .build();
-        for (k, v) in
-            wire::sign_request(key, "GET", wire::url_authority(relay), &path, &query, now())
-        {
+        for (k, v) in wire::sign_request(
+            key,
+            "GET",
+            wire::url_authority(relay),
+            &path,
+            &query,
+            wire::now(),
+        ) {
             req = req.header(k, v);
         }
         reply(req.call())
@@ -142,7 +147,7 @@ impl Client {
             wire::url_authority(relay),
             &path,
             &query,
-            now(),
+            wire::now(),
         ) {
             req = req.header(k, v);
         }
@@ -152,10 +157,6 @@ impl Client {
 
 fn mailbox_of(key: &SigningKey) -> String {
     wire::mailbox_id(key.verifying_key().as_bytes())
-}
-
-fn now() -> u64 {
-    crate::keys::now()
 }
 
 /// Posting is idempotent (relays store an envelope id once), so a post that met a rate

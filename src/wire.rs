@@ -210,6 +210,14 @@ pub fn sign_request(
     ]
 }
 
+/// The current time as the wire carries it: unix seconds.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// A mailbox id: the SHA-256 of the Ed25519 mailbox key, 64 lowercase hex digits.
 pub fn mailbox_id(mailbox_key: &[u8; 32]) -> String {
     hex::encode(Sha256::digest(mailbox_key))

@@ -27,7 +27,7 @@ pub fn run(ctx: &Ctx, args: KeygenArgs) -> Result<Exit> {
             let bytes = super::read_input(Some(path))?;
             let pass = passphrase::read(
                 args.import_passphrase_file.as_deref(),
-                "PIGEON_GPG_PASSPHRASE",
+                Some("PIGEON_GPG_PASSPHRASE"),
             )?;
             SecretIdentity::import_pgp(&bytes, pass.as_deref().map(String::as_str)).context(
                 crate::error::Fail(Exit::Crypto, "cannot import the OpenPGP key".into()),

@@ -41,11 +41,11 @@ impl Ctx {
     /// The identity passphrase: the flag's file, else `PIGEON_PASSPHRASE`, else the
     /// config file's `identity.passphrase_file`.
     pub fn passphrase(&self, flag: Option<&Path>) -> Result<Option<Zeroizing<String>>> {
-        if let Some(p) = crate::keys::passphrase::read(flag, "PIGEON_PASSPHRASE")? {
+        if let Some(p) = crate::keys::passphrase::read(flag, Some("PIGEON_PASSPHRASE"))? {
             return Ok(Some(p));
         }
         let cfg = crate::config::Config::load(&self.home)?;
-        crate::keys::passphrase::read(cfg.identity.passphrase_file.as_deref(), "")
+        crate::keys::passphrase::read(cfg.identity.passphrase_file.as_deref(), None)
     }
 
     /// Loads and unlocks my identity.

@@ -338,7 +338,7 @@ impl Receiver {
             }
         }
         let mailbox = self.id.meta.mailbox.clone();
-        let rows: Vec<Archived> = archived.iter().map(|(row, _)| row.clone()).collect();
+        let rows: Vec<&Archived> = archived.iter().map(|(row, _)| row).collect();
         let fresh: HashSet<String> = self
             .store
             .receive_page(relay, &mailbox, last_seq, &rows, &rejected, received)?

@@ -10,13 +10,7 @@ pub use card::{card_signing_bytes, verify_card, verify_card_json};
 pub use contacts::{Contact, Contacts};
 pub use identity::{Identity, IdentityMeta};
 
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use crate::wire::now;
 
 /// Checks a name given to `keygen --name` or `contact add --as`: one line of printable
 /// text, at most 64 characters, usable in file names and shell scripts.

@@ -6,9 +6,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use zeroize::Zeroizing;
 
-/// The passphrase from `file` if given, else from the environment variable `var`.
+/// The passphrase from `file` if given, else from the environment variable `var` if named.
 /// A trailing newline in the file is not part of the passphrase.
-pub fn read(file: Option<&Path>, var: &str) -> Result<Option<Zeroizing<String>>> {
+pub fn read(file: Option<&Path>, var: Option<&str>) -> Result<Option<Zeroizing<String>>> {
     if let Some(path) = file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read passphrase file {}", path.display()))?;
@@ -20,6 +20,7 @@ pub fn read(file: Option<&Path>, var: &str) -> Result<Option<Zeroizing<String>>>
         }
         return Ok(Some(Zeroizing::new(trimmed.to_string())));
     }
+    let Some(var) = var else { return Ok(None) };
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Ok(Some(Zeroizing::new(v))),
         _ => Ok(None),

@@ -279,13 +279,7 @@ impl Readers {
     }
 }
 
-/// Current unix time in seconds.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use crate::wire::now;
 
 /// Looks up one `meta` integer.
 pub fn meta_u64(conn: &Connection, key: &str) -> rusqlite::Result<Option<u64>> {

@@ -30,7 +30,7 @@ impl Store {
         relay: &str,
         mailbox: &str,
         cursor: u64,
-        messages: &[Archived],
+        messages: &[&Archived],
         rejected: &[(String, String)],
         now: u64,
     ) -> Result<Vec<String>> {

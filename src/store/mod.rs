@@ -9,7 +9,7 @@ mod inbox;
 mod outbox;
 
 pub use outbox::OutboxRow;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 /// Marks the file as pigeon's archive ("PGN1").
 const APPLICATION_ID: i64 = 0x5047_4e31;
@@ -155,14 +155,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn contains(&self, id: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .query_row("SELECT 1 FROM messages WHERE id = ?1", [id], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
     /// Every archived message, oldest first.
     pub fn all(&self) -> Result<Vec<Archived>> {
         let mut stmt = self.conn.prepare(
@@ -241,7 +233,7 @@ mod tests {
         assert_eq!(s.version().unwrap(), MIGRATIONS.len());
         assert!(s.insert(&msg("a")).unwrap());
         assert!(!s.insert(&msg("a")).unwrap());
-        assert!(s.contains("a").unwrap());
+        assert!(s.seen("a").unwrap());
         assert_eq!(s.all().unwrap(), vec![msg("a")]);
     }
 
@@ -251,7 +243,7 @@ mod tests {
         let p = dir.path().join("a.sqlite");
         Store::open(&p).unwrap().insert(&msg("x")).unwrap();
         let s = Store::open(&p).unwrap();
-        assert!(s.contains("x").unwrap());
+        assert!(s.seen("x").unwrap());
         s.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(s);
         let err = Store::open(&p).err().unwrap();

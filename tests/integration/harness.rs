@@ -150,6 +150,18 @@ fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
+/// A GET or DELETE of `url` with `headers` added (signed requests).
+pub fn call_with(method: &str, url: &str, headers: &[(&'static str, String)]) -> Reply {
+    let mut req = match method {
+        "DELETE" => agent().delete(url),
+        _ => agent().get(url),
+    };
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    reply(req.call())
+}
+
 /// An HTTP client that returns every status as a response.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()

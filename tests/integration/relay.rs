@@ -14,7 +14,7 @@ use pigeon::wire;
 use rand::RngCore as _;
 use serde_json::{Value, json};
 
-use crate::harness::{Relay, Reply, agent, eventually, home, reply, run};
+use crate::harness::{Relay, Reply, agent, call_with, eventually, home, reply, run};
 
 /// A mailbox owner: the key and the mailbox id it owns.
 struct Owner {
@@ -67,11 +67,8 @@ fn post(
 /// A signed GET of the owner's mailbox with `query`, signed at `time`.
 fn get_signed_at(url: &str, o: &Owner, query: &str, time: u64) -> Reply {
     let path = format!("/v1/mailboxes/{}", o.mbox);
-    let mut req = agent().get(format!("{url}{path}?{query}"));
-    for (k, v) in wire::sign_request(&o.key, "GET", wire::url_authority(url), &path, query, time) {
-        req = req.header(k, v);
-    }
-    reply(req.call())
+    let headers = wire::sign_request(&o.key, "GET", wire::url_authority(url), &path, query, time);
+    call_with("GET", &format!("{url}{path}?{query}"), &headers)
 }
 
 fn get(url: &str, o: &Owner, query: &str) -> Reply {
@@ -81,18 +78,15 @@ fn get(url: &str, o: &Owner, query: &str) -> Reply {
 fn delete(url: &str, o: &Owner, upto: u64) -> Reply {
     let path = format!("/v1/mailboxes/{}", o.mbox);
     let query = format!("upto={upto}");
-    let mut req = agent().delete(format!("{url}{path}?{query}"));
-    for (k, v) in wire::sign_request(
+    let headers = wire::sign_request(
         &o.key,
         "DELETE",
         wire::url_authority(url),
         &path,
         &query,
         now(),
-    ) {
-        req = req.header(k, v);
-    }
-    reply(req.call())
+    );
+    call_with("DELETE", &format!("{url}{path}?{query}"), &headers)
 }
 
 /// Every envelope in the mailbox, paging through it.
@@ -436,11 +430,7 @@ fn replayed_and_stale_and_forged_signatures_are_refused() {
         now(),
     );
     let send = |hs: &[(&'static str, String)]| {
-        let mut req = agent().get(format!("{}{path}?after=0", relay.url));
-        for (k, v) in hs {
-            req = req.header(*k, v);
-        }
-        reply(req.call())
+        call_with("GET", &format!("{}{path}?after=0", relay.url), hs)
     };
     assert_eq!(send(&headers).status, 200);
     let replay = send(&headers);
@@ -460,11 +450,7 @@ fn replayed_and_stale_and_forged_signatures_are_refused() {
         "after=0",
         now(),
     );
-    let mut req = agent().get(format!("{}{path}?after=5", relay.url));
-    for (k, v) in &forged {
-        req = req.header(*k, v);
-    }
-    let r = reply(req.call());
+    let r = call_with("GET", &format!("{}{path}?after=5", relay.url), &forged);
     assert_eq!((r.status, code(&r)), (401, "bad_signature"));
     forged[3].1 = B64.encode([0u8; 64]);
     assert_eq!(code(&send(&forged)), "bad_signature");
@@ -634,18 +620,19 @@ fn lockouts_then_a_persistent_block_lifted_by_unblock_with_hook() {
         if round == 2 {
             // Bad signatures on reads count too.
             for _ in 0..3 {
-                let mut r = agent().get(format!("{}/v1/mailboxes/{}", relay.url, alice.mbox));
-                for (k, v) in wire::sign_request(
+                let signed_elsewhere = wire::sign_request(
                     &alice.key,
                     "GET",
                     wire::url_authority(&relay.url),
                     "/elsewhere",
                     "",
                     now(),
-                ) {
-                    r = r.header(k, v);
-                }
-                assert_eq!(code(&reply(r.call())), "bad_signature");
+                );
+                let url = format!("{}/v1/mailboxes/{}", relay.url, alice.mbox);
+                assert_eq!(
+                    code(&call_with("GET", &url, &signed_elsewhere)),
+                    "bad_signature"
+                );
             }
         } else {
             for _ in 0..3 {
@@ -976,13 +963,7 @@ fn a_signature_made_for_one_relay_is_refused_by_another() {
         "upto=100",
         now(),
     );
-    let delete_at = |url: &str| {
-        let mut req = agent().delete(format!("{url}{path}?upto=100"));
-        for (k, v) in &headers {
-            req = req.header(*k, v);
-        }
-        reply(req.call())
-    };
+    let delete_at = |url: &str| call_with("DELETE", &format!("{url}{path}?upto=100"), &headers);
     let r = delete_at(&r2.url);
     assert_eq!((r.status, code(&r)), (401, "bad_signature"));
     assert_eq!(delete_at(&r1.url).status, 200);
