@@ -115,40 +115,36 @@ impl Client {
         limit: u32,
         wait: u64,
     ) -> Result<FetchReply, RelayError> {
-        let path = format!("/v1/mailboxes/{}", mailbox_of(key));
         let query = format!("after={after}&limit={limit}&wait={wait}");
-        let mut req = self
-            .agent
-            .get(format!("{relay}{path}?{query}"))
-            .config()
-            .timeout_global(Some(Duration::from_secs(wait + 30)))
-            .build();
-        for (k, v) in wire::sign_request(
-            key,
-            "GET",
-            wire::url_authority(relay),
-            &path,
-            &query,
-            wire::now(),
-        ) {
-            req = req.header(k, v);
-        }
-        reply(req.call())
+        let timeout = Duration::from_secs(wait + 30);
+        self.signed("GET", relay, key, &query, Some(timeout))
     }
 
     /// Acknowledges (deletes) every envelope up to and including `upto`.
     pub fn ack(&self, relay: &str, key: &SigningKey, upto: u64) -> Result<DeleteReply, RelayError> {
+        self.signed("DELETE", relay, key, &format!("upto={upto}"), None)
+    }
+
+    /// A request on my mailbox, signed for this relay (see `wire::sign_request`).
+    fn signed<T: DeserializeOwned + Serialize>(
+        &self,
+        method: &str,
+        relay: &str,
+        key: &SigningKey,
+        query: &str,
+        timeout: Option<Duration>,
+    ) -> Result<T, RelayError> {
         let path = format!("/v1/mailboxes/{}", mailbox_of(key));
-        let query = format!("upto={upto}");
-        let mut req = self.agent.delete(format!("{relay}{path}?{query}"));
-        for (k, v) in wire::sign_request(
-            key,
-            "DELETE",
-            wire::url_authority(relay),
-            &path,
-            &query,
-            wire::now(),
-        ) {
+        let url = format!("{relay}{path}?{query}");
+        let mut req = match method {
+            "DELETE" => self.agent.delete(url),
+            _ => self.agent.get(url),
+        };
+        if let Some(t) = timeout {
+            req = req.config().timeout_global(Some(t)).build();
+        }
+        let host = wire::url_authority(relay);
+        for (k, v) in wire::sign_request(key, method, host, &path, query, wire::now()) {
             req = req.header(k, v);
         }
         reply(req.call())
