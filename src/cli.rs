@@ -373,6 +373,44 @@ pub struct ServeRunArgs {
     pub max_lockouts: Option<u32>,
 }
 
+/// pigeond: the pigeon relay on its own (`pigeon serve` without the client), for small hosts
+///
+/// The same relay, flags, config and database as `pigeon serve`, in a binary without the
+/// messaging client: it starts faster and stays smaller in memory (a Raspberry Pi, a VPS).
+#[derive(Debug, Parser)]
+#[command(
+    name = "pigeond",
+    version,
+    args_conflicts_with_subcommands = true,
+    max_term_width = 100,
+    after_help = "Examples:
+  pigeond                                        # SQLite in the data dir, 127.0.0.1:7447
+  pigeond --listen 0.0.0.0:7447 --db /var/lib/pigeon/relay.sqlite
+  pigeond token --label bob --expires 30d
+  pigeond unblock 203.0.113.7
+
+Everything else about the relay: pigeon-serve(1)."
+)]
+pub struct RelayCli {
+    /// Print only errors on stderr
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+    #[command(flatten)]
+    pub run: Box<ServeRunArgs>,
+}
+
+impl RelayCli {
+    /// The same arguments as `pigeon serve` would have parsed.
+    pub fn into_serve(self) -> ServeArgs {
+        ServeArgs {
+            command: self.command,
+            run: self.run,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ServeCommand {
     /// Print a posting token derived from the relay's secret

@@ -17,7 +17,8 @@
 //! error    exit-code enum and the error printer
 //! ```
 //! The relay never imports `keys` or `crypto`: it handles opaque bytes and checks Ed25519
-//! request signatures only.
+//! request signatures only. That is what lets `bin/pigeon-relay.rs` (`run_relay()`, the
+//! `serve` subcommand alone) link without the client and its crypto libraries.
 
 pub mod cli;
 pub mod client;
@@ -40,19 +41,32 @@ use clap::Parser;
 
 /// Runs pigeon with these arguments and returns the process exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
-    let cli = match cli::Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
-            let _ = e.print();
-            return if e.use_stderr() {
-                error::Exit::Usage.code()
-            } else {
-                error::Exit::Ok.code()
-            };
-        }
-    };
-    match cmd::dispatch(cli) {
+    match cli::Cli::try_parse_from(args) {
+        Ok(cli) => finish(cmd::dispatch(cli)),
+        Err(e) => usage_error(e),
+    }
+}
+
+/// Runs `pigeond` (the relay alone) with these arguments; returns the exit code.
+pub fn run_relay<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
+    match cli::RelayCli::try_parse_from(args) {
+        Ok(cli) => finish(cmd::dispatch_relay(cli)),
+        Err(e) => usage_error(e),
+    }
+}
+
+fn usage_error(e: clap::Error) -> i32 {
+    // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+    let _ = e.print();
+    if e.use_stderr() {
+        error::Exit::Usage.code()
+    } else {
+        error::Exit::Ok.code()
+    }
+}
+
+fn finish(result: anyhow::Result<error::Exit>) -> i32 {
+    match result {
         Ok(code) => code.code(),
         Err(err) => {
             if error::is_broken_pipe(&err) {

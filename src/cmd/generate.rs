@@ -8,7 +8,7 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use super::Ctx;
-use crate::cli::{Cli, GenArgs};
+use crate::cli::{Cli, GenArgs, RelayCli};
 use crate::error::Exit;
 
 pub fn run(ctx: &Ctx, args: GenArgs) -> Result<Exit> {
@@ -34,24 +34,33 @@ pub fn render_all() -> Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut root = Cli::command();
     root.build();
-    man_pages(&root, "pigeon", &mut out)?;
-    for (shell, file) in [
-        (Shell::Bash, "pigeon.bash"),
-        (Shell::Zsh, "_pigeon"),
-        (Shell::Fish, "pigeon.fish"),
-    ] {
-        let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "pigeon", &mut buf);
-        out.push((PathBuf::from("completions").join(file), buf));
+    man_pages(&root, "pigeon", "pigeon", &mut out)?;
+    let mut relay = RelayCli::command();
+    relay.build();
+    man_pages(&relay, "pigeond", "pigeond", &mut out)?;
+    for (bin, cmd) in [("pigeon", Cli::command()), ("pigeond", relay)] {
+        for (shell, file) in [
+            (Shell::Bash, format!("{bin}.bash")),
+            (Shell::Zsh, format!("_{bin}")),
+            (Shell::Fish, format!("{bin}.fish")),
+        ] {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd.clone(), bin, &mut buf);
+            out.push((PathBuf::from("completions").join(file), buf));
+        }
     }
     Ok(out)
 }
 
-fn man_pages(cmd: &clap::Command, name: &str, out: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<()> {
-    let page = cmd
-        .clone()
-        .name(name.to_string())
-        .bin_name(name.replace('-', " "));
+/// The page `name` (pigeon-serve-token) documents the command line `usage` (pigeon serve
+/// token); its subcommands get pages of their own.
+fn man_pages(
+    cmd: &clap::Command,
+    name: &str,
+    usage: &str,
+    out: &mut Vec<(PathBuf, Vec<u8>)>,
+) -> Result<()> {
+    let page = cmd.clone().name(name.to_string()).bin_name(usage);
     let mut buf = Vec::new();
     clap_mangen::Man::new(page).render(&mut buf)?;
     if name == "pigeon" {
@@ -62,7 +71,13 @@ fn man_pages(cmd: &clap::Command, name: &str, out: &mut Vec<(PathBuf, Vec<u8>)>)
         if sub.is_hide_set() || sub.get_name() == "help" {
             continue;
         }
-        man_pages(sub, &format!("{name}-{}", sub.get_name()), out)?;
+        let sub_name = sub.get_name();
+        man_pages(
+            sub,
+            &format!("{name}-{sub_name}"),
+            &format!("{usage} {sub_name}"),
+            out,
+        )?;
     }
     Ok(())
 }

@@ -79,6 +79,15 @@ pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// `pigeond`: the `serve` subcommand on its own.
+pub fn dispatch_relay(cli: crate::cli::RelayCli) -> Result<Exit> {
+    let ctx = Ctx {
+        home: Home::from_env()?,
+        quiet: cli.quiet,
+    };
+    serve::run(&ctx, cli.into_serve())
+}
+
 pub fn dispatch(cli: Cli) -> Result<Exit> {
     let ctx = Ctx {
         home: Home::from_env()?,

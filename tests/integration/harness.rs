@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_pigeon");
+/// The relay alone: `pigeond ARGS` is `pigeon serve ARGS`.
+pub const PIGEOND: &str = env!("CARGO_BIN_EXE_pigeond");
 
 /// A temporary `PIGEON_HOME`.
 pub fn home() -> tempfile::TempDir {
@@ -25,7 +27,12 @@ pub fn home() -> tempfile::TempDir {
 
 /// `pigeon ARGS` with `PIGEON_HOME=home` and no inherited `PIGEON_*` settings.
 pub fn pigeon(home: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
+    program(BIN, home)
+}
+
+/// `bin ARGS` with `PIGEON_HOME=home` and no inherited `PIGEON_*` settings.
+pub fn program(bin: &str, home: &Path) -> Command {
+    let mut cmd = Command::new(bin);
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("PIGEON_") {
             cmd.env_remove(k);
@@ -40,7 +47,7 @@ pub fn run(home: &Path, args: &[&str]) -> Output {
     pigeon(home).args(args).output().expect("run pigeon")
 }
 
-/// A relay process: `pigeon serve --listen 127.0.0.1:0 ARGS`.
+/// A relay process: `pigeon serve --listen 127.0.0.1:0 ARGS` (or `pigeond …`).
 pub struct Relay {
     child: Child,
     pub url: String,
@@ -53,13 +60,22 @@ impl Relay {
     /// `home/relay.stderr`, so restarts keep one log. It listens on a free port of
     /// 127.0.0.1 unless `args` name another `--listen` (a restart on the same port).
     pub fn start(home: &Path, args: &[&str]) -> Relay {
+        let mut cmd = pigeon(home);
+        cmd.arg("serve");
+        Relay::start_cmd(cmd, home, args)
+    }
+
+    /// The same, with `pigeond ARGS` (the relay-only binary).
+    pub fn start_pigeond(home: &Path, args: &[&str]) -> Relay {
+        Relay::start_cmd(program(PIGEOND, home), home, args)
+    }
+
+    fn start_cmd(mut cmd: Command, home: &Path, args: &[&str]) -> Relay {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(home.join("relay.stderr"))
             .expect("stderr log");
-        let mut cmd = pigeon(home);
-        cmd.arg("serve");
         if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }

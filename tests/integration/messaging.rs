@@ -367,3 +367,38 @@ fn own_card_and_cardless_recipients() {
             .contains("no relay")
     );
 }
+
+#[test]
+fn pigeond_is_the_relay_alone() {
+    let relay = Relay::start_pigeond();
+    let (alice, bob) = pair_on(&[&relay], "age", "pgp");
+    alice.run(&["send", "--to", "bob", "through pigeond"]).ok();
+    assert_eq!(bodies(&bob.run(&["recv"]).ok().json()), ["through pigeond"]);
+    bob.run(&["send", "--to", "alice", "and back"]).ok();
+    assert_eq!(bodies(&alice.run(&["recv"]).ok().json()), ["and back"]);
+
+    let pigeond = |args: &[&str]| {
+        crate::harness::program(crate::harness::PIGEOND, relay.home.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Its subcommands are serve's, on the same database.
+    let token = pigeond(&["token", "--label", "carol"]);
+    assert!(token.status.success(), "{token:?}");
+    let v: Value = serde_json::from_slice(&token.stdout).unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["label"].as_str()),
+        (Some("token"), Some("carol"))
+    );
+    // The client is not in it: a client command is a usage error, and help says where to look.
+    let keygen = pigeond(&["keygen", "--name", "x"]);
+    assert_eq!(keygen.status.code(), Some(2), "{keygen:?}");
+    let help = pigeond(&["--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("--listen") && help.contains("pigeon-serve(1)"),
+        "{help}"
+    );
+}

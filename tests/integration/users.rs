@@ -133,13 +133,27 @@ pub struct Relay {
     pub url: String,
     addr: String,
     proc: Option<crate::harness::Relay>,
+    start: StartFn,
 }
+
+type StartFn = fn(&std::path::Path, &[&str]) -> crate::harness::Relay;
 
 impl Relay {
     pub fn start() -> Relay {
         let home = crate::harness::home();
-        let proc = crate::harness::Relay::start(home.path(), &[]);
+        Relay::wrap(home, crate::harness::Relay::start)
+    }
+
+    /// A relay run by `pigeond`, the relay-only binary.
+    pub fn start_pigeond() -> Relay {
+        let home = crate::harness::home();
+        Relay::wrap(home, crate::harness::Relay::start_pigeond)
+    }
+
+    fn wrap(home: tempfile::TempDir, start: StartFn) -> Relay {
+        let proc = start(home.path(), &[]);
         Relay {
+            start,
             url: proc.url.clone(),
             addr: proc.addr(),
             proc: Some(proc),
@@ -163,7 +177,7 @@ impl Relay {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let proc = crate::harness::Relay::start(self.home.path(), &["--listen", &self.addr]);
+        let proc = (self.start)(self.home.path(), &["--listen", &self.addr]);
         self.proc = Some(proc);
     }
 }

@@ -1,0 +1,64 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_pigeond_global_optspecs
+    string join \n q/quiet listen= db= name= password-file= require-token on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= h/help V/version
+end
+
+function __fish_pigeond_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_pigeond_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_pigeond_using_subcommand
+    set -l cmd (__fish_pigeond_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c pigeond -n "__fish_pigeond_needs_command" -l listen -d 'Address to listen on [default: 127.0.0.1:7447]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l db -d 'The relay\'s SQLite database [default: relay.sqlite in the data dir]' -r -F
+complete -c pigeond -n "__fish_pigeond_needs_command" -l name -d 'The relay\'s name in /v1/info [default: pigeon]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l password-file -d 'Posting needs this password (read from the file)' -r -F
+complete -c pigeond -n "__fish_pigeond_needs_command" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-body -d 'Largest request body in bytes [default: 1048576]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-envelopes -d 'Envelopes kept per mailbox [default: 10000]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-mailbox-bytes -d 'Bytes kept per mailbox [default: 104857600]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-total-bytes -d 'Bytes kept for all mailboxes together [default: 1073741824]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-ttl -d 'Longest time an envelope is kept [default: 14d]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l default-ttl -d 'Time an envelope is kept when it names none [default: 7d, at most --max-ttl]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l sweep-interval -d 'How often expired envelopes are deleted [default: 60s]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-wait -d 'Longest long-poll wait a reader may ask for [default: 60s]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-connections -d 'Concurrent connections [default: 1024]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l header-timeout -d 'Time a client has to send its request headers [default: 10s]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l body-timeout -d 'Time a client has to send its request body [default: 30s]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-failures -d 'Failed attempts before an address is locked out [default: 3]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l lockout -d 'How long a lockout lasts [default: 10m]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-lockouts -d 'Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeond -n "__fish_pigeond_needs_command" -l require-token -d 'Posting needs a token from `pigeon serve token`'
+complete -c pigeond -n "__fish_pigeond_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeond -n "__fish_pigeond_needs_command" -s V -l version -d 'Print version'
+complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
+complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeond -n "__fish_pigeond_using_subcommand token" -l label -d 'Who the token is for' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand token" -l expires -d 'How long it is valid: 12h, 30d [default: 30d]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand token" -l db -d 'The relay\'s database (its secret lives there) [default: as for serve]' -r -F
+complete -c pigeond -n "__fish_pigeond_using_subcommand token" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeond -n "__fish_pigeond_using_subcommand token" -s h -l help -d 'Print help'
+complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -l db -d 'The relay\'s database [default: as for serve]' -r -F
+complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -s h -l help -d 'Print help'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock help" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
