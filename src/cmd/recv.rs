@@ -39,6 +39,8 @@ struct Receiver {
     handover: HandOver,
     keep: bool,
     show_rejected: bool,
+    /// `--quiet`: no notes about transient trouble (security warnings and errors stay).
+    quiet: bool,
     delivered: usize,
     rejected: usize,
     held: usize,
@@ -78,6 +80,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         },
         keep: args.keep,
         show_rejected: args.show_rejected,
+        quiet: ctx.quiet,
         id,
         delivered: 0,
         rejected: 0,
@@ -154,6 +157,13 @@ fn lock(ctx: &Ctx, no_wait: bool) -> Result<File> {
 }
 
 impl Receiver {
+    /// A warning about something transient, on stderr unless `--quiet`.
+    fn note(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("pigeon: {}", crate::output::sanitize(msg));
+        }
+    }
+
     fn mailbox_key(&self) -> &SigningKey {
         self.id.secret.mailbox_signing_key()
     }
@@ -290,10 +300,21 @@ impl Receiver {
             });
         }
         drop(tx);
+        // Said once when a relay starts failing (or fails differently), not on every retry.
+        let mut failing: HashMap<String, String> = HashMap::new();
         for (relay, res) in rx {
             match res {
-                Ok(page) => self.process(&relay, page.envelopes)?,
-                Err(e) => eprintln!("pigeon: {relay}: {e} (retrying)"),
+                Ok(page) => {
+                    failing.remove(&relay);
+                    self.process(&relay, page.envelopes)?;
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    if failing.get(&relay) != Some(&msg) {
+                        self.note(&format!("{relay}: {msg} (retrying with backoff)"));
+                        failing.insert(relay, msg);
+                    }
+                }
             }
         }
         Ok(())
@@ -362,7 +383,10 @@ impl Receiver {
             && ack_upto > 0
             && let Err(e) = self.client.ack(relay, self.mailbox_key(), ack_upto)
         {
-            eprintln!("pigeon: {relay}: cannot acknowledge: {e} (the messages are archived)");
+            self.note(&format!(
+                "{relay}: cannot acknowledge: {e} (the messages are archived; the next run \
+                 acknowledges them)"
+            ));
         }
         Ok(())
     }
@@ -410,7 +434,7 @@ impl Receiver {
         {
             // A contact's newer card (new relays, say) travels with their messages.
             if let Err(e) = self.contacts.add(&v.card_json, None, false) {
-                eprintln!("pigeon: cannot update {}'s card: {e:#}", c.name);
+                self.note(&format!("cannot update {}'s card: {e:#}", c.name));
             }
             self.senders.remove(&key);
         }

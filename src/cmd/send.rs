@@ -78,6 +78,10 @@ struct Sender {
     failed: usize,
 }
 
+/// How long a delivery that names no TTL waits in the outbox: the longest a relay keeps
+/// an envelope by default (`max_ttl`), so nothing is given up that a relay would keep.
+const OUTBOX_DEFAULT_TTL: u64 = 14 * 24 * 3600;
+
 pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
     let cfg = Config::load(&ctx.home)?;
     let id = ctx.identity(args.passphrase_file.as_deref())?;
@@ -333,55 +337,81 @@ impl Sender {
         })
     }
 
-    /// Queues every delivery of the batch in the outbox (one transaction), posts them,
-    /// archives the messages and prints one `sent` line each, in input order.
+    /// Queues every delivery of the batch in the outbox and archives the messages (one
+    /// transaction), posts them, records the outcomes with the final `sent` lines (one
+    /// transaction), and prints one `sent` line each, in input order. A crash anywhere
+    /// leaves each message archived and its undelivered envelopes queued.
     fn flush(&mut self, batch: &mut Vec<Prepared>) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
         let rows: Vec<OutboxRow> = batch.iter().flat_map(|p| p.rows.iter().cloned()).collect();
-        self.store.outbox_add(&rows, now())?;
-        let mut results = self.deliver(&rows)?.into_iter();
-        let mut lines = Vec::with_capacity(batch.len());
-        let mut archived = Vec::with_capacity(batch.len());
-        for p in batch.drain(..) {
-            let mut report = p.report;
-            report.extend(results.by_ref().take(p.rows.len()));
-            let line = json!({
-                "type": "sent",
-                "id": p.inner.id,
-                "to": p.names,
-                "ts": p.inner.ts,
-                "deliveries": report,
-            });
-            archived.push(archive_row(&p.inner, &line));
-            lines.push(line);
-        }
-        self.store.insert_all(&archived)?;
-        for line in &lines {
+        let queued: Vec<Archived> = batch
+            .iter()
+            .map(|p| {
+                let mut report = p.report.clone();
+                report.extend(p.rows.iter().map(|r| {
+                    json!({"recipient": r.recipient, "relay": r.relay, "ok": false, "queued": true})
+                }));
+                archive_row(&p.inner, &sent_line(p, report))
+            })
+            .collect();
+        self.store.outbox_add(&queued, &rows, now())?;
+        let (results, outcomes) = self.post(&rows);
+        let mut results = results.into_iter();
+        let lines: Vec<(&str, Value)> = batch
+            .iter()
+            .map(|p| {
+                let mut report = p.report.clone();
+                report.extend(results.by_ref().take(p.rows.len()));
+                (p.inner.id.as_str(), sent_line(p, report))
+            })
+            .collect();
+        let updates: Vec<(&str, String)> =
+            lines.iter().map(|(id, l)| (*id, l.to_string())).collect();
+        self.store.outbox_results(&outcomes, &updates)?;
+        for (_, line) in &lines {
             super::emit(line)?;
         }
+        batch.clear();
         Ok(())
     }
 
-    /// Delivers what waits in the outbox, one `retried` line per message.
+    /// Delivers what waits in the outbox, one `retried` line per message; first gives up
+    /// on deliveries whose time to live ran out, one `expired` line per message.
     fn retry_outbox(&mut self) -> Result<()> {
+        let mut expired: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for row in self.store.outbox_expire(now(), OUTBOX_DEFAULT_TTL)? {
+            self.failed += 1;
+            let ttl = row.envelope.ttl.unwrap_or(OUTBOX_DEFAULT_TTL);
+            expired.entry(row.id).or_default().push(json!({
+                "recipient": row.recipient, "relay": row.relay, "ok": false, "queued": false,
+                "error": format!("not delivered within its time to live ({ttl} s); given up"),
+            }));
+        }
+        for (id, report) in expired {
+            super::emit(&json!({"type": "expired", "id": id, "deliveries": report}))?;
+        }
         let pending = self.store.outbox_pending()?;
         let mut by_id: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
         for row in pending {
             by_id.entry(row.id.clone()).or_default().push(row);
         }
         for (id, rows) in by_id {
-            let report = self.deliver(&rows)?;
+            let (report, outcomes) = self.post(&rows);
+            self.store.outbox_results(&outcomes, &[])?;
             super::emit(&json!({"type": "retried", "id": id, "deliveries": report}))?;
         }
         Ok(())
     }
 
     /// Posts rows, every relay in parallel over one connection pool; several envelopes
-    /// for one relay go in batch requests. Records each outcome in the outbox and returns
-    /// one report entry per row, in order.
-    fn deliver(&mut self, rows: &[OutboxRow]) -> Result<Vec<Value>> {
+    /// for one relay go in batch requests. Returns one report entry per row, in order, and
+    /// the outcomes for the outbox (an error for those to try again).
+    fn post<'r>(
+        &mut self,
+        rows: &'r [OutboxRow],
+    ) -> (Vec<Value>, Vec<(&'r OutboxRow, Option<String>)>) {
         let envelopes: Vec<(&str, &str, &Envelope)> = rows
             .iter()
             .map(|r| (r.relay.as_str(), r.mailbox.as_str(), &r.envelope))
@@ -408,8 +438,7 @@ impl Sender {
                 }
             }
         }
-        self.store.outbox_results(&outcomes)?;
-        Ok(report)
+        (report, outcomes)
     }
 
     fn exit(&self) -> Exit {
@@ -419,6 +448,16 @@ impl Sender {
             _ => Exit::Partial,
         }
     }
+}
+
+fn sent_line(p: &Prepared, deliveries: Vec<Value>) -> Value {
+    json!({
+        "type": "sent",
+        "id": p.inner.id,
+        "to": p.names,
+        "ts": p.inner.ts,
+        "deliveries": deliveries,
+    })
 }
 
 fn archive_row(inner: &Inner, line: &Value) -> Archived {

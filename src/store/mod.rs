@@ -145,16 +145,6 @@ impl Store {
         insert_row(&self.conn, m, true)
     }
 
-    /// Archives messages in one transaction (one fsync for a whole batch).
-    pub fn insert_all(&mut self, msgs: &[Archived]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for m in msgs {
-            insert_row(&tx, m, true)?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     /// Every archived message, oldest first.
     pub fn all(&self) -> Result<Vec<Archived>> {
         let mut stmt = self.conn.prepare(

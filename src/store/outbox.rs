@@ -4,7 +4,7 @@
 use anyhow::Result;
 use rusqlite::params;
 
-use super::Store;
+use super::{Archived, Store};
 use crate::wire::Envelope;
 
 /// One pending delivery: an envelope for one mailbox on one relay.
@@ -20,9 +20,13 @@ pub struct OutboxRow {
 }
 
 impl Store {
-    /// Queues deliveries, all or none.
-    pub fn outbox_add(&mut self, rows: &[OutboxRow], now: u64) -> Result<()> {
+    /// Queues deliveries and archives the messages they carry, all or none: a message
+    /// is in the history from the moment it may reach anyone.
+    pub fn outbox_add(&mut self, sent: &[Archived], rows: &[OutboxRow], now: u64) -> Result<()> {
         let tx = self.conn.transaction()?;
+        for m in sent {
+            super::insert_row(&tx, m, true)?;
+        }
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO outbox (id, relay, mailbox, recipient, envelope, created)
@@ -43,42 +47,41 @@ impl Store {
         Ok(())
     }
 
-    /// Every delivery still waiting, oldest first.
-    pub fn outbox_pending(&self) -> Result<Vec<OutboxRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, relay, mailbox, recipient, envelope, attempts FROM outbox
-             ORDER BY created, rowid",
+    /// Takes out the deliveries whose time to live ran out before a relay took them (the
+    /// envelope's `ttl`, else `default_ttl`, counted from when it was queued): a relay
+    /// would drop them anyway. Returns them, oldest first.
+    pub fn outbox_expire(&mut self, now: u64, default_ttl: u64) -> Result<Vec<OutboxRow>> {
+        const DUE: &str = "created + coalesce(json_extract(envelope, '$.ttl'), ?2) <= ?1";
+        let tx = self.conn.transaction()?;
+        let rows = select_rows(&tx, DUE, params![now as i64, default_ttl as i64])?;
+        tx.execute(
+            &format!("DELETE FROM outbox WHERE {DUE}"),
+            params![now as i64, default_ttl as i64],
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, relay, mailbox, recipient, env, attempts) = row?;
-            out.push(OutboxRow {
-                id,
-                relay,
-                mailbox,
-                recipient,
-                envelope: serde_json::from_str(&env)?,
-                attempts: attempts as u32,
-            });
-        }
-        Ok(out)
+        tx.commit()?;
+        Ok(rows)
     }
 
-    /// Records the outcomes of delivery attempts in one transaction: rows with no error
-    /// (delivered, or refused for good) leave the outbox; the others count an attempt.
-    pub fn outbox_results(&mut self, outcomes: &[(&OutboxRow, Option<String>)]) -> Result<()> {
+    /// Every delivery still waiting, oldest first.
+    pub fn outbox_pending(&self) -> Result<Vec<OutboxRow>> {
+        select_rows(&self.conn, "1", [])
+    }
+
+    /// Records delivery outcomes, and replaces the archived `sent` lines of these
+    /// messages (id, JSON) with the ones that report them, in the same transaction.
+    pub fn outbox_results(
+        &mut self,
+        outcomes: &[(&OutboxRow, Option<String>)],
+        sent_lines: &[(&str, String)],
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
+            let mut line = tx.prepare_cached(
+                "UPDATE messages SET json = ?2 WHERE id = ?1 AND direction = 'out'",
+            )?;
+            for (id, json) in sent_lines {
+                line.execute(params![id, json])?;
+            }
             let mut done = tx.prepare_cached(
                 "DELETE FROM outbox WHERE id = ?1 AND relay = ?2 AND mailbox = ?3",
             )?;
@@ -96,4 +99,38 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+fn select_rows(
+    conn: &rusqlite::Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<OutboxRow>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, relay, mailbox, recipient, envelope, attempts FROM outbox
+         WHERE {filter} ORDER BY created, rowid"
+    ))?;
+    let rows = stmt.query_map(params, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, relay, mailbox, recipient, env, attempts) = row?;
+        out.push(OutboxRow {
+            id,
+            relay,
+            mailbox,
+            recipient,
+            envelope: serde_json::from_str(&env)?,
+            attempts: attempts as u32,
+        });
+    }
+    Ok(out)
 }

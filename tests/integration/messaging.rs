@@ -402,3 +402,115 @@ fn pigeond_is_the_relay_alone() {
         "{help}"
     );
 }
+
+#[test]
+fn a_send_killed_while_posting_is_in_the_history_and_retried() {
+    use std::io::Read as _;
+    let mut relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    // The relay's address now answers nothing: a post hangs after its request is sent.
+    relay.stop();
+    let hang = std::net::TcpListener::bind(relay.addr()).unwrap();
+    let mut send = alice
+        .cmd(&["send", "--to", "bob", "in flight"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut conn, _) = hang.accept().unwrap();
+    let mut first = [0u8; 16];
+    conn.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"POST"), "{first:?}");
+    send.kill().unwrap();
+    send.wait().unwrap();
+    drop((conn, hang));
+
+    let c = rusqlite::Connection::open(alice.path("pigeon.sqlite")).unwrap();
+    let (body, line): (String, String) = c
+        .query_row(
+            "SELECT body, json FROM messages WHERE direction = 'out'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(body, "in flight");
+    let line: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(line["deliveries"][0]["queued"], true, "{line}");
+
+    relay.restart();
+    let retried = alice.run(&["send", "--retry"]).ok().one();
+    assert_eq!(retried["id"], line["id"]);
+    assert_eq!(retried["deliveries"][0]["ok"], true);
+    assert_eq!(bodies(&bob.run(&["recv"]).ok().json()), ["in flight"]);
+    // A send that finishes replaces the archived line with the one it printed.
+    let sent = alice.run(&["send", "--to", "bob", "normal"]).ok().one();
+    let archived: String = c
+        .query_row("SELECT json FROM messages WHERE body = 'normal'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&archived).unwrap(), sent);
+}
+
+#[test]
+fn follow_says_once_that_a_relay_is_down_and_nothing_under_quiet() {
+    use std::io::Read as _;
+    let mut relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    relay.stop();
+    let follow = |u: &User, quiet: bool| {
+        let mut args = vec!["recv", "--follow"];
+        if quiet {
+            args.push("--quiet");
+        }
+        u.cmd(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut loud, mut quiet) = (follow(&bob, false), follow(&alice, true));
+    // Refused at once, again 1 s later and 2 s after that (backoff): three failures.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let stderr = |c: &mut std::process::Child| {
+        c.kill().unwrap();
+        let mut s = String::new();
+        c.stderr.take().unwrap().read_to_string(&mut s).unwrap();
+        c.wait().unwrap();
+        s
+    };
+    let loud = stderr(&mut loud);
+    assert_eq!(loud.matches("retrying").count(), 1, "{loud}");
+    assert!(loud.contains(&relay.url), "{loud}");
+    assert_eq!(stderr(&mut quiet), "");
+}
+
+#[test]
+fn a_delivery_past_its_ttl_is_given_up_and_said() {
+    let mut relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    relay.stop();
+    let queued = alice
+        .run(&["send", "--to", "bob", "--ttl", "1s", "soon stale"])
+        .code(3)
+        .one();
+    alice.run(&["send", "--to", "bob", "still fresh"]).code(3);
+    assert_eq!(queued["deliveries"][0]["queued"], true);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    relay.restart();
+    let lines = alice.run(&["send", "--retry"]).code(6).json();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["type"], "expired");
+    assert_eq!(lines[0]["id"], queued["id"]);
+    assert_eq!(lines[0]["deliveries"][0]["ok"], false);
+    assert_eq!(lines[0]["deliveries"][0]["queued"], false);
+    assert_eq!(
+        (
+            lines[1]["type"].as_str(),
+            lines[1]["deliveries"][0]["ok"].as_bool()
+        ),
+        (Some("retried"), Some(true))
+    );
+    assert!(alice.run(&["send", "--retry"]).ok().stdout.is_empty());
+    assert_eq!(bodies(&bob.run(&["recv"]).ok().json()), ["still fresh"]);
+}

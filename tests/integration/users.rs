@@ -161,6 +161,11 @@ impl Relay {
         }
     }
 
+    /// The host:port it listens on (kept across restarts).
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
     /// Kills the relay (SIGKILL).
     pub fn stop(&mut self) {
         if let Some(p) = self.proc.take() {
