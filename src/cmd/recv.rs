@@ -42,6 +42,8 @@ struct Receiver {
     /// `--quiet`: no notes about transient trouble (security warnings and errors stay).
     quiet: bool,
     delivered: usize,
+    /// An `--exec` failed since the last retry (`--follow` tries those again).
+    exec_failed: bool,
     rejected: usize,
     held: usize,
     /// Ids of the current page that were archived but not handed over.
@@ -83,6 +85,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         quiet: ctx.quiet,
         id,
         delivered: 0,
+        exec_failed: false,
         rejected: 0,
         held: 0,
         not_handed: Vec::new(),
@@ -156,6 +159,10 @@ fn lock(ctx: &Ctx, no_wait: bool) -> Result<File> {
     Ok(file)
 }
 
+/// `--follow`: first retry of a failed `--exec`, and the longest wait between retries.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(300);
+
 impl Receiver {
     /// A warning about something transient, on stderr unless `--quiet`.
     fn note(&self, msg: &str) {
@@ -223,7 +230,10 @@ impl Receiver {
                 self.held += 1;
                 Ok(false)
             }
-            Handed::Failed => Ok(false),
+            Handed::Failed => {
+                self.exec_failed = true;
+                Ok(false)
+            }
         }
     }
 
@@ -302,11 +312,43 @@ impl Receiver {
         drop(tx);
         // Said once when a relay starts failing (or fails differently), not on every retry.
         let mut failing: HashMap<String, String> = HashMap::new();
-        for (relay, res) in rx {
+        // Messages whose --exec failed are tried again, with backoff, while this runs.
+        let mut retry_in = RETRY_FIRST;
+        let mut retry_at = self
+            .exec_failed
+            .then(|| std::time::Instant::now() + retry_in);
+        loop {
+            let got = match retry_at {
+                Some(at) => {
+                    rx.recv_timeout(at.saturating_duration_since(std::time::Instant::now()))
+                }
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            };
+            let (relay, res) = match got {
+                Ok(r) => r,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.exec_failed = false;
+                    self.not_handed.clear();
+                    self.hand_over_undelivered()?;
+                    retry_in = if self.exec_failed {
+                        (retry_in * 2).min(RETRY_MAX)
+                    } else {
+                        RETRY_FIRST
+                    };
+                    retry_at = self
+                        .exec_failed
+                        .then(|| std::time::Instant::now() + retry_in);
+                    continue;
+                }
+            };
             match res {
                 Ok(page) => {
                     failing.remove(&relay);
                     self.process(&relay, page.envelopes)?;
+                    if self.exec_failed && retry_at.is_none() {
+                        retry_at = Some(std::time::Instant::now() + retry_in);
+                    }
                 }
                 Err(e) => {
                     let msg = e.to_string();

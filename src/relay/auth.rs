@@ -5,7 +5,7 @@
 //! hashes to the mailbox, the time is within [`SKEW`] of its clock, the signature verifies,
 //! and that it has not seen the signature before while it could still be accepted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use axum::http::HeaderMap;
@@ -17,8 +17,11 @@ use crate::wire;
 /// Seconds a request's time may differ from the relay's clock, either way.
 pub const SKEW: u64 = 300;
 
-/// Signatures remembered at most; past it new signed requests are refused (503) rather
-/// than letting a replay through. At the default rate limit one address fills 30 000.
+/// Signatures remembered at most (about 10 MB). Past it the oldest are forgotten first:
+/// many addresses flooding signed requests for their own mailboxes can then shorten the
+/// window in which a captured request is refused as a replay (a replayed read shows
+/// ciphertext the eavesdropper could already see; a replayed delete is a no-op), but
+/// cannot stop anyone else's reads. At the default rate limit one address adds 30 000.
 const REPLAY_CAP: usize = 200_000;
 
 /// Why a signed request was refused.
@@ -32,8 +35,6 @@ pub enum AuthError {
     Stale,
     BadSignature,
     Replay,
-    /// The replay cache is full.
-    Busy,
 }
 
 impl AuthError {
@@ -45,7 +46,6 @@ impl AuthError {
             AuthError::Stale => "stale",
             AuthError::BadSignature => "bad_signature",
             AuthError::Replay => "replay",
-            AuthError::Busy => "busy",
         }
     }
 
@@ -58,7 +58,6 @@ impl AuthError {
             }
             AuthError::BadSignature => "the request signature does not verify".into(),
             AuthError::Replay => "this signed request was already used".into(),
-            AuthError::Busy => "too many signed requests; try again shortly".into(),
         }
     }
 
@@ -70,28 +69,53 @@ impl AuthError {
 }
 
 /// Signatures seen recently, with the time after which they could no longer be accepted.
-#[derive(Default)]
 pub struct ReplayCache {
-    seen: Mutex<HashMap<[u8; 16], u64>>,
+    cap: usize,
+    seen: Mutex<Seen>,
+}
+
+/// The signatures, and the same keys in the order they came (oldest first).
+#[derive(Default)]
+struct Seen {
+    expires: HashMap<[u8; 16], u64>,
+    order: VecDeque<[u8; 16]>,
+}
+
+impl Default for ReplayCache {
+    fn default() -> Self {
+        ReplayCache::with_cap(REPLAY_CAP)
+    }
 }
 
 impl ReplayCache {
-    /// Records the signature; false if it was already there.
+    fn with_cap(cap: usize) -> ReplayCache {
+        ReplayCache {
+            cap,
+            seen: Mutex::default(),
+        }
+    }
+
+    /// Records the signature; an error if it was already there.
     fn insert(&self, sig: &[u8; 64], expires: u64, now: u64) -> Result<(), AuthError> {
         // Half of an Ed25519 signature is as unguessable as the whole, and halves the memory.
         let mut key = [0u8; 16];
         key.copy_from_slice(&sig[..16]);
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() >= REPLAY_CAP {
-            seen.retain(|_, exp| *exp >= now);
-            if seen.len() >= REPLAY_CAP {
-                return Err(AuthError::Busy);
+        if seen.expires.contains_key(&key) {
+            return Err(AuthError::Replay);
+        }
+        if seen.expires.len() >= self.cap {
+            seen.forget_expired(now);
+            while seen.expires.len() >= self.cap {
+                let Some(oldest) = seen.order.pop_front() else {
+                    break;
+                };
+                seen.expires.remove(&oldest);
             }
         }
-        match seen.insert(key, expires) {
-            Some(_) => Err(AuthError::Replay),
-            None => Ok(()),
-        }
+        seen.expires.insert(key, expires);
+        seen.order.push_back(key);
+        Ok(())
     }
 
     /// Forgets signatures too old to be accepted anyway.
@@ -99,7 +123,15 @@ impl ReplayCache {
         self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, exp| *exp >= now);
+            .forget_expired(now);
+    }
+}
+
+impl Seen {
+    fn forget_expired(&mut self, now: u64) {
+        self.expires.retain(|_, exp| *exp >= now);
+        let live = &self.expires;
+        self.order.retain(|k| live.contains_key(k));
     }
 }
 
@@ -241,5 +273,23 @@ mod tests {
         c.insert(&[9u8; 64], 10, 0).unwrap();
         c.prune(11);
         assert!(c.insert(&[9u8; 64], 20, 11).is_ok());
+    }
+
+    #[test]
+    fn a_full_replay_cache_forgets_its_oldest_instead_of_refusing() {
+        let c = ReplayCache::with_cap(3);
+        for i in 1..=5u8 {
+            assert_eq!(c.insert(&[i; 64], 100, 0), Ok(()), "signature {i}");
+        }
+        // The newest are still refused as replays; the oldest were let go.
+        assert_eq!(c.insert(&[5; 64], 100, 0), Err(AuthError::Replay));
+        assert_eq!(c.insert(&[3; 64], 100, 0), Err(AuthError::Replay));
+        assert_eq!(c.insert(&[1; 64], 100, 0), Ok(()));
+        // Expired ones go first when it is full.
+        let c = ReplayCache::with_cap(2);
+        c.insert(&[1; 64], 10, 0).unwrap();
+        c.insert(&[2; 64], 100, 0).unwrap();
+        c.insert(&[3; 64], 100, 20).unwrap();
+        assert_eq!(c.insert(&[2; 64], 100, 20), Err(AuthError::Replay));
     }
 }

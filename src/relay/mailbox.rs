@@ -38,11 +38,11 @@ async fn signed(
             if e.is_failure() {
                 failed_attempt(app, peer).await;
             }
-            let status = match e {
-                auth::AuthError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            Err(ApiErr::new(status, e.code(), &e.message()))
+            Err(ApiErr::new(
+                StatusCode::UNAUTHORIZED,
+                e.code(),
+                &e.message(),
+            ))
         }
     }
 }

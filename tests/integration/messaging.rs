@@ -271,6 +271,57 @@ fn exec_failure_is_retried_next_run() {
 }
 
 #[test]
+fn follow_retries_a_failed_exec_while_it_runs() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    let log = bob.path("exec.log");
+    let script = format!(
+        "echo \"$(cat \"$PIGEON_BODY_FILE\")\" >> {}; test -e {}",
+        log.display(),
+        bob.path("ok").display()
+    );
+    let mut follow = bob
+        .cmd(&["recv", "--follow", "--exec", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    alice.run(&["send", "--to", "bob", "try me"]).ok();
+    let attempts = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let wait = std::time::Duration::from_secs(20);
+    assert!(
+        crate::harness::eventually(wait, || attempts() >= 1),
+        "ran once"
+    );
+    std::fs::write(bob.path("ok"), "").unwrap();
+    // Retried by the same process (1 s, then 2 s, … later), and then no more.
+    assert!(crate::harness::eventually(wait, || {
+        archive_delivered(&bob) == 1
+    }));
+    let n = attempts();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+    assert_eq!(attempts(), n, "nothing ran after it succeeded");
+    assert!(std::fs::read_to_string(&log).unwrap().contains("try me"));
+}
+
+fn archive_delivered(u: &User) -> i64 {
+    let c = rusqlite::Connection::open(u.path("pigeon.sqlite")).unwrap();
+    c.query_row(
+        "SELECT count(*) FROM messages WHERE direction = 'in' AND delivered",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
 fn follow_streams_and_overlapping_runs_wait_or_exit() {
     let relay = Relay::start();
     let (alice, bob) = pair_on(&[&relay], "age", "age");

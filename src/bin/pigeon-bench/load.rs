@@ -76,6 +76,14 @@ pub fn mailbox_key(seed: &str, i: u64) -> SigningKey {
     SigningKey::from_bytes(&d)
 }
 
+/// SplitMix64's finaliser: a bijection on u64 that scatters consecutive inputs.
+fn mix(k: u64) -> u64 {
+    let mut z = k.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 fn mailbox_ids(seed: &str, n: u64) -> Vec<String> {
     (0..n)
         .map(|i| pigeon::wire::mailbox_id(mailbox_key(seed, i).verifying_key().as_bytes()))
@@ -137,8 +145,12 @@ pub fn ingest(a: &IngestArgs) -> Result<()> {
         move || -> Result<Tally> {
             let mut conn = Conn::open(&target)?;
             let mut t = Tally::default();
-            let envelope =
-                |k: u64| format!(r#"{{"v":1,"id":"{run}{k:016x}","payload":"{payload}"}}"#);
+            // Ids in random order, as real clients make them (random 128 bits); the mix
+            // is a bijection, so they stay unique.
+            let envelope = |k: u64| {
+                let id = mix(k);
+                format!(r#"{{"v":1,"id":"{run}{id:016x}","payload":"{payload}"}}"#)
+            };
             loop {
                 let k = next.fetch_add(batch, Ordering::Relaxed);
                 if k >= count || Instant::now() >= deadline {
