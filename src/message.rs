@@ -13,11 +13,42 @@ use crate::error::{Exit, Fail, fail};
 use crate::keys::{Contact, Contacts, Identity, verify_card};
 use crate::wire::{Card, Inner};
 
-/// A new random 128-bit id, 32 hex digits.
+/// A new 128-bit id, 32 hex digits: 48 bits of Unix milliseconds, then 80 random bits
+/// (the layout of a UUIDv7). Ids made later sort later, so a relay's `(mailbox, id)`
+/// index and the archive's grow at their ends instead of at random places; 80 random
+/// bits keep ids unique and unguessable. The time is what the relay sees anyway (when the
+/// envelope arrives); a retry keeps its id, and so shows when it was first made.
 pub fn new_id() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    rand::rngs::OsRng.fill_bytes(&mut b[6..]);
     hex::encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_unique_hex_and_sort_by_time() {
+        let a = super::new_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let ids: Vec<String> = (0..1000).map(|_| super::new_id()).collect();
+        assert!(
+            ids.iter()
+                .all(|i| i.len() == 32 && i.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
+        assert!(ids.iter().all(|i| *i > a), "later ids sort later");
+        let set: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(set.len(), ids.len());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let ms = u64::from_str_radix(&a[..12], 16).unwrap();
+        assert!(ms <= now && now - ms < 60_000, "{a} starts with the time");
+    }
 }
 
 /// Serialises `inner` and seals it to `recipients` (grouped by kind: one ciphertext each).

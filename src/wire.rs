@@ -23,7 +23,8 @@ fn v1() -> u32 {
 pub struct Envelope {
     #[serde(default = "v1")]
     pub v: u32,
-    /// 128-bit random id, 32 lowercase hex digits; the same id is stored once per mailbox.
+    /// 128-bit id, 32 lowercase hex digits (pigeon makes them time-ordered: 48 bits of
+    /// milliseconds, 80 random); the same id is stored once per mailbox.
     pub id: String,
     /// The ciphertext, standard base64.
     pub payload: String,

@@ -79,8 +79,8 @@ fn phase(a: &SqliteArgs, name: &str, rows: u64, batch: u64) -> Result<()> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for _ in 0..batch.min(rows - k) {
-                let mut id = [0u8; 16];
-                rand::rngs::OsRng.fill_bytes(&mut id);
+                // Ids as pigeon makes them (time-ordered), like the relay load's.
+                let id = hex::decode(pigeon::message::new_id())?;
                 payload[..8].copy_from_slice(&k.to_le_bytes());
                 stmt.execute(params![
                     (k + 1) as i64,

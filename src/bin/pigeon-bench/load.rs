@@ -49,6 +49,9 @@ pub struct IngestArgs {
     /// The result's name in the JSON line
     #[arg(long, default_value = "ingest")]
     name: String,
+    /// Fully random envelope ids instead of time-ordered ones like pigeon's
+    #[arg(long)]
+    random_ids: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +77,12 @@ pub struct FetchArgs {
 pub fn mailbox_key(seed: &str, i: u64) -> SigningKey {
     let d: [u8; 32] = Sha256::digest(format!("pigeon-bench/{seed}/{i}")).into();
     SigningKey::from_bytes(&d)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// SplitMix64's finaliser: a bijection on u64 that scatters consecutive inputs.
@@ -132,7 +141,7 @@ pub fn ingest(a: &IngestArgs) -> Result<()> {
     let run = hex::encode(run);
     let next = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(a.max_secs);
-    let (count, batch) = (a.count, a.batch);
+    let (count, batch, random_ids) = (a.count, a.batch, a.random_ids);
     let started = Instant::now();
     let tallies = run_clients(a.clients, |_| {
         let (target, mboxes, payload, next, run) = (
@@ -145,11 +154,21 @@ pub fn ingest(a: &IngestArgs) -> Result<()> {
         move || -> Result<Tally> {
             let mut conn = Conn::open(&target)?;
             let mut t = Tally::default();
-            // Ids in random order, as real clients make them (random 128 bits); the mix
-            // is a bijection, so they stay unique.
+            // Ids as pigeon makes them (`message::new_id`): the time in milliseconds,
+            // then bits that differ, here the run and the envelope's number, scattered
+            // (`--random-ids`: all 128 bits scattered, as other clients may make them).
             let envelope = |k: u64| {
-                let id = mix(k);
-                format!(r#"{{"v":1,"id":"{run}{id:016x}","payload":"{payload}"}}"#)
+                let id = if random_ids {
+                    format!("{run}{:016x}", mix(k))
+                } else {
+                    format!(
+                        "{:012x}{}{:012x}",
+                        now_ms(),
+                        &run[..8],
+                        mix(k) & 0xffff_ffff_ffff
+                    )
+                };
+                format!(r#"{{"v":1,"id":"{id}","payload":"{payload}"}}"#)
             };
             loop {
                 let k = next.fetch_add(batch, Ordering::Relaxed);
@@ -206,7 +225,7 @@ pub fn ingest(a: &IngestArgs) -> Result<()> {
         secs,
         tallies,
         json!({"batch": a.batch, "count": a.count,
-        "mailboxes": a.mailboxes, "size": a.size}),
+        "mailboxes": a.mailboxes, "size": a.size, "random_ids": a.random_ids}),
     );
     Ok(())
 }
