@@ -10,6 +10,7 @@ use crate::cli::{Cli, Command};
 use crate::error::Exit;
 use crate::home::Home;
 
+pub mod attach;
 pub mod card;
 pub mod contact;
 pub mod generate;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use crate::error::{Exit, Fail, WithHint, fail};
 use crate::keys::{Contacts, Identity, now};
 use crate::message;
 use crate::store::{Archived, OutboxRow, Store};
-use crate::wire::{self, Attachment, Envelope, Inner};
+use crate::wire::{self, Envelope, Inner};
 
 /// One line of `send --json`. Unknown fields are ignored.
 #[derive(Debug, Deserialize)]
@@ -192,7 +192,7 @@ impl Sender {
         }
         let mut attachments = Vec::new();
         for path in files {
-            attachments.push(attachment(path)?);
+            attachments.push(super::attach::read(path)?);
         }
         if let Some(r) = &reply_to
             && !wire::is_message_id(r)
@@ -472,48 +472,5 @@ fn archive_row(inner: &Inner, line: &Value) -> Archived {
         kind: inner.kind.clone(),
         body: inner.body.clone(),
         json: line.to_string(),
-    }
-}
-
-fn attachment(path: &Path) -> Result<Attachment> {
-    let bytes = std::fs::read(path)
-        .map_err(anyhow::Error::from)
-        .context(Fail(
-            Exit::Usage,
-            format!("cannot read the attachment {}", path.display()),
-        ))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "attachment".into());
-    Ok(Attachment {
-        media_type: media_type(&name).into(),
-        size: bytes.len() as u64,
-        data: B64.encode(&bytes),
-        name,
-    })
-}
-
-/// A media type from the file name, for the common cases; the rest are octet streams.
-pub fn media_type(name: &str) -> &'static str {
-    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "txt" | "log" => "text/plain",
-        "md" => "text/markdown",
-        "csv" => "text/csv",
-        "json" => "application/json",
-        "html" | "htm" => "text/html",
-        "pdf" => "application/pdf",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "svg" => "image/svg+xml",
-        "zip" => "application/zip",
-        "gz" => "application/gzip",
-        "tar" => "application/x-tar",
-        "mp3" => "audio/mpeg",
-        "mp4" => "video/mp4",
-        _ => "application/octet-stream",
     }
 }
