@@ -17,7 +17,7 @@
 //! error    exit-code enum and the error printer
 //! ```
 //! The relay never imports `keys` or `crypto`: it handles opaque bytes and checks Ed25519
-//! request signatures only. That is what lets `bin/pigeon-relay.rs` (`run_relay()`, the
+//! request signatures only. That is what lets `bin/pigeond.rs` (`run_relay()`, the
 //! `serve` subcommand alone) link without the client and its crypto libraries.
 
 pub mod cli;

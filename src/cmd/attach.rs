@@ -30,7 +30,7 @@ pub fn read(path: &Path) -> Result<Attachment> {
 }
 
 /// A media type from the file name, for the common cases; the rest are octet streams.
-pub fn media_type(name: &str) -> &'static str {
+fn media_type(name: &str) -> &'static str {
     let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "txt" | "log" => "text/plain",

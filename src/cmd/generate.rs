@@ -63,7 +63,7 @@ fn man_pages(
     let page = cmd.clone().name(name.to_string()).bin_name(usage);
     let mut buf = Vec::new();
     clap_mangen::Man::new(page).render(&mut buf)?;
-    if name == "pigeon" {
+    if name == "pigeon" || name == "pigeond" {
         buf.extend_from_slice(EXIT_STATUS_ROFF.as_bytes());
     }
     out.push((PathBuf::from("man").join(format!("{name}.1")), buf));

@@ -78,8 +78,8 @@ struct Sender {
     failed: usize,
 }
 
-/// How long a delivery that names no TTL waits in the outbox: the longest a relay keeps
-/// an envelope by default (`max_ttl`), so nothing is given up that a relay would keep.
+/// How long a delivery that names no TTL waits in the outbox before it is given up: the
+/// longest a relay keeps an envelope by default (`max_ttl`).
 const OUTBOX_DEFAULT_TTL: u64 = 14 * 24 * 3600;
 
 pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
@@ -380,29 +380,56 @@ impl Sender {
     /// Delivers what waits in the outbox, one `retried` line per message; first gives up
     /// on deliveries whose time to live ran out, one `expired` line per message.
     fn retry_outbox(&mut self) -> Result<()> {
-        let mut expired: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for row in self.store.outbox_expire(now(), OUTBOX_DEFAULT_TTL)? {
-            self.failed += 1;
-            let ttl = row.envelope.ttl.unwrap_or(OUTBOX_DEFAULT_TTL);
-            expired.entry(row.id).or_default().push(json!({
-                "recipient": row.recipient, "relay": row.relay, "ok": false, "queued": false,
-                "error": format!("not delivered within its time to live ({ttl} s); given up"),
-            }));
-        }
-        for (id, report) in expired {
+        for (id, rows) in by_id(self.store.outbox_due(now(), OUTBOX_DEFAULT_TTL)?) {
+            self.failed += rows.len();
+            let report: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    let ttl = r.envelope.ttl.unwrap_or(OUTBOX_DEFAULT_TTL);
+                    json!({"recipient": r.recipient, "relay": r.relay, "ok": false,
+                        "queued": false,
+                        "error": format!("not delivered within its time to live ({ttl} s); given up")})
+                })
+                .collect();
+            let outcomes: Vec<_> = rows.iter().map(|r| (r, None)).collect();
+            self.record(&id, &outcomes, &report)?;
             super::emit(&json!({"type": "expired", "id": id, "deliveries": report}))?;
         }
-        let pending = self.store.outbox_pending()?;
-        let mut by_id: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
-        for row in pending {
-            by_id.entry(row.id.clone()).or_default().push(row);
-        }
-        for (id, rows) in by_id {
+        for (id, rows) in by_id(self.store.outbox_pending()?) {
             let (report, outcomes) = self.post(&rows);
-            self.store.outbox_results(&outcomes, &[])?;
+            self.record(&id, &outcomes, &report)?;
             super::emit(&json!({"type": "retried", "id": id, "deliveries": report}))?;
         }
         Ok(())
+    }
+
+    /// Records a retried message's outcomes, and patches its archived `sent` line so the
+    /// history shows what became of each delivery (by recipient and relay).
+    fn record(
+        &mut self,
+        id: &str,
+        outcomes: &[(&OutboxRow, Option<String>)],
+        report: &[Value],
+    ) -> Result<()> {
+        let line = match self.store.sent_line(id)? {
+            Some(text) => {
+                let mut line: Value = serde_json::from_str(&text)?;
+                if let Some(deliveries) = line["deliveries"].as_array_mut() {
+                    for new in report {
+                        let same = |d: &&mut Value| {
+                            d["recipient"] == new["recipient"] && d["relay"] == new["relay"]
+                        };
+                        match deliveries.iter_mut().find(same) {
+                            Some(d) => *d = new.clone(),
+                            None => deliveries.push(new.clone()),
+                        }
+                    }
+                }
+                vec![(id, line.to_string())]
+            }
+            None => Vec::new(),
+        };
+        self.store.outbox_results(outcomes, &line)
     }
 
     /// Posts rows, every relay in parallel over one connection pool; several envelopes
@@ -473,4 +500,13 @@ fn archive_row(inner: &Inner, line: &Value) -> Archived {
         body: inner.body.clone(),
         json: line.to_string(),
     }
+}
+
+/// Outbox rows grouped by message id, in id order.
+fn by_id(rows: Vec<OutboxRow>) -> BTreeMap<String, Vec<OutboxRow>> {
+    let mut out: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
+    for row in rows {
+        out.entry(row.id.clone()).or_default().push(row);
+    }
+    out
 }

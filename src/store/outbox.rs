@@ -2,7 +2,7 @@
 //! `send --retry` (and every later send) can finish it with the same envelope id.
 
 use anyhow::Result;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Archived, Store};
 use crate::wire::Envelope;
@@ -47,19 +47,27 @@ impl Store {
         Ok(())
     }
 
-    /// Takes out the deliveries whose time to live ran out before a relay took them (the
-    /// envelope's `ttl`, else `default_ttl`, counted from when it was queued): a relay
-    /// would drop them anyway. Returns them, oldest first.
-    pub fn outbox_expire(&mut self, now: u64, default_ttl: u64) -> Result<Vec<OutboxRow>> {
-        const DUE: &str = "created + coalesce(json_extract(envelope, '$.ttl'), ?2) <= ?1";
-        let tx = self.conn.transaction()?;
-        let rows = select_rows(&tx, DUE, params![now as i64, default_ttl as i64])?;
-        tx.execute(
-            &format!("DELETE FROM outbox WHERE {DUE}"),
+    /// The deliveries whose time to live ran out while they waited (the envelope's `ttl`,
+    /// else `default_ttl`, counted from when it was queued), oldest first. Giving up on
+    /// them is the sender's policy: the message was meant to be gone by now.
+    pub fn outbox_due(&self, now: u64, default_ttl: u64) -> Result<Vec<OutboxRow>> {
+        select_rows(
+            &self.conn,
+            "created + coalesce(json_extract(envelope, '$.ttl'), ?2) <= ?1",
             params![now as i64, default_ttl as i64],
-        )?;
-        tx.commit()?;
-        Ok(rows)
+        )
+    }
+
+    /// The archived `sent` line of a message I sent.
+    pub fn sent_line(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT json FROM messages WHERE id = ?1 AND direction = 'out'",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Every delivery still waiting, oldest first.
@@ -67,8 +75,9 @@ impl Store {
         select_rows(&self.conn, "1", [])
     }
 
-    /// Records delivery outcomes, and replaces the archived `sent` lines of these
-    /// messages (id, JSON) with the ones that report them, in the same transaction.
+    /// Records delivery outcomes (none: done or given up, the row goes; an error: tried
+    /// again later), and replaces the archived `sent` lines of these messages (id, JSON)
+    /// with the ones that report them, in the same transaction.
     pub fn outbox_results(
         &mut self,
         outcomes: &[(&OutboxRow, Option<String>)],

@@ -492,6 +492,18 @@ fn a_send_killed_while_posting_is_in_the_history_and_retried() {
     let retried = alice.run(&["send", "--retry"]).ok().one();
     assert_eq!(retried["id"], line["id"]);
     assert_eq!(retried["deliveries"][0]["ok"], true);
+    let archived: String = c
+        .query_row(
+            "SELECT json FROM messages WHERE body = 'in flight'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let archived: Value = serde_json::from_str(&archived).unwrap();
+    assert_eq!(
+        archived["deliveries"], retried["deliveries"],
+        "the history shows the retry's outcome"
+    );
     assert_eq!(bodies(&bob.run(&["recv"]).ok().json()), ["in flight"]);
     // A send that finishes replaces the archived line with the one it printed.
     let sent = alice.run(&["send", "--to", "bob", "normal"]).ok().one();
@@ -504,8 +516,7 @@ fn a_send_killed_while_posting_is_in_the_history_and_retried() {
 }
 
 #[test]
-fn follow_says_once_that_a_relay_is_down_and_nothing_under_quiet() {
-    use std::io::Read as _;
+fn follow_says_once_that_a_relay_is_down_and_back_and_nothing_under_quiet() {
     let mut relay = Relay::start();
     let (alice, bob) = pair_on(&[&relay], "age", "age");
     relay.stop();
@@ -514,26 +525,34 @@ fn follow_says_once_that_a_relay_is_down_and_nothing_under_quiet() {
         if quiet {
             args.push("--quiet");
         }
-        u.cmd(&args)
+        let log = u.path("follow.stderr");
+        let child = u
+            .cmd(&args)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
-            .unwrap()
+            .unwrap();
+        (child, log)
     };
-    let (mut loud, mut quiet) = (follow(&bob, false), follow(&alice, true));
+    let ((mut loud, loud_log), (mut quiet, quiet_log)) =
+        (follow(&bob, false), follow(&alice, true));
     // Refused at once, again 1 s later and 2 s after that (backoff): three failures.
     std::thread::sleep(std::time::Duration::from_millis(3500));
-    let stderr = |c: &mut std::process::Child| {
+    relay.restart();
+    let said = || std::fs::read_to_string(&loud_log).unwrap();
+    let back = crate::harness::eventually(std::time::Duration::from_secs(15), || {
+        said().contains("reachable again")
+    });
+    for c in [&mut loud, &mut quiet] {
         c.kill().unwrap();
-        let mut s = String::new();
-        c.stderr.take().unwrap().read_to_string(&mut s).unwrap();
         c.wait().unwrap();
-        s
-    };
-    let loud = stderr(&mut loud);
+    }
+    let loud = said();
+    assert!(back, "{loud}");
     assert_eq!(loud.matches("retrying").count(), 1, "{loud}");
+    assert_eq!(loud.matches("reachable again").count(), 1, "{loud}");
     assert!(loud.contains(&relay.url), "{loud}");
-    assert_eq!(stderr(&mut quiet), "");
+    assert_eq!(std::fs::read_to_string(&quiet_log).unwrap(), "");
 }
 
 #[test]
@@ -564,4 +583,14 @@ fn a_delivery_past_its_ttl_is_given_up_and_said() {
     );
     assert!(alice.run(&["send", "--retry"]).ok().stdout.is_empty());
     assert_eq!(bodies(&bob.run(&["recv"]).ok().json()), ["still fresh"]);
+    let c = rusqlite::Connection::open(alice.path("pigeon.sqlite")).unwrap();
+    let archived: String = c
+        .query_row(
+            "SELECT json FROM messages WHERE body = 'soon stale'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let archived: Value = serde_json::from_str(&archived).unwrap();
+    assert_eq!(archived["deliveries"], lines[0]["deliveries"], "{archived}");
 }

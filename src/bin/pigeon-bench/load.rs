@@ -49,7 +49,7 @@ pub struct IngestArgs {
     /// The result's name in the JSON line
     #[arg(long, default_value = "ingest")]
     name: String,
-    /// Fully random envelope ids instead of time-ordered ones like pigeon's
+    /// Random-order ids (as other clients may make them), not pigeon's time-ordered ones
     #[arg(long)]
     random_ids: bool,
 }
@@ -156,7 +156,8 @@ pub fn ingest(a: &IngestArgs) -> Result<()> {
             let mut t = Tally::default();
             // Ids as pigeon makes them (`message::new_id`): the time in milliseconds,
             // then bits that differ, here the run and the envelope's number, scattered
-            // (`--random-ids`: all 128 bits scattered, as other clients may make them).
+            // (`--random-ids`: a fixed run prefix, then 64 scattered bits: random order, as
+            // clients with random ids make them).
             let envelope = |k: u64| {
                 let id = if random_ids {
                     format!("{run}{:016x}", mix(k))

@@ -20,47 +20,20 @@ impl Receiver {
     /// Long-polls every relay from its own thread and processes pages as they come; a relay
     /// that goes away is retried with backoff. Runs until stdout closes or a fatal error.
     pub(super) fn follow(&mut self, relays: &[String]) -> Result<()> {
-        let (tx, rx) = mpsc::channel::<(String, Result<FetchReply, RelayError>)>();
+        // Bounded: a relay thread waits while pages are being handed over.
+        let (tx, rx) = mpsc::sync_channel::<(String, Result<FetchReply, RelayError>)>(1);
         for relay in relays {
             let (tx, client, key) = (tx.clone(), self.client.clone(), self.mailbox_key().clone());
             let relay = relay.clone();
-            let mut cursor = self.cursor(&relay);
-            std::thread::spawn(move || {
-                let mut backoff = 1;
-                loop {
-                    let started = Instant::now();
-                    let res = client.fetch(&relay, &key, cursor, PAGE, LONG_POLL);
-                    if let Ok(page) = &res {
-                        backoff = 1;
-                        match page.envelopes.last() {
-                            Some(last) => cursor = cursor.max(last.seq),
-                            None => {
-                                // The long poll ended with nothing new: ask again, but
-                                // never spin if a relay answers at once (no long-poll).
-                                if started.elapsed() < Duration::from_secs(1) {
-                                    std::thread::sleep(Duration::from_secs(1));
-                                }
-                                continue;
-                            }
-                        }
-                    }
-                    let failed = res.is_err();
-                    if tx.send((relay.clone(), res)).is_err() {
-                        return;
-                    }
-                    if failed {
-                        std::thread::sleep(Duration::from_secs(backoff));
-                        backoff = (backoff * 2).min(60);
-                    }
-                }
-            });
+            let cursor = self.cursor(&relay);
+            std::thread::spawn(move || poll(&relay, &client, &key, cursor, &tx));
         }
         drop(tx);
         // Said once when a relay starts failing (or fails differently), not on every retry.
         let mut failing: HashMap<String, String> = HashMap::new();
         // Messages whose --exec failed are tried again, with backoff, while this runs.
         let mut retry_in = RETRY_FIRST;
-        let mut retry_at = self.exec_failed.then(|| Instant::now() + retry_in);
+        let mut retry_at = (!self.exec_failed.is_empty()).then(|| Instant::now() + retry_in);
         loop {
             let got = match retry_at {
                 Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
@@ -70,35 +43,111 @@ impl Receiver {
                 Ok(r) => r,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    self.exec_failed = false;
-                    self.not_handed.clear();
-                    self.hand_over_undelivered()?;
-                    retry_in = if self.exec_failed {
+                    self.retry_failed_execs()?;
+                    let again = !self.exec_failed.is_empty();
+                    retry_in = if again {
                         (retry_in * 2).min(RETRY_MAX)
                     } else {
                         RETRY_FIRST
                     };
-                    retry_at = self.exec_failed.then(|| Instant::now() + retry_in);
+                    retry_at = again.then(|| Instant::now() + retry_in);
                     continue;
                 }
             };
             match res {
                 Ok(page) => {
-                    failing.remove(&relay);
+                    if failing.remove(&relay).is_some() {
+                        self.note(&format!("{relay}: reachable again"));
+                    }
                     self.process(&relay, page.envelopes)?;
-                    if self.exec_failed && retry_at.is_none() {
+                    if !self.exec_failed.is_empty() && retry_at.is_none() {
                         retry_at = Some(Instant::now() + retry_in);
                     }
                 }
                 Err(e) => {
                     let msg = e.to_string();
                     if failing.get(&relay) != Some(&msg) {
-                        self.note(&format!("{relay}: {msg} (retrying with backoff)"));
+                        let line = format!("{relay}: {msg} (retrying with backoff)");
+                        // A relay that is down or busy comes back by itself; anything else
+                        // (refused signature, wrong key, a bad answer) needs a person, so
+                        // it is said even under --quiet.
+                        if is_transient(&e) {
+                            self.note(&line);
+                        } else {
+                            eprintln!("pigeon: {}", crate::output::sanitize(&line));
+                        }
                         failing.insert(relay, msg);
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Hands over again the messages whose `--exec` failed (not the ones held back).
+    fn retry_failed_execs(&mut self) -> Result<()> {
+        let ids = std::mem::take(&mut self.exec_failed);
+        let mut pending = Vec::new();
+        for m in self.store.undelivered()? {
+            if ids.contains(&m.id) {
+                pending.push((m.id, serde_json::from_str(&m.json)?));
+            }
+        }
+        self.not_handed.clear();
+        self.hand_over_all(pending)
+    }
+}
+
+/// One relay's long-poll loop, run on its own thread until the receiver goes away. Sends
+/// pages with envelopes, errors, and an empty page on the first success after an error
+/// (so the receiver knows the relay is back).
+fn poll(
+    relay: &str,
+    client: &crate::client::Client,
+    key: &ed25519_dalek::SigningKey,
+    mut cursor: u64,
+    tx: &mpsc::SyncSender<(String, Result<FetchReply, RelayError>)>,
+) {
+    let mut backoff = 1;
+    let mut was_failing = false;
+    loop {
+        let started = Instant::now();
+        // Right after an error, ask without waiting, so the way back is noticed at once.
+        let wait = if was_failing { 0 } else { LONG_POLL };
+        let res = client.fetch(relay, key, cursor, PAGE, wait);
+        let send = match &res {
+            Ok(page) => {
+                backoff = 1;
+                let last = page.envelopes.iter().map(|e| e.seq).max().unwrap_or(0);
+                let progress = last > cursor;
+                cursor = cursor.max(last);
+                if !progress && started.elapsed() < Duration::from_secs(1) {
+                    // Nothing new (the long poll ended, or a relay that does not
+                    // long-poll answered at once): ask again, but never spin.
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                progress || std::mem::take(&mut was_failing)
+            }
+            Err(_) => {
+                was_failing = true;
+                true
+            }
+        };
+        let failed = res.is_err();
+        if send && tx.send((relay.to_string(), res)).is_err() {
+            return;
+        }
+        if failed {
+            std::thread::sleep(Duration::from_secs(backoff));
+            backoff = (backoff * 2).min(60);
+        }
+    }
+}
+
+fn is_transient(e: &RelayError) -> bool {
+    match e {
+        RelayError::Unreachable(_) => true,
+        RelayError::Status { status, .. } => *status == 429 || *status >= 500,
+        RelayError::Protocol(_) => false,
     }
 }

@@ -41,8 +41,8 @@ struct Receiver {
     /// `--quiet`: no notes about transient trouble (security warnings and errors stay).
     quiet: bool,
     delivered: usize,
-    /// An `--exec` failed since the last retry (`--follow` tries those again).
-    exec_failed: bool,
+    /// Ids whose `--exec` failed since the last retry (`--follow` tries those again).
+    exec_failed: HashSet<String>,
     rejected: usize,
     held: usize,
     /// Ids of the current page that were archived but not handed over.
@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         quiet: ctx.quiet,
         id,
         delivered: 0,
-        exec_failed: false,
+        exec_failed: HashSet::new(),
         rejected: 0,
         held: 0,
         not_handed: Vec::new(),
@@ -226,7 +226,9 @@ impl Receiver {
                 Ok(false)
             }
             Handed::Failed => {
-                self.exec_failed = true;
+                if let Some(id) = msg["id"].as_str() {
+                    self.exec_failed.insert(id.to_string());
+                }
                 Ok(false)
             }
         }
@@ -379,8 +381,15 @@ impl Receiver {
             && c.card.get("seq").and_then(Value::as_u64) < Some(v.card.seq)
         {
             // A contact's newer card (new relays, say) travels with their messages.
-            if let Err(e) = self.contacts.add(&v.card_json, None, false) {
-                self.note(&format!("cannot update {}'s card: {e:#}", c.name));
+            // Under the name it was pinned as (`contact add --as`), not the one it claims.
+            if let Err(e) = self.contacts.add(&v.card_json, Some(&c.name), false) {
+                let msg = format!("cannot update {}'s card: {e:#}", c.name);
+                if crate::error::exit_code(&e) == Exit::Crypto {
+                    // A signature or key problem is a security warning: said even if quiet.
+                    eprintln!("pigeon: {}", crate::output::sanitize(&msg));
+                } else {
+                    self.note(&msg);
+                }
             }
             self.senders.remove(&key);
         }
