@@ -476,43 +476,35 @@ fn a_send_killed_while_posting_is_in_the_history_and_retried() {
     send.wait().unwrap();
     drop((conn, hang));
 
-    let c = rusqlite::Connection::open(alice.path("pigeon.sqlite")).unwrap();
-    let (body, line): (String, String) = c
-        .query_row(
-            "SELECT body, json FROM messages WHERE direction = 'out'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(body, "in flight");
-    let line: Value = serde_json::from_str(&line).unwrap();
+    let line = sent_line(&alice, "in flight");
     assert_eq!(line["deliveries"][0]["queued"], true, "{line}");
 
     relay.restart();
     let retried = alice.run(&["send", "--retry"]).ok().one();
     assert_eq!(retried["id"], line["id"]);
     assert_eq!(retried["deliveries"][0]["ok"], true);
-    let archived: String = c
-        .query_row(
-            "SELECT json FROM messages WHERE body = 'in flight'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let archived: Value = serde_json::from_str(&archived).unwrap();
     assert_eq!(
-        archived["deliveries"], retried["deliveries"],
+        sent_line(&alice, "in flight")["deliveries"],
+        retried["deliveries"],
         "the history shows the retry's outcome"
     );
     assert_eq!(bodies(&bob.run(&["recv"]).ok().json()), ["in flight"]);
     // A send that finishes replaces the archived line with the one it printed.
     let sent = alice.run(&["send", "--to", "bob", "normal"]).ok().one();
-    let archived: String = c
-        .query_row("SELECT json FROM messages WHERE body = 'normal'", [], |r| {
-            r.get(0)
-        })
+    assert_eq!(sent_line(&alice, "normal"), sent);
+}
+
+/// The archived `sent` line of the one message `u` sent with this body.
+fn sent_line(u: &User, body: &str) -> Value {
+    let c = rusqlite::Connection::open(u.path("pigeon.sqlite")).unwrap();
+    let json: String = c
+        .query_row(
+            "SELECT json FROM messages WHERE direction = 'out' AND body = ?1",
+            [body],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert_eq!(serde_json::from_str::<Value>(&archived).unwrap(), sent);
+    serde_json::from_str(&json).unwrap()
 }
 
 #[test]
@@ -583,14 +575,8 @@ fn a_delivery_past_its_ttl_is_given_up_and_said() {
     );
     assert!(alice.run(&["send", "--retry"]).ok().stdout.is_empty());
     assert_eq!(bodies(&bob.run(&["recv"]).ok().json()), ["still fresh"]);
-    let c = rusqlite::Connection::open(alice.path("pigeon.sqlite")).unwrap();
-    let archived: String = c
-        .query_row(
-            "SELECT json FROM messages WHERE body = 'soon stale'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let archived: Value = serde_json::from_str(&archived).unwrap();
-    assert_eq!(archived["deliveries"], lines[0]["deliveries"], "{archived}");
+    assert_eq!(
+        sent_line(&alice, "soon stale")["deliveries"],
+        lines[0]["deliveries"]
+    );
 }
