@@ -325,6 +325,7 @@ impl Sender {
                             ttl: plan.ttl,
                         },
                         attempts: 0,
+                        created: now(),
                     });
                 }
             }
@@ -356,7 +357,7 @@ impl Sender {
                 archive_row(&p.inner, &sent_line(p, report))
             })
             .collect();
-        self.store.outbox_add(&queued, &rows, now())?;
+        self.store.outbox_add(&queued, &rows)?;
         let (results, outcomes) = self.post(&rows);
         let mut results = results.into_iter();
         let lines: Vec<(&str, Value)> = batch
@@ -439,9 +440,12 @@ impl Sender {
         &mut self,
         rows: &'r [OutboxRow],
     ) -> (Vec<Value>, Vec<(&'r OutboxRow, Option<String>)>) {
+        let now = now();
+        let fresh: Vec<_> = rows.iter().map(|r| r.envelope_now(now)).collect();
         let envelopes: Vec<(&str, &str, &Envelope)> = rows
             .iter()
-            .map(|r| (r.relay.as_str(), r.mailbox.as_str(), &r.envelope))
+            .zip(&fresh)
+            .map(|(r, e)| (r.relay.as_str(), r.mailbox.as_str(), e.as_ref()))
             .collect();
         let results = delivery::post_all(&self.client, &self.tokens, &envelopes);
         let mut report = Vec::with_capacity(rows.len());

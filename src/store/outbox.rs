@@ -1,6 +1,8 @@
 //! The outbox: every delivery of a sent message waits here until a relay accepted it, so
 //! `send --retry` (and every later send) can finish it with the same envelope id.
 
+use std::borrow::Cow;
+
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 
@@ -17,12 +19,31 @@ pub struct OutboxRow {
     pub recipient: String,
     pub envelope: Envelope,
     pub attempts: u32,
+    /// When it was queued (Unix seconds).
+    pub created: u64,
+}
+
+impl OutboxRow {
+    /// The envelope as it should be posted now: its time to live counts from when it was
+    /// queued, so a retry a day later asks the relay for a day less.
+    /// (Borrowed when nothing changes: payloads can be large.)
+    pub fn envelope_now(&self, now: u64) -> Cow<'_, Envelope> {
+        let left = |ttl: u64| self.created.saturating_add(ttl).saturating_sub(now).max(1);
+        match self.envelope.ttl {
+            Some(ttl) if left(ttl) != ttl => {
+                let mut e = self.envelope.clone();
+                e.ttl = Some(left(ttl));
+                Cow::Owned(e)
+            }
+            _ => Cow::Borrowed(&self.envelope),
+        }
+    }
 }
 
 impl Store {
     /// Queues deliveries and archives the messages they carry, all or none: a message
     /// is in the history from the moment it may reach anyone.
-    pub fn outbox_add(&mut self, sent: &[Archived], rows: &[OutboxRow], now: u64) -> Result<()> {
+    pub fn outbox_add(&mut self, sent: &[Archived], rows: &[OutboxRow]) -> Result<()> {
         let tx = self.conn.transaction()?;
         for m in sent {
             super::insert_row(&tx, m, true)?;
@@ -39,7 +60,7 @@ impl Store {
                     r.mailbox,
                     r.recipient,
                     serde_json::to_string(&r.envelope)?,
-                    now as i64
+                    r.created as i64
                 ])?;
             }
         }
@@ -116,7 +137,7 @@ fn select_rows(
     params: impl rusqlite::Params,
 ) -> Result<Vec<OutboxRow>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, relay, mailbox, recipient, envelope, attempts FROM outbox
+        "SELECT id, relay, mailbox, recipient, envelope, attempts, created FROM outbox
          WHERE {filter} ORDER BY created, rowid"
     ))?;
     let rows = stmt.query_map(params, |r| {
@@ -127,11 +148,12 @@ fn select_rows(
             r.get::<_, String>(3)?,
             r.get::<_, String>(4)?,
             r.get::<_, i64>(5)?,
+            r.get::<_, i64>(6)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, relay, mailbox, recipient, env, attempts) = row?;
+        let (id, relay, mailbox, recipient, env, attempts, created) = row?;
         out.push(OutboxRow {
             id,
             relay,
@@ -139,7 +161,35 @@ fn select_rows(
             recipient,
             envelope: serde_json::from_str(&env)?,
             attempts: attempts as u32,
+            created: created as u64,
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_asks_for_what_is_left_of_the_ttl() {
+        let row = |ttl| OutboxRow {
+            id: "a".into(),
+            relay: "r".into(),
+            mailbox: "m".into(),
+            recipient: "bob".into(),
+            envelope: Envelope {
+                v: 1,
+                id: "a".into(),
+                payload: String::new(),
+                ttl,
+            },
+            attempts: 0,
+            created: 1000,
+        };
+        assert_eq!(row(Some(3600)).envelope_now(1000).ttl, Some(3600));
+        assert_eq!(row(Some(3600)).envelope_now(1600).ttl, Some(3000));
+        assert_eq!(row(Some(3600)).envelope_now(9999).ttl, Some(1));
+        assert_eq!(row(None).envelope_now(9999).ttl, None);
+    }
 }
