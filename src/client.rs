@@ -30,8 +30,13 @@ pub enum RelayError {
 }
 
 impl RelayError {
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, RelayError::Unreachable(_))
+    /// Whether it goes away by itself: no answer, busy (429) or a server error (5xx).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RelayError::Unreachable(_) => true,
+            RelayError::Status { status, .. } => *status == 429 || *status >= 500,
+            RelayError::Protocol(_) => false,
+        }
     }
 }
 

@@ -351,9 +351,7 @@ impl Sender {
             .iter()
             .map(|p| {
                 let mut report = p.report.clone();
-                report.extend(p.rows.iter().map(|r| {
-                    json!({"recipient": r.recipient, "relay": r.relay, "ok": false, "queued": true})
-                }));
+                report.extend(p.rows.iter().map(|r| delivery_report(r, false, None, true)));
                 archive_row(&p.inner, &sent_line(p, report))
             })
             .collect();
@@ -387,9 +385,8 @@ impl Sender {
                 .iter()
                 .map(|r| {
                     let ttl = r.envelope.ttl.unwrap_or(OUTBOX_DEFAULT_TTL);
-                    json!({"recipient": r.recipient, "relay": r.relay, "ok": false,
-                        "queued": false,
-                        "error": format!("not delivered within its time to live ({ttl} s); given up")})
+                    let why = format!("not delivered within its time to live ({ttl} s); given up");
+                    delivery_report(r, false, Some(&why), false)
                 })
                 .collect();
             let outcomes: Vec<_> = rows.iter().map(|r| (r, None)).collect();
@@ -455,8 +452,7 @@ impl Sender {
                 Ok(()) => {
                     self.ok += 1;
                     outcomes.push((row, None));
-                    report
-                        .push(json!({"recipient": row.recipient, "relay": row.relay, "ok": true}));
+                    report.push(delivery_report(row, true, None, false));
                 }
                 Err(e) => {
                     self.failed += 1;
@@ -464,8 +460,7 @@ impl Sender {
                     // Sending the same envelope again cannot succeed: drop it from the outbox.
                     let keep = !delivery::is_permanent(&e);
                     outcomes.push((row, keep.then(|| msg.clone())));
-                    report.push(json!({"recipient": row.recipient, "relay": row.relay,
-                        "ok": false, "error": msg, "queued": keep}));
+                    report.push(delivery_report(row, false, Some(&msg), keep));
                 }
             }
         }
@@ -479,6 +474,19 @@ impl Sender {
             _ => Exit::Partial,
         }
     }
+}
+
+/// One delivery as `sent`, `retried` and `expired` lines report it: `queued` (still in the
+/// outbox) is said only for one that is not done.
+fn delivery_report(r: &OutboxRow, ok: bool, error: Option<&str>, queued: bool) -> Value {
+    let mut v = json!({"recipient": r.recipient, "relay": r.relay, "ok": ok});
+    if let Some(e) = error {
+        v["error"] = e.into();
+    }
+    if !ok {
+        v["queued"] = queued.into();
+    }
+    v
 }
 
 fn sent_line(p: &Prepared, deliveries: Vec<Value>) -> Value {

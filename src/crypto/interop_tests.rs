@@ -149,43 +149,25 @@ fn age_cli_decrypts_pigeon_age_messages() {
     let bob = SecretIdentity::generate(Kind::Age, "bob").unwrap();
     write_secret_files(&bob, dir.path());
     let key = dir.path().join("age.key");
+    // `age -d -i KEY` of a ciphertext.
+    let age_d = |key: &std::path::Path, ct: &[u8]| {
+        run("age", &["-d", "-i", key.to_str().unwrap()], &[], ct)
+    };
     for armor in [false, true] {
         let sealed = seal(&alice, &[&bob.public()], INNER, CARD, armor).unwrap();
-        let out = ok(
-            run(
-                "age",
-                &["-d", "-i", key.to_str().unwrap()],
-                &[],
-                &sealed[0].ciphertext,
-            ),
-            "age -d",
-        );
+        let out = ok(age_d(&key, &sealed[0].ciphertext), "age -d");
         assert_eq!(frame_msg(&out), INNER);
     }
     // A pgp sender sealing to an age recipient: still a standard age file.
     let pat = SecretIdentity::generate(Kind::Pgp, "Pat").unwrap();
     let sealed = seal(&pat, &[&bob.public()], INNER, CARD, false).unwrap();
-    let out = ok(
-        run(
-            "age",
-            &["-d", "-i", key.to_str().unwrap()],
-            &[],
-            &sealed[0].ciphertext,
-        ),
-        "age -d",
-    );
+    let out = ok(age_d(&key, &sealed[0].ciphertext), "age -d");
     assert_eq!(frame_msg(&out), INNER);
     // A wrong key: the real age refuses too.
     let eve = SecretIdentity::generate(Kind::Age, "eve").unwrap();
     let edir = tempfile::tempdir().unwrap();
     write_secret_files(&eve, edir.path());
-    let ekey = edir.path().join("age.key");
-    let out = run(
-        "age",
-        &["-d", "-i", ekey.to_str().unwrap()],
-        &[],
-        &sealed[0].ciphertext,
-    );
+    let out = age_d(&edir.path().join("age.key"), &sealed[0].ciphertext);
     assert!(!out.status.success());
 }
 

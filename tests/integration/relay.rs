@@ -11,7 +11,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::SigningKey;
 use pigeon::wire;
-use rand::RngCore as _;
 use serde_json::{Value, json};
 
 use crate::harness::{Relay, Reply, agent, call_with, eventually, home, reply, run};
@@ -28,20 +27,26 @@ impl Owner {
         let mbox = wire::mailbox_id(key.verifying_key().as_bytes());
         Owner { key, mbox }
     }
+
+    fn path(&self) -> String {
+        format!("/v1/mailboxes/{}", self.mbox)
+    }
+
+    /// Headers of a request on my mailbox, signed for the relay at `url` at `time`.
+    fn sign(&self, method: &str, url: &str, query: &str, time: u64) -> Vec<(&'static str, String)> {
+        wire::sign_request(
+            &self.key,
+            method,
+            wire::url_authority(url),
+            &self.path(),
+            query,
+            time,
+        )
+    }
 }
 
-fn new_id() -> String {
-    let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use pigeon::message::new_id;
+use pigeon::wire::now;
 
 fn post(
     url: &str,
@@ -66,9 +71,8 @@ fn post(
 
 /// A signed GET of the owner's mailbox with `query`, signed at `time`.
 fn get_signed_at(url: &str, o: &Owner, query: &str, time: u64) -> Reply {
-    let path = format!("/v1/mailboxes/{}", o.mbox);
-    let headers = wire::sign_request(&o.key, "GET", wire::url_authority(url), &path, query, time);
-    call_with("GET", &format!("{url}{path}?{query}"), &headers)
+    let headers = o.sign("GET", url, query, time);
+    call_with("GET", &format!("{url}{}?{query}", o.path()), &headers)
 }
 
 fn get(url: &str, o: &Owner, query: &str) -> Reply {
@@ -76,17 +80,9 @@ fn get(url: &str, o: &Owner, query: &str) -> Reply {
 }
 
 fn delete(url: &str, o: &Owner, upto: u64) -> Reply {
-    let path = format!("/v1/mailboxes/{}", o.mbox);
     let query = format!("upto={upto}");
-    let headers = wire::sign_request(
-        &o.key,
-        "DELETE",
-        wire::url_authority(url),
-        &path,
-        &query,
-        now(),
-    );
-    call_with("DELETE", &format!("{url}{path}?{query}"), &headers)
+    let headers = o.sign("DELETE", url, &query, now());
+    call_with("DELETE", &format!("{url}{}?{query}", o.path()), &headers)
 }
 
 /// Every envelope in the mailbox, paging through it.
@@ -420,15 +416,8 @@ fn replayed_and_stale_and_forged_signatures_are_refused() {
     let h = home();
     let relay = Relay::start(h.path(), &["--max-failures", "10"]);
     let alice = Owner::new();
-    let path = format!("/v1/mailboxes/{}", alice.mbox);
-    let headers = wire::sign_request(
-        &alice.key,
-        "GET",
-        wire::url_authority(&relay.url),
-        &path,
-        "after=0",
-        now(),
-    );
+    let path = alice.path();
+    let headers = alice.sign("GET", &relay.url, "after=0", now());
     let send = |hs: &[(&'static str, String)]| {
         call_with("GET", &format!("{}{path}?after=0", relay.url), hs)
     };
@@ -442,14 +431,7 @@ fn replayed_and_stale_and_forged_signatures_are_refused() {
     assert_eq!((future.status, code(&future)), (401, "stale"));
 
     // The signature covers the query: the same headers for another cursor fail.
-    let mut forged = wire::sign_request(
-        &alice.key,
-        "GET",
-        wire::url_authority(&relay.url),
-        &path,
-        "after=0",
-        now(),
-    );
+    let mut forged = alice.sign("GET", &relay.url, "after=0", now());
     let r = call_with("GET", &format!("{}{path}?after=5", relay.url), &forged);
     assert_eq!((r.status, code(&r)), (401, "bad_signature"));
     forged[3].1 = B64.encode([0u8; 64]);
@@ -954,15 +936,8 @@ fn a_signature_made_for_one_relay_is_refused_by_another() {
     let (h1, h2) = (home(), home());
     let (r1, r2) = (Relay::start(h1.path(), &[]), Relay::start(h2.path(), &[]));
     let alice = Owner::new();
-    let path = format!("/v1/mailboxes/{}", alice.mbox);
-    let headers = wire::sign_request(
-        &alice.key,
-        "DELETE",
-        wire::url_authority(&r1.url),
-        &path,
-        "upto=100",
-        now(),
-    );
+    let path = alice.path();
+    let headers = alice.sign("DELETE", &r1.url, "upto=100", now());
     let delete_at = |url: &str| call_with("DELETE", &format!("{url}{path}?upto=100"), &headers);
     let r = delete_at(&r2.url);
     assert_eq!((r.status, code(&r)), (401, "bad_signature"));

@@ -79,12 +79,6 @@ pub fn mailbox_key(seed: &str, i: u64) -> SigningKey {
     SigningKey::from_bytes(&d)
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// SplitMix64's finaliser: a bijection on u64 that scatters consecutive inputs.
 fn mix(k: u64) -> u64 {
     let mut z = k.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -154,20 +148,14 @@ pub fn ingest(a: &IngestArgs) -> Result<()> {
         move || -> Result<Tally> {
             let mut conn = Conn::open(&target)?;
             let mut t = Tally::default();
-            // Ids as pigeon makes them (`message::new_id`): the time in milliseconds,
-            // then bits that differ, here the run and the envelope's number, scattered
-            // (`--random-ids`: a fixed run prefix, then 64 scattered bits: random order, as
-            // clients with random ids make them).
+            // Ids as pigeon makes them (time-ordered), or with `--random-ids` a fixed run
+            // prefix and 64 scattered bits: random order, as clients with random ids make
+            // them (the mix is a bijection, so they stay unique).
             let envelope = |k: u64| {
                 let id = if random_ids {
                     format!("{run}{:016x}", mix(k))
                 } else {
-                    format!(
-                        "{:012x}{}{:012x}",
-                        now_ms(),
-                        &run[..8],
-                        mix(k) & 0xffff_ffff_ffff
-                    )
+                    pigeon::message::new_id()
                 };
                 format!(r#"{{"v":1,"id":"{id}","payload":"{payload}"}}"#)
             };

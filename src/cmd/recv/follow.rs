@@ -10,6 +10,9 @@ use super::{PAGE, Receiver};
 use crate::client::RelayError;
 use crate::wire::FetchReply;
 
+/// What a relay's poll thread hands over: the relay, and a page or why there is none.
+type Polled = (String, Result<FetchReply, RelayError>);
+
 /// Seconds a long poll waits on the relay.
 const LONG_POLL: u64 = 25;
 /// `--follow`: first retry of a failed `--exec`, and the longest wait between retries.
@@ -21,7 +24,7 @@ impl Receiver {
     /// that goes away is retried with backoff. Runs until stdout closes or a fatal error.
     pub(super) fn follow(&mut self, relays: &[String]) -> Result<()> {
         // Bounded: a relay thread waits while pages are being handed over.
-        let (tx, rx) = mpsc::sync_channel::<(String, Result<FetchReply, RelayError>)>(1);
+        let (tx, rx) = mpsc::sync_channel::<Polled>(1);
         for relay in relays {
             let (tx, client, key) = (tx.clone(), self.client.clone(), self.mailbox_key().clone());
             let relay = relay.clone();
@@ -67,15 +70,12 @@ impl Receiver {
                 Err(e) => {
                     let msg = e.to_string();
                     if failing.get(&relay) != Some(&msg) {
-                        let line = format!("{relay}: {msg} (retrying with backoff)");
                         // A relay that is down or busy comes back by itself; anything else
-                        // (refused signature, wrong key, a bad answer) needs a person, so
-                        // it is said even under --quiet.
-                        if is_transient(&e) {
-                            self.note(&line);
-                        } else {
-                            eprintln!("pigeon: {}", crate::output::sanitize(&line));
-                        }
+                        // (refused signature, wrong key, a bad answer) needs a person.
+                        self.warn(
+                            &format!("{relay}: {msg} (retrying with backoff)"),
+                            e.is_transient(),
+                        );
                         failing.insert(relay, msg);
                     }
                 }
@@ -106,7 +106,7 @@ fn poll(
     client: &crate::client::Client,
     key: &ed25519_dalek::SigningKey,
     mut cursor: u64,
-    tx: &mpsc::SyncSender<(String, Result<FetchReply, RelayError>)>,
+    tx: &mpsc::SyncSender<Polled>,
 ) {
     let mut backoff = 1;
     let mut was_failing = false;
@@ -141,13 +141,5 @@ fn poll(
             std::thread::sleep(Duration::from_secs(backoff));
             backoff = (backoff * 2).min(60);
         }
-    }
-}
-
-fn is_transient(e: &RelayError) -> bool {
-    match e {
-        RelayError::Unreachable(_) => true,
-        RelayError::Status { status, .. } => *status == 429 || *status >= 500,
-        RelayError::Protocol(_) => false,
     }
 }

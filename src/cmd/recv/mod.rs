@@ -103,10 +103,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
                 Ok(()) => {}
                 Err(DrainError::Relay(e)) => {
                     failed += 1;
-                    eprintln!(
-                        "pigeon: {relay}: {}",
-                        crate::output::sanitize(&e.to_string())
-                    );
+                    r.warn(&format!("{relay}: {e}"), false);
                 }
                 // A local failure (disk, closed stdout) ends the run: nothing of the page
                 // that met it was acknowledged.
@@ -161,7 +158,13 @@ fn lock(ctx: &Ctx, no_wait: bool) -> Result<File> {
 impl Receiver {
     /// A warning about something transient, on stderr unless `--quiet`.
     fn note(&self, msg: &str) {
-        if !self.quiet {
+        self.warn(msg, true);
+    }
+
+    /// A warning on stderr; a `transient` one (it goes away by itself) is left out under
+    /// `--quiet`, anything that needs a person is always said.
+    fn warn(&self, msg: &str, transient: bool) {
+        if !(transient && self.quiet) {
             eprintln!("pigeon: {}", crate::output::sanitize(msg));
         }
     }
@@ -383,13 +386,12 @@ impl Receiver {
             // A contact's newer card (new relays, say) travels with their messages.
             // Under the name it was pinned as (`contact add --as`), not the one it claims.
             if let Err(e) = self.contacts.add(&v.card_json, Some(&c.name), false) {
-                let msg = format!("cannot update {}'s card: {e:#}", c.name);
-                if crate::error::exit_code(&e) == Exit::Crypto {
-                    // A signature or key problem is a security warning: said even if quiet.
-                    eprintln!("pigeon: {}", crate::output::sanitize(&msg));
-                } else {
-                    self.note(&msg);
-                }
+                // A signature or key problem is a security warning: said even if quiet.
+                let security = crate::error::exit_code(&e) == Exit::Crypto;
+                self.warn(
+                    &format!("cannot update {}'s card: {e:#}", c.name),
+                    !security,
+                );
             }
             self.senders.remove(&key);
         }
