@@ -16,7 +16,7 @@ impl Machine {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        for tool in ["sed", "grep", "id", "cat"] {
+        for tool in ["sed", "grep", "id", "cat", "mktemp", "rm", "tail"] {
             let real = which(tool);
             std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
         }
@@ -168,4 +168,28 @@ fn each_missing_need_names_its_package() {
         String::from_utf8_lossy(&check.stdout),
         "nettle-dev\npkg-config\nage\ngnupg\n"
     );
+}
+
+#[test]
+fn a_failed_build_names_the_missing_package_in_one_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The log cargo wrote on a machine with libclang-cpp14 and no libclang (trimmed).
+    let out = Command::new(root.join("scripts/build"))
+        .arg("--explain")
+        .arg(root.join("tests/fixtures/build-no-libclang.log"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(said.starts_with("libclang-dev:"), "{said}");
+    // A log without a known cause is not explained (the script then shows its tail).
+    let other = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(other.path(), "error[E0308]: mismatched types\n").unwrap();
+    let out = Command::new(root.join("scripts/build"))
+        .arg("--explain")
+        .arg(other.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
