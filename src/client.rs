@@ -122,7 +122,9 @@ impl Client {
     ) -> Result<FetchReply, RelayError> {
         let query = format!("after={after}&limit={limit}&wait={wait}");
         let timeout = Duration::from_secs(wait + 30);
-        self.signed("GET", relay, key, &query, Some(timeout))
+        let page: FetchReply = self.signed("GET", relay, key, &query, Some(timeout))?;
+        check_page(&page, after, limit)?;
+        Ok(page)
     }
 
     /// Acknowledges (deletes) every envelope up to and including `upto`.
@@ -154,6 +156,34 @@ impl Client {
         }
         reply(req.call())
     }
+}
+
+/// Seqs above this are not believed: relays count from 1 and stay far below it (it is also
+/// the largest integer every JSON reader keeps exactly).
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
+
+/// A page is believed only if its seqs are what we asked for: strictly increasing, after
+/// `after`, at most `limit` of them, and below [`MAX_SEQ`]. `recv` acknowledges the highest
+/// seq it received, so a relay that invents a huge seq must not get it signed.
+fn check_page(page: &FetchReply, after: u64, limit: u32) -> Result<(), RelayError> {
+    if page.envelopes.len() > limit as usize {
+        return Err(RelayError::Protocol(format!(
+            "the relay sent {} envelopes, more than the {limit} asked for",
+            page.envelopes.len()
+        )));
+    }
+    let mut prev = after;
+    for e in &page.envelopes {
+        if e.seq <= prev || e.seq > MAX_SEQ {
+            return Err(RelayError::Protocol(format!(
+                "the relay sent seq {} after {prev} (seqs must increase and stay below 2^53); \
+                 nothing of this page was acknowledged",
+                e.seq
+            )));
+        }
+        prev = e.seq;
+    }
+    Ok(())
 }
 
 fn mailbox_of(key: &SigningKey) -> String {

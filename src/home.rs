@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -80,14 +80,107 @@ impl Home {
     }
 }
 
-/// Creates a directory and its parents; the leaf gets mode 0700.
+/// Creates a directory and its missing parents, each created one with mode 0700 whatever
+/// the umask (directories that exist are left as they are).
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    if !dir.exists() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot set permissions on {}", dir.display()))?;
+    if dir.exists() {
+        return Ok(());
     }
-    Ok(())
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        ensure_private_dir(parent)?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        // Made by someone else meanwhile (another pigeon): fine if it is a directory.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot set permissions on {}", dir.display()))
+}
+
+/// Creates `dir` (0700) in an existing parent, or checks that it is a directory of ours:
+/// a symlink or a file planted there (in a shared `--files-dir`, by another local user) is
+/// refused rather than followed.
+pub fn ensure_private_subdir(dir: &Path) -> Result<()> {
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot set permissions on {}", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            use std::os::unix::fs::MetadataExt;
+            let meta = fs::symlink_metadata(dir)
+                .with_context(|| format!("cannot read {}", dir.display()))?;
+            // Our own uid is the owner of /proc/self (std has no geteuid).
+            let ours = fs::metadata("/proc/self").is_ok_and(|me| me.uid() == meta.uid());
+            if meta.file_type().is_dir() && ours {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    "{} exists and is not a directory of yours (a symlink or a file planted \
+                     there?); refusing to write through it",
+                    dir.display()
+                ))
+                .hint("remove it, or pick another --files-dir")
+            }
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    }
+}
+
+/// Writes a new file `dir/name` (exact `mode`, fsynced) without ever replacing or
+/// following anything there: when the name is taken, `1-name`, `2-name`, … are tried.
+/// Returns the path written.
+pub fn write_new(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<PathBuf> {
+    let tmp = dir.join(format!(".{:016x}.tmp", rand::random::<u64>()));
+    let result = (|| -> Result<PathBuf> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        for i in 0..1000 {
+            let path = if i == 0 {
+                dir.join(name)
+            } else {
+                dir.join(format!("{i}-{name}"))
+            };
+            // A hard link fails if anything (a file, a symlink) has the name: no clobber.
+            match fs::hard_link(&tmp, &path) {
+                Ok(()) => {
+                    fs::remove_file(&tmp)?;
+                    fs::File::open(dir)?.sync_all()?;
+                    return Ok(path);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        anyhow::bail!("too many files named {name:?}")
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {} in {}", name, dir.display()))
+}
+
+/// Creates an empty file with mode 0600 if it is missing (SQLite then gives its journal
+/// files the same mode), so what a database holds does not depend on the umask.
+pub fn ensure_private_file(path: &Path) -> Result<()> {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(f) => f
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot set permissions on {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
 }
 
 /// Writes a file atomically: a temporary file beside it with `mode`, fsync, rename, fsync of

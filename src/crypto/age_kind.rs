@@ -119,7 +119,11 @@ fn write_age(encryptor: age::Encryptor, plaintext: &[u8], armor: bool) -> Result
 }
 
 /// Decrypts an age file (binary or armored) with one identity.
-pub(crate) fn decrypt(identity: &dyn age::Identity, ciphertext: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn decrypt(
+    identity: &dyn age::Identity,
+    ciphertext: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>> {
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(ciphertext))
         .map_err(|e| anyhow!("not a readable age file: {e}"))?;
     let mut reader = decryptor
@@ -132,9 +136,15 @@ pub(crate) fn decrypt(identity: &dyn age::Identity, ciphertext: &[u8]) -> Result
             other => anyhow!("age decryption failed: {other}; the message may be corrupted"),
         })?;
     let mut plaintext = Vec::new();
-    reader.read_to_end(&mut plaintext).map_err(|e| {
-        anyhow!("age decryption failed: {e}; the message was corrupted or tampered with")
-    })?;
+    (&mut reader)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut plaintext)
+        .map_err(|e| {
+            anyhow!("age decryption failed: {e}; the message was corrupted or tampered with")
+        })?;
+    if plaintext.len() > limit {
+        bail!("the age message is larger than {limit} bytes; refused");
+    }
     Ok(plaintext)
 }
 
@@ -249,7 +259,7 @@ mod tests {
         assert!(looks_like_age(&bin) && looks_like_age(&arm));
         assert!(arm.starts_with(ARMOR_MAGIC));
         assert!(!looks_like_age(b"-----BEGIN PGP MESSAGE-----"));
-        assert_eq!(decrypt(&id, &arm).unwrap(), b"hi");
+        assert_eq!(decrypt(&id, &arm, 1 << 20).unwrap(), b"hi");
         assert!(!is_protected(&bin));
     }
 }

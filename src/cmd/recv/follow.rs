@@ -86,11 +86,12 @@ impl Receiver {
 
     /// Hands over again the messages whose `--exec` failed (not the ones held back).
     fn retry_failed_execs(&mut self) -> Result<()> {
-        let ids = std::mem::take(&mut self.exec_failed);
+        let keys = std::mem::take(&mut self.exec_failed);
         let mut pending = Vec::new();
         for m in self.store.undelivered()? {
-            if ids.contains(&m.id) {
-                pending.push((m.id, serde_json::from_str(&m.json)?));
+            let key = (m.sender, m.id);
+            if keys.contains(&key) {
+                pending.push((key, serde_json::from_str(&m.json)?));
             }
         }
         self.not_handed.clear();

@@ -162,6 +162,7 @@ pub(crate) fn decrypt(
     me: &Cert,
     ciphertext: &[u8],
     known: &[Cert],
+    limit: usize,
 ) -> Result<(Vec<u8>, Option<String>)> {
     let helper = DecryptHelper {
         me,
@@ -169,21 +170,25 @@ pub(crate) fn decrypt(
         encrypted: false,
         signer: None,
     };
+    // sequoia holds back up to `buffer_size` of plaintext until the signatures are checked;
+    // everything is read to the end here before any of it is used (a bad signature is an
+    // error at the end), so a small buffer keeps memory at one copy of the plaintext.
     let mut d = DecryptorBuilder::from_bytes(ciphertext)
         .context("not a readable OpenPGP message")?
+        .buffer_size(limit.min(1 << 20))
         .with_policy(&POLICY, None, helper)
         .context("OpenPGP decryption failed")?;
     let mut plaintext = Vec::new();
     // Compression makes the plaintext arbitrarily larger than the ciphertext, and all of
     // it is read before anything is verified: bound it.
     (&mut d)
-        .take(crate::crypto::MAX_PLAINTEXT as u64 + 1)
+        .take(limit as u64 + 1)
         .read_to_end(&mut plaintext)
         .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
-    if plaintext.len() > crate::crypto::MAX_PLAINTEXT {
+    if plaintext.len() > limit {
         bail!(
-            "the OpenPGP message decompresses to more than {} MiB; refused",
-            crate::crypto::MAX_PLAINTEXT >> 20
+            "the OpenPGP message decompresses to more than {} bytes; refused",
+            limit
         );
     }
     let helper = d.into_helper();
@@ -199,6 +204,8 @@ mod tests {
     use super::*;
     use openpgp::Packet;
     use openpgp::PacketPile;
+
+    const MAX: usize = crate::crypto::MAX_PLAINTEXT;
 
     /// Encrypts already-serialized packets to `rcpt` (no literal wrapping, no compression).
     fn encrypt_packets(rcpt: &Cert, packets: &[u8]) -> Vec<u8> {
@@ -233,20 +240,20 @@ mod tests {
             lit.finalize().unwrap();
         }
         let good = encrypt_packets(&rcpt, &signed);
-        let (pt, who) = decrypt(&rcpt, &good, std::slice::from_ref(&signer)).unwrap();
+        let (pt, who) = decrypt(&rcpt, &good, std::slice::from_ref(&signer), MAX).unwrap();
         assert_eq!(pt, b"pay alice 10");
         assert_eq!(who, Some(fingerprint(&signer)));
 
         let pos = signed.windows(5).position(|w| w == b"alice").unwrap();
         signed[pos] = b'm';
         let bad = encrypt_packets(&rcpt, &signed);
-        let err = decrypt(&rcpt, &bad, std::slice::from_ref(&signer)).unwrap_err();
+        let err = decrypt(&rcpt, &bad, std::slice::from_ref(&signer), MAX).unwrap_err();
         assert!(
             format!("{err:#}").contains("BAD OpenPGP signature"),
             "{err:#}"
         );
         // Without the signer's cert the signature cannot be checked: not attributed.
-        let (_, who) = decrypt(&rcpt, &bad, &[]).unwrap();
+        let (_, who) = decrypt(&rcpt, &bad, &[], MAX).unwrap();
         assert_eq!(who, None);
     }
 
@@ -270,7 +277,7 @@ mod tests {
             }
         }
         assert_eq!(seip, 1);
-        assert_eq!(decrypt(&rcpt, &ct, &[]).unwrap().0, plaintext);
+        assert_eq!(decrypt(&rcpt, &ct, &[], MAX).unwrap().0, plaintext);
         // Unencrypted (only signed) messages are refused.
         let mut signed = Vec::new();
         {
@@ -282,6 +289,6 @@ mod tests {
             lit.write_all(b"x").unwrap();
             lit.finalize().unwrap();
         }
-        assert!(decrypt(&rcpt, &signed, std::slice::from_ref(&rcpt)).is_err());
+        assert!(decrypt(&rcpt, &signed, std::slice::from_ref(&rcpt), MAX).is_err());
     }
 }
