@@ -447,6 +447,28 @@ pub struct GenArgs {
     pub out_dir: PathBuf,
 }
 
+/// A size in bytes, with an optional K, M or G suffix (powers of 1024): `16M`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size unit {c:?}: use K, M or G")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s:?} is not a size: use bytes or a number with K, M or G"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,26 +548,4 @@ mod tests {
         }
         out
     }
-}
-
-/// A size in bytes, with an optional K, M or G suffix (powers of 1024): `16M`.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => return Err(format!("unknown size unit {c:?}: use K, M or G")),
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
-    };
-    num.trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("{s:?} is not a size: use bytes or a number with K, M or G"))
 }

@@ -26,6 +26,36 @@ impl Store {
             .unwrap_or(0) as u64)
     }
 
+    /// The relay instance a cursor was counted on, if the relay said.
+    pub fn cursor_instance(&self, relay: &str, mailbox: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT instance FROM cursors WHERE relay = ?1 AND mailbox = ?2",
+                params![relay, mailbox],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Records the relay instance a cursor counts on; when it differs from the one the
+    /// cursor was counted on, the cursor starts again from 0. Returns whether it did.
+    pub fn set_cursor_instance(&self, relay: &str, mailbox: &str, instance: &str) -> Result<bool> {
+        let old = self.cursor_instance(relay, mailbox)?;
+        if old.as_deref() == Some(instance) {
+            return Ok(false);
+        }
+        let reset = old.is_some();
+        self.conn.execute(
+            "INSERT INTO cursors (relay, mailbox, seq, instance) VALUES (?1, ?2, 0, ?3)
+             ON CONFLICT (relay, mailbox) DO UPDATE SET instance = excluded.instance,
+                 seq = CASE WHEN ?4 THEN 0 ELSE seq END",
+            params![relay, mailbox, instance, reset],
+        )?;
+        Ok(reset)
+    }
+
     /// Archives received messages (undelivered) and moves the cursor, in one transaction.
     /// Returns the (sender, id) keys that were new (a message seen before, on any relay, is
     /// skipped).

@@ -83,6 +83,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_time ON messages (received);
     CREATE INDEX messages_pending ON messages (delivered) WHERE delivered = 0;
     CREATE INDEX messages_by_id ON messages (id);",
+    // 4: which database of a relay a cursor belongs to (its `instance` id).
+    "ALTER TABLE cursors ADD COLUMN instance TEXT;",
 ];
 
 /// The open archive.

@@ -656,3 +656,48 @@ fn files_are_private_under_umask_000_and_names_stay_inside_the_files_dir() {
         .ok();
     assert_eq!(bodies(&r), ["via symlink"]);
 }
+
+#[test]
+fn a_recreated_relay_database_does_not_hide_new_messages() {
+    let mut relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    for i in 0..3 {
+        alice
+            .run(&["send", "--to", "bob", &format!("old {i}")])
+            .ok();
+    }
+    assert_eq!(bob.run(&["recv"]).ok().json().len(), 3);
+    // The operator starts over with an empty database: seqs count from 1 again.
+    relay.stop();
+    for f in ["relay.sqlite", "relay.sqlite-wal", "relay.sqlite-shm"] {
+        let _ = std::fs::remove_file(relay.home.path().join(f));
+    }
+    relay.restart();
+    alice.run(&["send", "--to", "bob", "new"]).ok();
+    let r = bob.run(&["recv"]).ok();
+    assert_eq!(bodies(&r), ["new"], "{}", r.stderr);
+    assert!(r.stderr.contains("database is new"), "{}", r.stderr);
+    // And --follow notices it too.
+    let mut follow = bob
+        .cmd(&["recv", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    alice.run(&["send", "--to", "bob", "while following"]).ok();
+    let mut out = BufReader::new(follow.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("while following"), "{line}");
+    relay.stop();
+    for f in ["relay.sqlite", "relay.sqlite-wal", "relay.sqlite-shm"] {
+        let _ = std::fs::remove_file(relay.home.path().join(f));
+    }
+    relay.restart();
+    alice.run(&["send", "--to", "bob", "after the reset"]).ok();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(line.contains("after the reset"), "{line}");
+}

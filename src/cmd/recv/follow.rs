@@ -29,7 +29,8 @@ impl Receiver {
             let (tx, client, key) = (tx.clone(), self.client.clone(), self.mailbox_key().clone());
             let relay = relay.clone();
             let cursor = self.cursor(&relay);
-            std::thread::spawn(move || poll(&relay, &client, &key, cursor, &tx));
+            let instance = self.store.cursor_instance(&relay, &self.id.meta.mailbox)?;
+            std::thread::spawn(move || poll(&relay, &client, &key, cursor, instance, &tx));
         }
         drop(tx);
         // Said once when a relay starts failing (or fails differently), not on every retry.
@@ -62,6 +63,7 @@ impl Receiver {
                     if failing.remove(&relay).is_some() {
                         self.note(&format!("{relay}: reachable again"));
                     }
+                    self.note_instance(&relay, page.instance.as_deref())?;
                     self.process(&relay, page.envelopes)?;
                     if !self.exec_failed.is_empty() && retry_at.is_none() {
                         retry_at = Some(Instant::now() + retry_in);
@@ -107,6 +109,7 @@ fn poll(
     client: &crate::client::Client,
     key: &ed25519_dalek::SigningKey,
     mut cursor: u64,
+    mut instance: Option<String>,
     tx: &mpsc::SyncSender<Polled>,
 ) {
     let mut backoff = 1;
@@ -117,6 +120,19 @@ fn poll(
         let wait = if was_failing { 0 } else { LONG_POLL };
         let res = client.fetch(relay, key, cursor, PAGE, wait);
         let send = match &res {
+            Ok(page) if page.instance.is_some() && page.instance != instance => {
+                // The relay's database was recreated: its seqs start again.
+                let known = instance.is_some();
+                instance = page.instance.clone();
+                if known && cursor > 0 {
+                    cursor = 0;
+                    continue;
+                }
+                backoff = 1;
+                let last = page.envelopes.iter().map(|e| e.seq).max().unwrap_or(0);
+                cursor = cursor.max(last);
+                true
+            }
             Ok(page) => {
                 backoff = 1;
                 let last = page.envelopes.iter().map(|e| e.seq).max().unwrap_or(0);

@@ -252,10 +252,20 @@ impl Receiver {
     fn drain(&mut self, relay: &str) -> Result<(), DrainError> {
         let key = self.mailbox_key().clone();
         let client = self.client.clone();
-        let first = self.cursor(relay);
+        let mut first = self.cursor(relay);
         let mut page = client
             .fetch(relay, &key, first, PAGE, 0)
             .map_err(DrainError::Relay)?;
+        if self
+            .note_instance(relay, page.instance.as_deref())
+            .map_err(DrainError::Local)?
+            && first > 0
+        {
+            first = 0;
+            page = client
+                .fetch(relay, &key, first, PAGE, 0)
+                .map_err(DrainError::Relay)?;
+        }
         let mut cursor = first;
         loop {
             // A relay that says "more" but sends nothing new must not keep us here.
@@ -275,6 +285,24 @@ impl Receiver {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Records which database of the relay the cursor counts on; true when it changed (the
+    /// relay's database was recreated, its seqs start again) and the cursor went back to 0.
+    fn note_instance(&self, relay: &str, instance: Option<&str>) -> Result<bool> {
+        let Some(instance) = instance else {
+            return Ok(false);
+        };
+        let reset = self
+            .store
+            .set_cursor_instance(relay, &self.id.meta.mailbox, instance)?;
+        if reset {
+            self.warn(
+                &format!("{relay}: the relay's database is new; reading it from the start"),
+                false,
+            );
+        }
+        Ok(reset)
     }
 
     fn cursor(&self, relay: &str) -> u64 {
