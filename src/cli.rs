@@ -471,6 +471,16 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::parse_size("4096"), Ok(4096));
+        assert_eq!(super::parse_size("16M"), Ok(16 << 20));
+        assert_eq!(super::parse_size("2k"), Ok(2048));
+        assert!(super::parse_size("1X").is_err());
+        assert!(super::parse_size("M").is_err());
+        assert!(super::parse_size("99999999999G").is_err());
+    }
+
     use super::*;
     use clap::CommandFactory;
 

@@ -131,34 +131,66 @@ pub fn ensure_private_subdir(dir: &Path) -> Result<()> {
 /// following anything there: when the name is taken, `1-name`, `2-name`, … are tried.
 /// Returns the path written.
 pub fn write_new(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<PathBuf> {
-    let tmp = dir.join(format!(".{:016x}.tmp", rand::random::<u64>()));
-    let result = (|| -> Result<PathBuf> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        for i in 0..1000 {
-            let path = if i == 0 {
+    let candidates = || {
+        (0..1000).map(move |i| {
+            if i == 0 {
                 dir.join(name)
             } else {
                 dir.join(format!("{i}-{name}"))
-            };
-            // A hard link fails if anything (a file, a symlink) has the name: no clobber.
+            }
+        })
+    };
+    let create = |path: &Path| -> std::io::Result<fs::File> {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        Ok(f)
+    };
+    let tmp = dir.join(format!(".{:016x}.tmp", rand::random::<u64>()));
+    let result = (|| -> Result<PathBuf> {
+        let mut f = create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        let mut linked = None;
+        for path in candidates() {
+            // A hard link fails if anything (a file, a symlink) has the name: no clobber,
+            // and the file appears whole or not at all.
             match fs::hard_link(&tmp, &path) {
                 Ok(()) => {
-                    fs::remove_file(&tmp)?;
-                    fs::File::open(dir)?.sync_all()?;
-                    return Ok(path);
+                    linked = Some(path);
+                    break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e.into()),
+                // A file system without hard links (FAT, some network mounts): below.
+                Err(_) => break,
             }
         }
-        anyhow::bail!("too many files named {name:?}")
+        fs::remove_file(&tmp)?;
+        let path = match linked {
+            Some(p) => p,
+            None => {
+                // Exclusive creation: never follows a symlink, never replaces a file.
+                let mut found = None;
+                for path in candidates() {
+                    match create(&path) {
+                        Ok(mut f) => {
+                            f.write_all(bytes)?;
+                            f.sync_all()?;
+                            found = Some(path);
+                            break;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                found.with_context(|| format!("too many files named {name:?}"))?
+            }
+        };
+        fs::File::open(dir)?.sync_all()?;
+        Ok(path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -219,6 +251,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_files_never_replace_or_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("t"), dir.path().join("f")).unwrap();
+        let a = write_new(dir.path(), "f", b"1", 0o600).unwrap();
+        let b = write_new(dir.path(), "f", b"2", 0o600).unwrap();
+        assert_eq!(a, dir.path().join("1-f"));
+        assert_eq!(b, dir.path().join("2-f"));
+        assert_eq!(fs::read(&b).unwrap(), b"2");
+        assert!(
+            !outside.path().join("t").exists(),
+            "the symlink was not followed"
+        );
+        let mode = fs::metadata(&a).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Only the three names: no temporary file left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn a_planted_symlink_is_not_a_subdir() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let link = dir.path().join("sub");
+        std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+        assert!(ensure_private_subdir(&link).is_err());
+        let real = dir.path().join("real");
+        ensure_private_subdir(&real).unwrap();
+        ensure_private_subdir(&real).unwrap();
+        let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
 
     #[test]
     fn atomic_write_sets_mode_and_replaces() {

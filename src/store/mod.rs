@@ -307,6 +307,21 @@ mod tests {
     }
 
     #[test]
+    fn a_new_relay_instance_resets_the_cursor() {
+        let mut s = Store::in_memory().unwrap();
+        assert!(
+            !s.set_cursor_instance("r", "m", "one").unwrap(),
+            "first seen"
+        );
+        s.receive_page("r", "m", 40, &[], &[], 1).unwrap();
+        assert!(!s.set_cursor_instance("r", "m", "one").unwrap());
+        assert_eq!(s.cursor("r", "m").unwrap(), 40);
+        assert!(s.set_cursor_instance("r", "m", "two").unwrap());
+        assert_eq!(s.cursor("r", "m").unwrap(), 0);
+        assert_eq!(s.cursor_instance("r", "m").unwrap().as_deref(), Some("two"));
+    }
+
+    #[test]
     fn refuses_foreign_sqlite_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("other.sqlite");
