@@ -243,6 +243,6 @@ fn reply<T: DeserializeOwned + Serialize>(
     Err(RelayError::Status {
         status,
         code,
-        message: crate::output::sanitize(&message),
+        message: crate::output::one_line(&message),
     })
 }

@@ -550,31 +550,79 @@ fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777
 }
 
+/// The real binary as `u`, started by a shell that set umask 000 first.
+fn under_umask_000(u: &User, args: &[&str]) -> Run {
+    let c = u.cmd(args);
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", "umask 000; exec \"$@\"", "sh"])
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    crate::users::run(sh, b"")
+}
+
+fn attachment(name: &str, data: &[u8]) -> Attachment {
+    Attachment {
+        name: name.into(),
+        media_type: "text/plain".into(),
+        size: data.len() as u64,
+        data: B64.encode(data),
+    }
+}
+
 #[test]
-fn files_are_private_under_umask_000_and_names_stay_inside_the_files_dir() {
+fn files_are_private_under_umask_000() {
     let relay = Relay::start();
     let (alice, bob) = (User::new(), User::new());
-    // The real binary, started by a shell that set umask 000 first.
-    let umask = |u: &User, args: &[&str]| -> Run {
-        let c = u.cmd(args);
-        let mut sh = std::process::Command::new("sh");
-        sh.args(["-c", "umask 000; exec \"$@\"", "sh"])
-            .arg(c.get_program())
-            .args(c.get_args());
-        for (k, v) in c.get_envs() {
-            match v {
-                Some(v) => sh.env(k, v),
-                None => sh.env_remove(k),
-            };
-        }
-        crate::users::run(sh, b"")
-    };
     for (u, n) in [(&alice, "alice"), (&bob, "bob")] {
-        umask(u, &["keygen", "--name", n, "--kind", "age"]).ok();
-        umask(u, &["relay", "add", &relay.url]).ok();
+        under_umask_000(u, &["keygen", "--name", n, "--kind", "age"]).ok();
+        under_umask_000(u, &["relay", "add", &relay.url]).ok();
     }
-    alice.add_contact(&String::from_utf8(bob.run(&["card"]).ok().stdout).unwrap());
     bob.add_contact(&String::from_utf8(alice.run(&["card"]).ok().stdout).unwrap());
+    let a = identity(&alice);
+    let (id, ct) = craft(&a, &bob, "files", |i| {
+        i.files = vec![attachment("f.txt", b"x")]
+    });
+    post(&relay, &bob, &id, &ct);
+    let r = under_umask_000(&bob, &["recv"]).ok();
+    let p = r.json()[0]["files"][0]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(mode(Path::new(&p)), 0o600, "{p}");
+    let mut dir = Path::new(&p).parent().unwrap().to_path_buf();
+    while dir != bob.dir.path() {
+        assert_eq!(mode(&dir), 0o700, "{dir:?}");
+        dir.pop();
+    }
+    for d in ["identity", "contacts"] {
+        assert_eq!(mode(&bob.path(d)), 0o700, "{d}");
+    }
+    for e in std::fs::read_dir(bob.path("identity")).unwrap() {
+        assert_eq!(mode(&e.unwrap().path()), 0o600);
+    }
+    for f in [
+        "pigeon.sqlite",
+        "pigeon.sqlite-wal",
+        "pigeon.sqlite-shm",
+        "recv.lock",
+    ] {
+        let p = bob.path(f);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        }
+    }
+}
+
+#[test]
+fn attachment_names_and_planted_symlinks_stay_inside_the_files_dir() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
     let a = identity(&alice);
     let names = [
         "../../x",
@@ -590,18 +638,10 @@ fn files_are_private_under_umask_000_and_names_stay_inside_the_files_dir() {
         "same",
     ];
     let (id, ct) = craft(&a, &bob, "files", |i| {
-        i.files = names
-            .iter()
-            .map(|n| Attachment {
-                name: n.to_string(),
-                media_type: "text/plain".into(),
-                size: 1,
-                data: B64.encode(b"x"),
-            })
-            .collect()
+        i.files = names.iter().map(|n| attachment(n, b"x")).collect()
     });
     post(&relay, &bob, &id, &ct);
-    let r = umask(&bob, &["recv"]).ok();
+    let r = bob.run(&["recv"]).ok();
     let files_dir = bob.path("files").canonicalize().unwrap();
     let m = &r.json()[0];
     let mut paths = std::collections::HashSet::new();
@@ -612,24 +652,10 @@ fn files_are_private_under_umask_000_and_names_stay_inside_the_files_dir() {
         assert!(!name.starts_with('.') && name.len() <= 128, "{name}");
         assert!(!["CON", "nul.txt"].contains(&name), "{name}");
         assert_eq!(std::fs::read(p).unwrap(), b"x");
-        assert_eq!(mode(p), 0o600, "{p:?}");
         assert!(paths.insert(p.to_path_buf()), "two attachments share {p:?}");
     }
+    assert_eq!(paths.len(), names.len());
     assert!(!bob.path("x").exists() && !bob.dir.path().parent().unwrap().join("x").exists());
-    for d in ["identity", "contacts", "files"] {
-        assert_eq!(mode(&bob.path(d)), 0o700, "{d}");
-    }
-    for e in std::fs::read_dir(bob.path("identity")).unwrap() {
-        assert_eq!(mode(&e.unwrap().path()), 0o600);
-    }
-    let sender_dir = bob.path("files").join(&a.meta.fingerprint);
-    assert_eq!(mode(&sender_dir), 0o700);
-    for f in ["pigeon.sqlite", "pigeon.sqlite-wal", "recv.lock"] {
-        let p = bob.path(f);
-        if p.exists() {
-            assert_eq!(mode(&p), 0o600, "{f}");
-        }
-    }
 
     // A symlink planted where a sender's folder goes is refused, never followed.
     let elsewhere = User::new();
@@ -637,12 +663,7 @@ fn files_are_private_under_umask_000_and_names_stay_inside_the_files_dir() {
     std::fs::create_dir(&shared).unwrap();
     std::os::unix::fs::symlink(elsewhere.dir.path(), shared.join(&a.meta.fingerprint)).unwrap();
     let (id, ct) = craft(&a, &bob, "via symlink", |i| {
-        i.files = vec![Attachment {
-            name: "f".into(),
-            media_type: "text/plain".into(),
-            size: 1,
-            data: B64.encode(b"y"),
-        }]
+        i.files = vec![attachment("f", b"y")]
     });
     post(&relay, &bob, &id, &ct);
     let r = bob.run(&["recv", "--files-dir", shared.to_str().unwrap()]);

@@ -177,7 +177,7 @@ impl Receiver {
     /// `--quiet`, anything that needs a person is always said.
     fn warn(&self, msg: &str, transient: bool) {
         if !(transient && self.quiet) {
-            eprintln!("pigeon: {}", crate::output::sanitize(msg));
+            eprintln!("pigeon: {}", crate::output::one_line(msg));
         }
     }
 
