@@ -233,8 +233,12 @@ fn reply<T: DeserializeOwned + Serialize>(
     if (200..300).contains(&status) {
         return serde_json::from_slice(&body).map_err(|e| RelayError::Protocol(e.to_string()));
     }
-    let (code, message) = match serde_json::from_slice::<wire::ErrorReply>(&body) {
-        Ok(e) => (e.error.code, e.error.message),
+    let (code, message): (String, String) = match serde_json::from_slice::<wire::ErrorReply>(&body)
+    {
+        Ok(e) => (
+            e.error.code.chars().take(64).collect(),
+            e.error.message.chars().take(500).collect(),
+        ),
         Err(_) => (
             "http".into(),
             String::from_utf8_lossy(&body).chars().take(200).collect(),
@@ -242,7 +246,7 @@ fn reply<T: DeserializeOwned + Serialize>(
     };
     Err(RelayError::Status {
         status,
-        code,
+        code: crate::output::one_line(&code),
         message: crate::output::one_line(&message),
     })
 }

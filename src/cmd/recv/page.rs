@@ -75,9 +75,7 @@ impl Receiver {
                     Err(e) => {
                         let reason = crate::output::one_line(&format!("{e:#}"));
                         self.reject(relay, env, &reason)?;
-                        batch
-                            .rejected
-                            .push((crate::output::one_line(&env.id), reason));
+                        batch.rejected.push((shown_id(&env.id), reason));
                     }
                 }
             }
@@ -89,7 +87,7 @@ impl Receiver {
     }
 
     fn reject(&mut self, relay: &str, env: &StoredEnvelope, reason: &str) -> Result<()> {
-        let id = crate::output::one_line(&env.id);
+        let id = shown_id(&env.id);
         if self.show_rejected {
             crate::cmd::emit(&json!({"type": "rejected", "relay": relay, "seq": env.seq,
                 "id": id, "reason": reason}))?;
@@ -287,6 +285,12 @@ impl Receiver {
             self.senders.remove(key);
         }
     }
+}
+
+/// An envelope id as the relay sent it, made safe to show and store: one line, and no
+/// longer than a real id (a relay could send megabytes).
+fn shown_id(id: &str) -> String {
+    crate::output::one_line(id).chars().take(64).collect()
 }
 
 /// The checks beyond decryption and signatures, on the message alone: a pigeon message
