@@ -38,8 +38,16 @@ struct Batch {
     rows: Vec<(Archived, Value, u64)>,
     rejected: Vec<(String, String)>,
     bytes: usize,
-    /// Sender of each id in `rows` (the archive does not have them yet).
-    ids: HashMap<String, String>,
+    /// Senders of each id in `rows` (the archive does not have them yet).
+    ids: HashMap<String, Vec<String>>,
+}
+
+/// What becomes of a message that passed its own checks.
+enum Verdict {
+    /// Archived before from the same sender: skipped (and acknowledged).
+    Replay,
+    New(Accepted),
+    Refused(anyhow::Error),
 }
 
 impl Receiver {
@@ -63,16 +71,25 @@ impl Receiver {
             let results = self.open_all(envs);
             for (env, result) in envs.iter().zip(results) {
                 batch.last_seq = batch.last_seq.max(env.seq);
-                let checked = result.and_then(|u| accept(env, u, self.max_file_size));
-                match checked.and_then(|a| self.conflict(a, &batch.ids)) {
-                    Ok(None) => {}
-                    Ok(Some(a)) => {
+                // Errors of the message are a verdict; errors here (the archive, the
+                // contacts on disk) are local and stop the run with `?`.
+                let verdict = match result.and_then(|u| accept(env, u, self.max_file_size)) {
+                    Ok(a) => self.conflict(a, &batch.ids)?,
+                    Err(e) => Verdict::Refused(e),
+                };
+                match verdict {
+                    Verdict::Replay => {}
+                    Verdict::New(a) => {
                         let (row, msg) = self.archive_row(a)?;
                         batch.bytes += row.body.len() + row.json.len();
-                        batch.ids.insert(row.id.clone(), row.sender.clone());
+                        batch
+                            .ids
+                            .entry(row.id.clone())
+                            .or_default()
+                            .push(row.sender.clone());
                         batch.rows.push((row, msg, env.seq));
                     }
-                    Err(e) => {
+                    Verdict::Refused(e) => {
                         let reason = crate::output::one_line(&format!("{e:#}"));
                         self.reject(relay, env, &reason)?;
                         batch.rejected.push((shown_id(&env.id), reason));
@@ -151,21 +168,17 @@ impl Receiver {
     /// refused: ids are random, so only someone who copied one can send it again. The one
     /// exception keeps a stranger from hiding a contact's message by copying its id first:
     /// a contact's message is accepted over a stranger's earlier one (and said).
-    fn conflict(
-        &mut self,
-        a: Accepted,
-        pending: &HashMap<String, String>,
-    ) -> Result<Option<Accepted>> {
+    fn conflict(&mut self, a: Accepted, pending: &HashMap<String, Vec<String>>) -> Result<Verdict> {
         let (id, sender) = (&a.v.inner.id, &a.v.inner.from);
         let mut others = self.store.senders_of(id)?;
         if let Some(s) = pending.get(id) {
-            others.push(s.clone());
+            others.extend(s.iter().cloned());
         }
         if others.contains(sender) {
-            return Ok(None);
+            return Ok(Verdict::Replay);
         }
         if others.is_empty() {
-            return Ok(Some(a));
+            return Ok(Verdict::New(a));
         }
         let from_contact =
             |fp: &str| -> Result<bool> { Ok(self.contacts.by_fingerprint(fp)?.is_some()) };
@@ -183,16 +196,16 @@ impl Receiver {
                 ),
                 false,
             );
-            return Ok(Some(a));
+            return Ok(Verdict::New(a));
         }
-        Err(crate::error::fail(
+        Ok(Verdict::Refused(crate::error::fail(
             Exit::Crypto,
             format!(
                 "message id {id} was already used by another sender ({}); this copy from {sender} \
                  is refused",
                 others.join(", ")
             ),
-        ))
+        )))
     }
 
     /// Decrypts and checks envelopes on every core.
