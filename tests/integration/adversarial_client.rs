@@ -432,6 +432,15 @@ fn attachments_over_the_size_cap_are_refused() {
         .ok();
     std::fs::write(bob.path("config.toml"), "[recv]\nmax_file_size = 6000\n").unwrap();
     assert_eq!(bodies(&bob.run(&["recv"]).ok()), ["fits"]);
+    // Nor may one message ask for thousands of files (the same name over and over).
+    let a = identity(&alice);
+    let (id, ct) = craft(&a, &bob, "many", |i| {
+        i.files = (0..1001).map(|_| attachment("same", b"x")).collect()
+    });
+    post(&relay, &bob, &id, &ct);
+    let r = bob.run(&["recv", "--show-rejected"]).code(4);
+    let reason = rejected(&r)[0]["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("attachments"), "{reason}");
 }
 
 #[test]

@@ -30,6 +30,10 @@ pub(super) struct Accepted {
     files: Vec<Vec<u8>>,
 }
 
+/// Attachments one message may have (each gets a file; names must stay unique in its
+/// folder without running out of `N-name` variants).
+const MAX_FILES: usize = 256;
+
 /// What has been opened but not yet committed.
 #[derive(Default)]
 struct Batch {
@@ -315,6 +319,12 @@ pub(super) fn accept(env: &StoredEnvelope, u: Unsealed, max_file: u64) -> Result
     };
     if v.inner.id != env.id {
         anyhow::bail!("the envelope id does not match the signed message id");
+    }
+    if v.inner.files.len() > MAX_FILES {
+        anyhow::bail!(
+            "the message has {} attachments, more than the {MAX_FILES} recv saves",
+            v.inner.files.len()
+        );
     }
     let mut files = Vec::with_capacity(v.inner.files.len());
     for f in &v.inner.files {
