@@ -163,7 +163,11 @@ pub fn safe_name(name: &str) -> String {
     let mut s: String = last
         .chars()
         .map(|c| {
-            if crate::output::is_unsafe_char(c) || c == ':' {
+            // Also what Windows and FAT file systems refuse, so a shared or mounted files
+            // dir cannot turn a stranger's file name into an error that stops every run.
+            if crate::output::is_unsafe_char(c)
+                || matches!(c, ':' | '<' | '>' | '"' | '|' | '?' | '*')
+            {
                 '_'
             } else {
                 c
@@ -261,6 +265,7 @@ mod tests {
         assert_eq!(safe_name(&"x".repeat(300)).len(), 128);
         assert_eq!(safe_name("/etc/passwd"), "passwd");
         assert_eq!(safe_name("CON"), "_CON");
+        assert_eq!(safe_name("a<b>c?*|\"d"), "a_b_c____d");
         assert_eq!(safe_name("lpt1.txt"), "_lpt1.txt");
         assert_eq!(safe_name("a\0b"), "a_b");
         assert_eq!(safe_name("."), "attachment");

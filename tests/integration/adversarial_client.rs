@@ -441,6 +441,15 @@ fn attachments_over_the_size_cap_are_refused() {
     let r = bob.run(&["recv", "--show-rejected"]).code(4);
     let reason = rejected(&r)[0]["reason"].as_str().unwrap().to_string();
     assert!(reason.contains("attachments"), "{reason}");
+    // A kind too large for --exec's environment is refused too, not retried for ever.
+    let (id, ct) = craft(&a, &bob, "odd kind", |i| i.kind = "k".repeat(200_000));
+    post(&relay, &bob, &id, &ct);
+    let r = bob
+        .run(&["recv", "--exec", "true", "--show-rejected"])
+        .code(4);
+    let reason = rejected(&r)[0]["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("kind"), "{reason}");
+    assert!(bob.run(&["recv", "--exec", "true"]).ok().stderr.is_empty());
 }
 
 #[test]

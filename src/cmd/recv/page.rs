@@ -320,6 +320,14 @@ pub(super) fn accept(env: &StoredEnvelope, u: Unsealed, max_file: u64) -> Result
     if v.inner.id != env.id {
         anyhow::bail!("the envelope id does not match the signed message id");
     }
+    // The kind goes into `--exec`'s environment: a huge one would make every spawn fail.
+    let kind = &v.inner.kind;
+    if kind.is_empty() || kind.len() > 32 || !kind.bytes().all(|b| b.is_ascii_graphic()) {
+        anyhow::bail!(
+            "the message kind {:?} is not 1 to 32 printable ASCII characters",
+            crate::output::one_line(&kind.chars().take(40).collect::<String>())
+        );
+    }
     if v.inner.files.len() > MAX_FILES {
         anyhow::bail!(
             "the message has {} attachments, more than the {MAX_FILES} recv saves",
