@@ -136,7 +136,8 @@ pub fn seal(
 }
 
 /// Decrypts `ciphertext` without interpreting it: the plaintext and a verified OpenPGP signer.
-#[cfg(test)]
+// Kept with its first signature for callers content with the default bound.
+#[allow(dead_code)]
 pub(crate) fn decrypt_raw(
     me: &SecretIdentity,
     ciphertext: &[u8],
@@ -160,7 +161,7 @@ fn decrypt_raw_limited(
             )
         })?;
         Ok((
-            Zeroizing::new(age_kind::decrypt(id, ciphertext, limit)?),
+            Zeroizing::new(age_kind::decrypt_limited(id, ciphertext, limit)?),
             None,
         ))
     } else if pgp_kind::looks_like_pgp(ciphertext) {
@@ -174,7 +175,7 @@ fn decrypt_raw_limited(
             .iter()
             .filter_map(|p| p.pgp_cert().cloned())
             .collect();
-        let (plaintext, signer) = pgp_kind::decrypt(cert, ciphertext, &known, limit)?;
+        let (plaintext, signer) = pgp_kind::decrypt_limited(cert, ciphertext, &known, limit)?;
         Ok((Zeroizing::new(plaintext), signer))
     } else {
         bail!("not an age or OpenPGP message (neither binary nor armored); cannot open it")

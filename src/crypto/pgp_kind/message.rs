@@ -158,7 +158,18 @@ impl DecryptionHelper for DecryptHelper<'_> {
 
 /// Decrypts an OpenPGP message (armored or binary) with `me`; checks signatures against `known`.
 /// Returns the plaintext and the fingerprint of a cert whose signature verified.
+// Kept with its first signature for callers content with the default bound.
+#[allow(dead_code)]
 pub(crate) fn decrypt(
+    me: &Cert,
+    ciphertext: &[u8],
+    known: &[Cert],
+) -> Result<(Vec<u8>, Option<String>)> {
+    decrypt_limited(me, ciphertext, known, crate::crypto::MAX_PLAINTEXT)
+}
+
+/// [`decrypt`], refusing a plaintext over `limit` bytes after reading `limit + 1` of it.
+pub(crate) fn decrypt_limited(
     me: &Cert,
     ciphertext: &[u8],
     known: &[Cert],
@@ -205,8 +216,6 @@ mod tests {
     use openpgp::Packet;
     use openpgp::PacketPile;
 
-    const MAX: usize = crate::crypto::MAX_PLAINTEXT;
-
     /// Encrypts already-serialized packets to `rcpt` (no literal wrapping, no compression).
     fn encrypt_packets(rcpt: &Cert, packets: &[u8]) -> Vec<u8> {
         let vc = rcpt.with_policy(&POLICY, None).unwrap();
@@ -240,20 +249,20 @@ mod tests {
             lit.finalize().unwrap();
         }
         let good = encrypt_packets(&rcpt, &signed);
-        let (pt, who) = decrypt(&rcpt, &good, std::slice::from_ref(&signer), MAX).unwrap();
+        let (pt, who) = decrypt(&rcpt, &good, std::slice::from_ref(&signer)).unwrap();
         assert_eq!(pt, b"pay alice 10");
         assert_eq!(who, Some(fingerprint(&signer)));
 
         let pos = signed.windows(5).position(|w| w == b"alice").unwrap();
         signed[pos] = b'm';
         let bad = encrypt_packets(&rcpt, &signed);
-        let err = decrypt(&rcpt, &bad, std::slice::from_ref(&signer), MAX).unwrap_err();
+        let err = decrypt(&rcpt, &bad, std::slice::from_ref(&signer)).unwrap_err();
         assert!(
             format!("{err:#}").contains("BAD OpenPGP signature"),
             "{err:#}"
         );
         // Without the signer's cert the signature cannot be checked: not attributed.
-        let (_, who) = decrypt(&rcpt, &bad, &[], MAX).unwrap();
+        let (_, who) = decrypt(&rcpt, &bad, &[]).unwrap();
         assert_eq!(who, None);
     }
 
@@ -277,7 +286,7 @@ mod tests {
             }
         }
         assert_eq!(seip, 1);
-        assert_eq!(decrypt(&rcpt, &ct, &[], MAX).unwrap().0, plaintext);
+        assert_eq!(decrypt(&rcpt, &ct, &[]).unwrap().0, plaintext);
         // Unencrypted (only signed) messages are refused.
         let mut signed = Vec::new();
         {
@@ -289,6 +298,6 @@ mod tests {
             lit.write_all(b"x").unwrap();
             lit.finalize().unwrap();
         }
-        assert!(decrypt(&rcpt, &signed, std::slice::from_ref(&rcpt), MAX).is_err());
+        assert!(decrypt(&rcpt, &signed, std::slice::from_ref(&rcpt)).is_err());
     }
 }
