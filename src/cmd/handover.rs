@@ -175,11 +175,11 @@ pub fn safe_name(name: &str) -> String {
         })
         .collect();
     s = s.trim_start_matches(['.', '-', ' ']).to_string();
-    while s.len() > 128 {
-        s.pop();
-    }
     if is_device_name(&s) {
         s.insert(0, '_');
+    }
+    while s.len() > 128 {
+        s.pop();
     }
     if s.is_empty() { "attachment".into() } else { s }
 }
@@ -265,6 +265,7 @@ mod tests {
         assert_eq!(safe_name(&"x".repeat(300)).len(), 128);
         assert_eq!(safe_name("/etc/passwd"), "passwd");
         assert_eq!(safe_name("CON"), "_CON");
+        assert_eq!(safe_name(&format!("con.{}", "x".repeat(200))).len(), 128);
         assert_eq!(safe_name("a<b>c?*|\"d"), "a_b_c____d");
         assert_eq!(safe_name("lpt1.txt"), "_lpt1.txt");
         assert_eq!(safe_name("a\0b"), "a_b");
