@@ -126,9 +126,13 @@ fn poll(
                 instance = page.instance.clone();
                 if known && cursor > 0 {
                     cursor = 0;
+                    // A relay that changes its instance on every answer must not make
+                    // this loop spin.
+                    std::thread::sleep(Duration::from_secs(1));
                     continue;
                 }
                 backoff = 1;
+                was_failing = false;
                 let last = page.envelopes.iter().map(|e| e.seq).max().unwrap_or(0);
                 cursor = cursor.max(last);
                 true
