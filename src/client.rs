@@ -10,10 +10,10 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::{self, BatchReply, BatchRequest, DeleteReply, Envelope, FetchReply, PostReply};
 
-/// Largest answer the client reads (a page of large envelopes: relays stop a page after
-/// about 4 MiB of payload, or at one envelope of up to their `max_body`); a relay cannot
-/// make the client hold more than this.
-const MAX_REPLY_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest answer the client reads: relays stop a page after about 4 MiB of payload, or
+/// at one envelope of up to their `max_body` (at most `max_inflight_bytes`, 64 MiB by
+/// default), plus the page's JSON around it. A relay cannot make the client hold more.
+const MAX_REPLY_BYTES: u64 = 80 * 1024 * 1024;
 
 /// Why a relay call failed.
 #[derive(Debug, Clone)]
