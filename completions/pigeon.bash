@@ -797,7 +797,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__recv)
-            opts="-q -h --follow --exec --format --keep --from-contacts-only --no-wait --files-dir --show-rejected --passphrase-file --quiet --help"
+            opts="-q -h --follow --exec --format --keep --from-contacts-only --no-wait --files-dir --show-rejected --max-file-size --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -812,6 +812,10 @@ _pigeon() {
                     return 0
                     ;;
                 --files-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-file-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

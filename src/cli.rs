@@ -278,6 +278,10 @@ pub struct RecvArgs {
     /// Also print rejected messages as {"type":"rejected"} lines
     #[arg(long)]
     pub show_rejected: bool,
+    /// Refuse messages with an attachment larger than this (bytes; K, M, G suffixes)
+    /// [default: 16M, or max_file_size in [recv] of config.toml]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_file_size: Option<u64>,
     /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
@@ -443,8 +447,40 @@ pub struct GenArgs {
     pub out_dir: PathBuf,
 }
 
+/// A size in bytes, with an optional K, M or G suffix (powers of 1024): `16M`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size unit {c:?}: use K, M or G")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s:?} is not a size: use bytes or a number with K, M or G"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::parse_size("4096"), Ok(4096));
+        assert_eq!(super::parse_size("16M"), Ok(16 << 20));
+        assert_eq!(super::parse_size("2k"), Ok(2048));
+        assert!(super::parse_size("1X").is_err());
+        assert!(super::parse_size("M").is_err());
+        assert!(super::parse_size("99999999999G").is_err());
+    }
+
     use super::*;
     use clap::CommandFactory;
 

@@ -10,9 +10,10 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::{self, BatchReply, BatchRequest, DeleteReply, Envelope, FetchReply, PostReply};
 
-/// Largest answer the client reads (a page of large envelopes); a relay cannot make the
-/// client hold more than this.
-const MAX_REPLY_BYTES: u64 = 128 * 1024 * 1024;
+/// Largest answer the client reads: relays stop a page after about 4 MiB of payload, or
+/// at one envelope of up to their `max_body` (at most `max_inflight_bytes`, 64 MiB by
+/// default), plus the page's JSON around it. A relay cannot make the client hold more.
+const MAX_REPLY_BYTES: u64 = 80 * 1024 * 1024;
 
 /// Why a relay call failed.
 #[derive(Debug, Clone)]
@@ -122,7 +123,9 @@ impl Client {
     ) -> Result<FetchReply, RelayError> {
         let query = format!("after={after}&limit={limit}&wait={wait}");
         let timeout = Duration::from_secs(wait + 30);
-        self.signed("GET", relay, key, &query, Some(timeout))
+        let page: FetchReply = self.signed("GET", relay, key, &query, Some(timeout))?;
+        check_page(&page, after, limit)?;
+        Ok(page)
     }
 
     /// Acknowledges (deletes) every envelope up to and including `upto`.
@@ -154,6 +157,34 @@ impl Client {
         }
         reply(req.call())
     }
+}
+
+/// Seqs above this are not believed: relays count from 1 and stay far below it (it is also
+/// the largest integer every JSON reader keeps exactly).
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
+
+/// A page is believed only if its seqs are what we asked for: strictly increasing, after
+/// `after`, at most `limit` of them, and below [`MAX_SEQ`]. `recv` acknowledges the highest
+/// seq it received, so a relay that invents a huge seq must not get it signed.
+fn check_page(page: &FetchReply, after: u64, limit: u32) -> Result<(), RelayError> {
+    if page.envelopes.len() > limit as usize {
+        return Err(RelayError::Protocol(format!(
+            "the relay sent {} envelopes, more than the {limit} asked for",
+            page.envelopes.len()
+        )));
+    }
+    let mut prev = after;
+    for e in &page.envelopes {
+        if e.seq <= prev || e.seq > MAX_SEQ {
+            return Err(RelayError::Protocol(format!(
+                "the relay sent seq {} after {prev} (seqs must increase and stay below 2^53); \
+                 nothing of this page was acknowledged",
+                e.seq
+            )));
+        }
+        prev = e.seq;
+    }
+    Ok(())
 }
 
 fn mailbox_of(key: &SigningKey) -> String {
@@ -202,8 +233,12 @@ fn reply<T: DeserializeOwned + Serialize>(
     if (200..300).contains(&status) {
         return serde_json::from_slice(&body).map_err(|e| RelayError::Protocol(e.to_string()));
     }
-    let (code, message) = match serde_json::from_slice::<wire::ErrorReply>(&body) {
-        Ok(e) => (e.error.code, e.error.message),
+    let (code, message): (String, String) = match serde_json::from_slice::<wire::ErrorReply>(&body)
+    {
+        Ok(e) => (
+            e.error.code.chars().take(64).collect(),
+            e.error.message.chars().take(500).collect(),
+        ),
         Err(_) => (
             "http".into(),
             String::from_utf8_lossy(&body).chars().take(200).collect(),
@@ -211,7 +246,7 @@ fn reply<T: DeserializeOwned + Serialize>(
     };
     Err(RelayError::Status {
         status,
-        code,
-        message: crate::output::sanitize(&message),
+        code: crate::output::one_line(&code),
+        message: crate::output::one_line(&message),
     })
 }

@@ -8,6 +8,7 @@
 //! tokens = { "http://pi.local:7447" = "/home/me/.pigeon-pi-token" }
 //! [recv]
 //! files_dir = "/home/me/Downloads/pigeon"
+//! max_file_size = 16777216   # bytes
 //! [serve]            # read by the relay: see `pigeon serve --help`
 //! listen = "0.0.0.0:7447"
 //! ```
@@ -55,6 +56,8 @@ pub struct SendConfig {
 #[serde(deny_unknown_fields)]
 pub struct RecvConfig {
     pub files_dir: Option<PathBuf>,
+    /// Largest attachment `recv` saves, in bytes (`recv --max-file-size`).
+    pub max_file_size: Option<u64>,
 }
 
 impl Config {

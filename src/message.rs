@@ -124,20 +124,29 @@ impl CardCache {
 /// Decrypts and checks a ciphertext. Every failure is exit 4 and nothing of the message is
 /// returned: a message that does not verify is never shown as if it were good.
 pub fn unseal(me: &Identity, known_pgp: &[PublicIdentity], ciphertext: &[u8]) -> Result<Unsealed> {
-    unseal_with(me, known_pgp, ciphertext, &CardCache::default())
+    unseal_with(
+        me,
+        known_pgp,
+        ciphertext,
+        &CardCache::default(),
+        crypto::MAX_PLAINTEXT,
+    )
 }
 
-/// [`unseal`] with the cards checked earlier in this run.
+/// [`unseal`] with the cards checked earlier in this run, refusing a plaintext over
+/// `max_plaintext` bytes (what one message may make `recv` hold).
 pub fn unseal_with(
     me: &Identity,
     known_pgp: &[PublicIdentity],
     ciphertext: &[u8],
     cards: &CardCache,
+    max_plaintext: usize,
 ) -> Result<Unsealed> {
-    let opened = crypto::open(&me.secret, ciphertext, known_pgp).context(Fail(
-        Exit::Crypto,
-        "cannot decrypt: not for this identity, or damaged".into(),
-    ))?;
+    let opened =
+        crypto::open_limited(&me.secret, ciphertext, known_pgp, max_plaintext).context(Fail(
+            Exit::Crypto,
+            "cannot decrypt: not for this identity, or damaged".into(),
+        ))?;
     match opened {
         Opened::Foreign { plaintext, signer } => Ok(Unsealed::Foreign { plaintext, signer }),
         Opened::Pigeon { inner, card, sig } => {

@@ -14,19 +14,39 @@ pub fn json_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> Result<()> {
     Ok(())
 }
 
+/// Whether a character must not reach a terminal as is: control characters (escape
+/// sequences start with one), and bidirectional marks, overrides and isolates, which make
+/// text read differently from what it is (a fingerprint or a name shown reversed).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        )
+}
+
 /// Replaces control characters (escape sequences included) so text that came from a relay,
 /// a tracker or another user cannot drive the terminal. Newlines and tabs are kept.
 pub fn sanitize(text: &str) -> String {
     text.chars()
         .map(|c| {
-            // Bidirectional overrides and isolates can make text read differently from
-            // what it is (a fingerprint or a name shown reversed).
-            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-            if bidi || (c.is_control() && c != '\n' && c != '\t') {
+            if is_unsafe_char(c) && c != '\n' && c != '\t' {
                 '\u{FFFD}'
             } else {
                 c
             }
+        })
+        .collect()
+}
+
+/// [`sanitize`], and on one line: for a field from outside shown in a header, where a
+/// newline could start a forged header line. Line breaks and tabs become spaces.
+pub fn one_line(text: &str) -> String {
+    sanitize(text)
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' | '\u{2028}' | '\u{2029}' => ' ',
+            c => c,
         })
         .collect()
 }
@@ -74,6 +94,14 @@ mod tests {
     fn sanitize_removes_escapes_keeps_newlines() {
         assert_eq!(sanitize("a\x1b[31mb\nc\td"), "a\u{FFFD}[31mb\nc\td");
         assert_eq!(sanitize("x\u{202E}y"), "x\u{FFFD}y");
+    }
+
+    #[test]
+    fn one_line_keeps_fields_on_one_line() {
+        assert_eq!(
+            one_line("x\nFrom: alice\r\u{2028}\t\u{200F}y"),
+            "x From: alice\u{FFFD}  \u{FFFD}y"
+        );
     }
 
     #[test]

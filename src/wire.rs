@@ -96,6 +96,11 @@ pub struct FetchReply {
     /// Whether more envelopes wait after the last one returned.
     #[serde(default)]
     pub more: bool,
+    /// A random id of the relay's database, made when it was created: a client whose
+    /// cursor came from another instance (the database was recreated and seqs restarted)
+    /// starts again from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// `DELETE /v1/mailboxes/{mbox}?upto=SEQ`.
@@ -400,6 +405,7 @@ mod tests {
                 expires: 200,
             }],
             more: true,
+            instance: None,
         };
         assert_eq!(
             serde_json::to_value(f).unwrap(),

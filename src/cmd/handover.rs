@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
 
 use crate::cli::RecvFormat;
-use crate::output::{sanitize, utc};
+use crate::output::{one_line, sanitize, utc};
 use crate::wire::Attachment;
 
 /// How messages reach the user.
@@ -44,9 +42,9 @@ impl HandOver {
             eprintln!(
                 "pigeon: WARNING: message {} claims to be from {} but is signed by key {}, \
                  not the pinned one",
-                msg["id"].as_str().unwrap_or(""),
-                sanitize(msg["from"]["claimed_name"].as_str().unwrap_or("")),
-                msg["from"]["fingerprint"].as_str().unwrap_or("")
+                one_line(msg["id"].as_str().unwrap_or("")),
+                one_line(msg["from"]["claimed_name"].as_str().unwrap_or("")),
+                one_line(msg["from"]["fingerprint"].as_str().unwrap_or(""))
             );
         }
         if let Some(cmd) = &self.exec {
@@ -113,55 +111,92 @@ impl HandOver {
         }
     }
 
-    /// Writes attachments to `files_dir/<message id>/<safe name>`; returns their paths.
-    pub fn save_files(&self, msg_id: &str, files: &[Attachment]) -> Result<Vec<PathBuf>> {
+    /// Writes decoded attachments to `files_dir/<sender>/<message id>/<safe name>`; returns
+    /// their paths. Two senders' messages never share a folder, nothing is followed through
+    /// a symlink, and an existing file is never replaced (the new one gets another name).
+    pub fn save_files(
+        &self,
+        sender: &str,
+        msg_id: &str,
+        files: &[Attachment],
+        data: Vec<Vec<u8>>,
+    ) -> Result<Vec<PathBuf>> {
         let mut out = Vec::new();
         if files.is_empty() {
             return Ok(out);
         }
-        let dir = self.files_dir.join(msg_id);
-        crate::home::ensure_private_dir(&dir)?;
-        let mut used: Vec<String> = Vec::new();
-        for (i, f) in files.iter().enumerate() {
-            let mut name = safe_name(&f.name);
-            if used.contains(&name) {
-                name = format!("{i}-{name}");
-            }
-            used.push(name.clone());
-            let bytes = B64
-                .decode(&f.data)
-                .with_context(|| format!("attachment {:?} is not base64", sanitize(&f.name)))?;
-            let path = dir.join(&name);
-            crate::home::write_atomic(&path, &bytes, 0o600)?;
-            out.push(path);
+        crate::home::ensure_private_dir(&self.files_dir)?;
+        let mut dir = self.files_dir.clone();
+        // Both come from a verified message (hex digits), but are cleaned all the same.
+        for part in [sender, msg_id] {
+            dir.push(safe_name(part));
+            crate::home::ensure_private_subdir(&dir)?;
+        }
+        for (f, bytes) in files.iter().zip(data) {
+            let name = safe_name(&f.name);
+            out.push(crate::home::write_new(&dir, &name, &bytes, 0o600)?);
         }
         Ok(out)
     }
 }
 
+/// Names Windows reserves for devices (also with an extension): refused on a shared or
+/// mounted disk, and a surprise anywhere.
+fn is_device_name(name: &str) -> bool {
+    let stem = name
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_ascii_uppercase();
+    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit())
+}
+
 /// A file name that cannot escape its folder or surprise a shell: no separators, no
-/// leading dots or dashes, no control characters, at most 128 bytes.
+/// leading dots or dashes, no control or bidi characters, no device names, at most 128
+/// bytes.
 pub fn safe_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
     let mut s: String = last
         .chars()
-        .map(|c| if c.is_control() || c == ':' { '_' } else { c })
+        .map(|c| {
+            // Also what Windows and FAT file systems refuse, so a shared or mounted files
+            // dir cannot turn a stranger's file name into an error that stops every run.
+            if crate::output::is_unsafe_char(c)
+                || matches!(c, ':' | '<' | '>' | '"' | '|' | '?' | '*')
+            {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     s = s.trim_start_matches(['.', '-', ' ']).to_string();
+    if is_device_name(&s) {
+        s.insert(0, '_');
+    }
     while s.len() > 128 {
         s.pop();
     }
     if s.is_empty() { "attachment".into() } else { s }
 }
 
-/// A message for people.
+/// Longest body line printed as is in text output; longer ones are folded.
+const TEXT_LINE: usize = 1000;
+
+/// A message for people. Every field from outside is on its own one line (a name with a
+/// newline cannot print a header of its own), and body lines are indented and folded, so
+/// no part of a body can pass itself off as the header of another message.
 fn text(msg: &Value) -> String {
     let from = &msg["from"];
     let who = from["name"]
         .as_str()
         .or_else(|| from["claimed_name"].as_str())
         .unwrap_or("?");
-    let fp = from["fingerprint"].as_str().unwrap_or("");
+    let fp = one_line(from["fingerprint"].as_str().unwrap_or(""));
     let status = if from["key_change"].as_bool() == Some(true) {
         "KEY CHANGED: not the key you pinned"
     } else if from["verified"].as_bool() == Some(true) {
@@ -173,31 +208,39 @@ fn text(msg: &Value) -> String {
     };
     let mut s = format!(
         "From: {} ({}, {})\nDate: {}\nId:   {}\n",
-        sanitize(who),
-        &fp[..fp.len().min(16)],
+        one_line(who),
+        fp.chars().take(16).collect::<String>(),
         status,
         utc(msg["ts"].as_u64().unwrap_or(0)),
-        msg["id"].as_str().unwrap_or("")
+        one_line(msg["id"].as_str().unwrap_or(""))
     );
+    if let Some(g) = msg["group"].as_str() {
+        s.push_str(&format!("Group: {}\n", one_line(g)));
+    }
     if let Some(files) = msg["files"].as_array() {
         for f in files {
             s.push_str(&format!(
                 "File: {} ({} bytes) {}\n",
-                sanitize(f["name"].as_str().unwrap_or("")),
-                f["size"],
+                one_line(f["name"].as_str().unwrap_or("")),
+                f["size"].as_u64().unwrap_or(0),
                 f["path"]
                     .as_str()
-                    .map(|p| format!("-> {p}"))
+                    .map(|p| format!("-> {}", one_line(p)))
                     .unwrap_or_default()
             ));
         }
     }
     s.push('\n');
-    // The body is indented, so it cannot pass itself off as the header of another message.
     for line in sanitize(msg["body"].as_str().unwrap_or("")).lines() {
-        s.push_str("    ");
-        s.push_str(line);
-        s.push('\n');
+        let chars: Vec<char> = line.chars().collect();
+        for part in chars.chunks(TEXT_LINE) {
+            s.push_str("    ");
+            s.extend(part);
+            s.push('\n');
+        }
+        if chars.is_empty() {
+            s.push_str("    \n");
+        }
     }
     s.push('\n');
     s
@@ -220,5 +263,30 @@ mod tests {
         assert_eq!(safe_name("a\x1b[0mb"), "a_[0mb");
         assert_eq!(safe_name(".."), "attachment");
         assert_eq!(safe_name(&"x".repeat(300)).len(), 128);
+        assert_eq!(safe_name("/etc/passwd"), "passwd");
+        assert_eq!(safe_name("CON"), "_CON");
+        assert_eq!(safe_name(&format!("con.{}", "x".repeat(200))).len(), 128);
+        assert_eq!(safe_name("a<b>c?*|\"d"), "a_b_c____d");
+        assert_eq!(safe_name("lpt1.txt"), "_lpt1.txt");
+        assert_eq!(safe_name("a\0b"), "a_b");
+        assert_eq!(safe_name("."), "attachment");
+        assert_eq!(safe_name("x\u{202E}fdp.exe"), "x_fdp.exe");
+    }
+
+    #[test]
+    fn text_keeps_outside_fields_on_one_line() {
+        let msg = serde_json::json!({
+            "from": {"claimed_name": "x\nFrom: alice (verified contact)", "fingerprint": "ab"},
+            "id": "1", "ts": 0, "group": "g\nFrom: y",
+            "files": [{"name": "f\nFrom: z", "size": 1}],
+            "body": format!("hi\n\x1b[2J{}", "y".repeat(2500)),
+        });
+        let t = text(&msg);
+        assert!(
+            t.lines().filter(|l| l.starts_with("From:")).count() == 1,
+            "{t}"
+        );
+        assert!(!t.contains('\x1b'));
+        assert!(t.lines().all(|l| l.chars().count() <= TEXT_LINE + 4), "{t}");
     }
 }

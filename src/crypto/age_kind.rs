@@ -119,7 +119,18 @@ fn write_age(encryptor: age::Encryptor, plaintext: &[u8], armor: bool) -> Result
 }
 
 /// Decrypts an age file (binary or armored) with one identity.
+// Kept with its first signature for callers content with the default bound.
+#[allow(dead_code)]
 pub(crate) fn decrypt(identity: &dyn age::Identity, ciphertext: &[u8]) -> Result<Vec<u8>> {
+    decrypt_limited(identity, ciphertext, super::MAX_PLAINTEXT)
+}
+
+/// [`decrypt`], refusing a plaintext over `limit` bytes after reading `limit + 1` of it.
+pub(crate) fn decrypt_limited(
+    identity: &dyn age::Identity,
+    ciphertext: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>> {
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(ciphertext))
         .map_err(|e| anyhow!("not a readable age file: {e}"))?;
     let mut reader = decryptor
@@ -132,9 +143,15 @@ pub(crate) fn decrypt(identity: &dyn age::Identity, ciphertext: &[u8]) -> Result
             other => anyhow!("age decryption failed: {other}; the message may be corrupted"),
         })?;
     let mut plaintext = Vec::new();
-    reader.read_to_end(&mut plaintext).map_err(|e| {
-        anyhow!("age decryption failed: {e}; the message was corrupted or tampered with")
-    })?;
+    (&mut reader)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut plaintext)
+        .map_err(|e| {
+            anyhow!("age decryption failed: {e}; the message was corrupted or tampered with")
+        })?;
+    if plaintext.len() > limit {
+        bail!("the age message is larger than {limit} bytes; refused");
+    }
     Ok(plaintext)
 }
 

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use pgp_kind::PgpCert;
 
-pub use seal::{Opened, Sealed, open, seal};
+pub use seal::{Opened, Sealed, open, open_limited, seal};
 
 /// Domain-separation prefix for card signatures.
 pub const CARD_DOMAIN: &[u8] = b"pigeon-card-v1\n";

@@ -23,7 +23,10 @@ use openpgp::{Cert, Profile};
 pub(crate) use openpgp::Cert as PgpCert;
 
 mod message;
-pub(crate) use message::{decrypt, encrypt};
+// `decrypt` keeps its first signature for callers content with the default bound.
+#[allow(unused_imports)]
+pub(crate) use message::decrypt;
+pub(crate) use message::{decrypt_limited, encrypt};
 
 static POLICY: StandardPolicy<'static> = StandardPolicy::new();
 

@@ -136,10 +136,22 @@ pub fn seal(
 }
 
 /// Decrypts `ciphertext` without interpreting it: the plaintext and a verified OpenPGP signer.
+// Kept with its first signature for callers content with the default bound.
+#[allow(dead_code)]
 pub(crate) fn decrypt_raw(
     me: &SecretIdentity,
     ciphertext: &[u8],
     known_pgp: &[PublicIdentity],
+) -> Result<(Zeroizing<Vec<u8>>, Option<String>)> {
+    decrypt_raw_limited(me, ciphertext, known_pgp, super::MAX_PLAINTEXT)
+}
+
+/// [`decrypt_raw`], refusing (without reading further) a plaintext over `limit` bytes.
+fn decrypt_raw_limited(
+    me: &SecretIdentity,
+    ciphertext: &[u8],
+    known_pgp: &[PublicIdentity],
+    limit: usize,
 ) -> Result<(Zeroizing<Vec<u8>>, Option<String>)> {
     if age_kind::looks_like_age(ciphertext) {
         let id = me.age_identity().ok_or_else(|| {
@@ -148,7 +160,10 @@ pub(crate) fn decrypt_raw(
                 me.fingerprint()
             )
         })?;
-        Ok((Zeroizing::new(age_kind::decrypt(id, ciphertext)?), None))
+        Ok((
+            Zeroizing::new(age_kind::decrypt_limited(id, ciphertext, limit)?),
+            None,
+        ))
     } else if pgp_kind::looks_like_pgp(ciphertext) {
         let cert = me.pgp_cert().ok_or_else(|| {
             anyhow!(
@@ -160,7 +175,7 @@ pub(crate) fn decrypt_raw(
             .iter()
             .filter_map(|p| p.pgp_cert().cloned())
             .collect();
-        let (plaintext, signer) = pgp_kind::decrypt(cert, ciphertext, &known)?;
+        let (plaintext, signer) = pgp_kind::decrypt_limited(cert, ciphertext, &known, limit)?;
         Ok((Zeroizing::new(plaintext), signer))
     } else {
         bail!("not an age or OpenPGP message (neither binary nor armored); cannot open it")
@@ -173,7 +188,19 @@ pub fn open(
     ciphertext: &[u8],
     known_pgp: &[PublicIdentity],
 ) -> Result<Opened> {
-    let (plaintext, signer) = decrypt_raw(me, ciphertext, known_pgp)?;
+    open_limited(me, ciphertext, known_pgp, super::MAX_PLAINTEXT)
+}
+
+/// [`open`] with a smaller bound on the plaintext (`recv` keeps what it holds in memory
+/// small); a message over it is refused after reading `limit + 1` bytes of it.
+pub fn open_limited(
+    me: &SecretIdentity,
+    ciphertext: &[u8],
+    known_pgp: &[PublicIdentity],
+    limit: usize,
+) -> Result<Opened> {
+    let limit = limit.min(super::MAX_PLAINTEXT);
+    let (plaintext, signer) = decrypt_raw_limited(me, ciphertext, known_pgp, limit)?;
     match parse_frame(&plaintext)? {
         Some(opened) => Ok(opened),
         None => Ok(Opened::Foreign {

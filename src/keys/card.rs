@@ -33,6 +33,32 @@ pub fn sign_card(card: &mut Card, secret: &SecretIdentity) -> Result<()> {
     Ok(())
 }
 
+/// Longest name a card may claim, in characters.
+pub const MAX_CARD_NAME: usize = 64;
+
+/// A card's name is shown to people: one line of at most [`MAX_CARD_NAME`] characters,
+/// with no control characters, line separators or bidirectional overrides (which could
+/// make a stranger's name print as a second header line or read as someone else's).
+pub fn check_card_name(name: &str) -> Result<()> {
+    let n = name.chars().count();
+    if n == 0 || n > MAX_CARD_NAME {
+        anyhow::bail!("the name must be 1 to {MAX_CARD_NAME} characters long (it has {n})");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| crate::output::is_unsafe_char(c) || c.is_whitespace() && c != ' ')
+    {
+        anyhow::bail!(
+            "the name contains the character U+{:04X}, which is not allowed in a name",
+            c as u32
+        );
+    }
+    if name.trim() != name {
+        anyhow::bail!("the name starts or ends with a space");
+    }
+    Ok(())
+}
+
 /// Parses and checks a card from JSON bytes (one object; surrounding white space allowed).
 pub fn verify_card_json(bytes: &[u8]) -> Result<(Card, PublicIdentity)> {
     let value: Value = serde_json::from_slice(bytes)
@@ -61,6 +87,7 @@ fn check(value: &Value, check_expiry: bool) -> Result<(Card, PublicIdentity)> {
     if card.type_ != "card" {
         anyhow::bail!("type is {:?}, not \"card\"", card.type_);
     }
+    check_card_name(&card.name)?;
     let kind = Kind::parse(&card.kind).with_context(|| format!("unknown kind {:?}", card.kind))?;
     let key: [u8; 32] = hex::decode(&card.mailbox_key)
         .ok()

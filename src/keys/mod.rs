@@ -59,6 +59,20 @@ mod tests {
     }
 
     #[test]
+    fn card_names() {
+        use super::card::check_card_name;
+        assert!(check_card_name("Gail Smith <gail@example.org>").is_ok());
+        assert!(check_card_name("Zoë").is_ok());
+        assert!(check_card_name("").is_err());
+        assert!(check_card_name(&"x".repeat(65)).is_err());
+        assert!(check_card_name("x\nFrom: alice").is_err());
+        assert!(check_card_name("a\tb").is_err());
+        assert!(check_card_name("a\u{202E}b").is_err());
+        assert!(check_card_name("a\u{2028}b").is_err());
+        assert!(check_card_name(" alice").is_err());
+    }
+
+    #[test]
     fn fingerprints_normalise() {
         assert_eq!(normalize_fingerprint("AB CD:ef"), "abcdef");
     }

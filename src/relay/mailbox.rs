@@ -140,6 +140,7 @@ pub async fn fetch(
             v: wire::V,
             envelopes,
             more,
+            instance: Some(app.instance.clone()),
         },
     ))
 }

@@ -65,6 +65,8 @@ pub struct App {
     pub bodies: BodyBudget,
     /// Turns true when the relay is stopping; long polls return early.
     pub shutdown: watch::Receiver<bool>,
+    /// The database's instance id, sent with every fetch.
+    pub instance: String,
 }
 
 /// A running relay.
@@ -82,9 +84,13 @@ pub struct Relay {
 pub async fn start(cfg: RelayConfig) -> Result<Relay> {
     let metrics = Arc::new(Metrics::default());
     let waiters = Arc::new(Waiters::default());
-    let (secret, blocked) = {
+    let (secret, blocked, instance) = {
         let conn = storage::open_rw(&cfg.db)?;
-        (storage::token_secret(&conn)?, storage::blocked(&conn)?)
+        (
+            storage::token_secret(&conn)?,
+            storage::blocked(&conn)?,
+            storage::instance_id(&conn)?,
+        )
     };
     let quotas = Quotas {
         max_envelopes: cfg.max_envelopes,
@@ -123,6 +129,7 @@ pub async fn start(cfg: RelayConfig) -> Result<Relay> {
         metrics,
         admission,
         shutdown: shutdown.clone(),
+        instance,
     });
     let conns = Arc::new(Semaphore::new(app.cfg.max_connections as usize));
     let router = routes::router(app.clone());

@@ -135,6 +135,21 @@ pub fn token_secret(conn: &Connection) -> Result<[u8; 32]> {
         .map_err(|_| anyhow::anyhow!("the token secret in the database is damaged"))
 }
 
+/// The database's instance id: 16 random bytes (hex) made when it is first opened and
+/// kept in `meta`. A recreated database has another one, which tells clients that seqs
+/// started again (their cursors no longer apply).
+pub fn instance_id(conn: &Connection) -> Result<String> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?1)",
+        params![hex::encode(rand::random::<[u8; 16]>())],
+    )?;
+    Ok(
+        conn.query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
 /// Addresses blocked until an operator lifts the block.
 pub fn blocked(conn: &Connection) -> rusqlite::Result<HashSet<String>> {
     let mut stmt = conn.prepare_cached("SELECT addr FROM blocks")?;

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 mod inbox;
 mod outbox;
 
+pub use inbox::MessageKey;
 pub use outbox::OutboxRow;
 use rusqlite::{Connection, params};
 
@@ -58,6 +59,32 @@ const MIGRATIONS: &[&str] = &[
         received INTEGER NOT NULL,
         PRIMARY KEY (relay, id)
     ) STRICT;",
+    // 3: a message is (sender, id), not id alone: a stranger who copies a contact's id
+    // gets a row of its own instead of hiding the contact's message.
+    "CREATE TABLE messages_v3 (
+        id TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        grp TEXT,
+        ts INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        json TEXT NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (sender, id)
+    ) STRICT;
+    INSERT INTO messages_v3
+        SELECT id, direction, sender, recipients, grp, ts, received, kind, body, json, delivered
+        FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v3 RENAME TO messages;
+    CREATE INDEX messages_by_time ON messages (received);
+    CREATE INDEX messages_pending ON messages (delivered) WHERE delivered = 0;
+    CREATE INDEX messages_by_id ON messages (id);",
+    // 4: which database of a relay a cursor belongs to (its `instance` id).
+    "ALTER TABLE cursors ADD COLUMN instance TEXT;",
 ];
 
 /// The open archive.
@@ -87,6 +114,7 @@ impl Store {
         if let Some(dir) = path.parent() {
             crate::home::ensure_private_dir(dir)?;
         }
+        crate::home::ensure_private_file(path)?;
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the archive {}", path.display()))?;
         Store::init(conn).with_context(|| format!("cannot prepare the archive {}", path.display()))
@@ -140,7 +168,7 @@ impl Store {
         Ok(())
     }
 
-    /// Archives a message; returns false if one with this id was already there.
+    /// Archives a message; returns false if one with this sender and id was already there.
     pub fn insert(&self, m: &Archived) -> Result<bool> {
         insert_row(&self.conn, m, true)
     }
@@ -156,7 +184,7 @@ impl Store {
     }
 }
 
-/// Inserts a message unless its id is there; `delivered` is false for a received message
+/// Inserts a message unless its (sender, id) is there; `delivered` is false for a received message
 /// not yet handed to the user. Returns whether it was new.
 fn insert_row(conn: &Connection, m: &Archived, delivered: bool) -> Result<bool> {
     let n = conn
@@ -223,8 +251,46 @@ mod tests {
         assert_eq!(s.version().unwrap(), MIGRATIONS.len());
         assert!(s.insert(&msg("a")).unwrap());
         assert!(!s.insert(&msg("a")).unwrap());
-        assert!(s.seen("a").unwrap());
+        assert_eq!(s.senders_of("a").unwrap(), ["fp"]);
         assert_eq!(s.all().unwrap(), vec![msg("a")]);
+        // The same id from another sender is another message.
+        let other = Archived {
+            sender: "fp2".into(),
+            ..msg("a")
+        };
+        assert!(s.insert(&other).unwrap());
+        assert_eq!(s.senders_of("a").unwrap(), ["fp", "fp2"]);
+    }
+
+    #[test]
+    fn an_archive_of_schema_2_keeps_its_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.sqlite");
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.execute_batch(MIGRATIONS[1]).unwrap();
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        c.execute(
+            "INSERT INTO messages (id, direction, sender, recipients, grp, ts, received, kind,
+             body, json, delivered) VALUES ('x', 'in', 'fp', '[\"me\"]', NULL, 1, 2, 'text',
+             'hi', '{}', 0)",
+            [],
+        )
+        .unwrap();
+        drop(c);
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.version().unwrap(), MIGRATIONS.len());
+        assert_eq!(s.undelivered().unwrap().len(), 1);
+        assert_eq!(s.all().unwrap()[0].body, "hi");
+        assert!(
+            s.insert(&Archived {
+                sender: "other".into(),
+                ..msg("x")
+            })
+            .unwrap()
+        );
     }
 
     #[test]
@@ -233,11 +299,26 @@ mod tests {
         let p = dir.path().join("a.sqlite");
         Store::open(&p).unwrap().insert(&msg("x")).unwrap();
         let s = Store::open(&p).unwrap();
-        assert!(s.seen("x").unwrap());
+        assert_eq!(s.senders_of("x").unwrap(), ["fp"]);
         s.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(s);
         let err = Store::open(&p).err().unwrap();
         assert!(format!("{err:#}").contains("upgrade pigeon"), "{err:#}");
+    }
+
+    #[test]
+    fn a_new_relay_instance_resets_the_cursor() {
+        let mut s = Store::in_memory().unwrap();
+        assert!(
+            !s.set_cursor_instance("r", "m", "one").unwrap(),
+            "first seen"
+        );
+        s.receive_page("r", "m", 40, &[], &[], 1).unwrap();
+        assert!(!s.set_cursor_instance("r", "m", "one").unwrap());
+        assert_eq!(s.cursor("r", "m").unwrap(), 40);
+        assert!(s.set_cursor_instance("r", "m", "two").unwrap());
+        assert_eq!(s.cursor("r", "m").unwrap(), 0);
+        assert_eq!(s.cursor_instance("r", "m").unwrap().as_deref(), Some("two"));
     }
 
     #[test]

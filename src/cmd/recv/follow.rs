@@ -29,7 +29,8 @@ impl Receiver {
             let (tx, client, key) = (tx.clone(), self.client.clone(), self.mailbox_key().clone());
             let relay = relay.clone();
             let cursor = self.cursor(&relay);
-            std::thread::spawn(move || poll(&relay, &client, &key, cursor, &tx));
+            let instance = self.store.cursor_instance(&relay, &self.id.meta.mailbox)?;
+            std::thread::spawn(move || poll(&relay, &client, &key, cursor, instance, &tx));
         }
         drop(tx);
         // Said once when a relay starts failing (or fails differently), not on every retry.
@@ -62,6 +63,7 @@ impl Receiver {
                     if failing.remove(&relay).is_some() {
                         self.note(&format!("{relay}: reachable again"));
                     }
+                    self.note_instance(&relay, page.instance.as_deref())?;
                     self.process(&relay, page.envelopes)?;
                     if !self.exec_failed.is_empty() && retry_at.is_none() {
                         retry_at = Some(Instant::now() + retry_in);
@@ -86,11 +88,12 @@ impl Receiver {
 
     /// Hands over again the messages whose `--exec` failed (not the ones held back).
     fn retry_failed_execs(&mut self) -> Result<()> {
-        let ids = std::mem::take(&mut self.exec_failed);
+        let keys = std::mem::take(&mut self.exec_failed);
         let mut pending = Vec::new();
         for m in self.store.undelivered()? {
-            if ids.contains(&m.id) {
-                pending.push((m.id, serde_json::from_str(&m.json)?));
+            let key = (m.sender, m.id);
+            if keys.contains(&key) {
+                pending.push((key, serde_json::from_str(&m.json)?));
             }
         }
         self.not_handed.clear();
@@ -106,6 +109,7 @@ fn poll(
     client: &crate::client::Client,
     key: &ed25519_dalek::SigningKey,
     mut cursor: u64,
+    mut instance: Option<String>,
     tx: &mpsc::SyncSender<Polled>,
 ) {
     let mut backoff = 1;
@@ -116,6 +120,23 @@ fn poll(
         let wait = if was_failing { 0 } else { LONG_POLL };
         let res = client.fetch(relay, key, cursor, PAGE, wait);
         let send = match &res {
+            Ok(page) if page.instance.is_some() && page.instance != instance => {
+                // The relay's database was recreated: its seqs start again.
+                let known = instance.is_some();
+                instance = page.instance.clone();
+                if known && cursor > 0 {
+                    cursor = 0;
+                    // A relay that changes its instance on every answer must not make
+                    // this loop spin.
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+                backoff = 1;
+                was_failing = false;
+                let last = page.envelopes.iter().map(|e| e.seq).max().unwrap_or(0);
+                cursor = cursor.max(last);
+                true
+            }
             Ok(page) => {
                 backoff = 1;
                 let last = page.envelopes.iter().map(|e| e.seq).max().unwrap_or(0);

@@ -3,28 +3,29 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::handover::{HandOver, Handed, path_string};
-use super::show::{SavedFile, message_json};
+use super::handover::{HandOver, Handed};
 use crate::cli::RecvArgs;
 use crate::client::{Client, RelayError};
 use crate::config::Config;
 use crate::crypto::PublicIdentity;
 use crate::error::{Exit, WithHint, fail};
-use crate::keys::{Contacts, Identity, now};
-use crate::message::{self, CardCache, Sender, Unsealed, Verified};
-use crate::store::{Archived, Store};
-use crate::wire::StoredEnvelope;
+use crate::keys::{Contacts, Identity};
+use crate::message::{self, CardCache, Sender};
+use crate::store::{MessageKey, Store};
+
+/// Largest attachment saved unless `--max-file-size` or the config says otherwise.
+const DEFAULT_MAX_FILE: u64 = 16 << 20;
 
 mod follow;
+mod page;
 
 /// Envelopes per page: one archive transaction each (relays cap it, at 500 by default).
 const PAGE: u32 = 500;
@@ -41,12 +42,16 @@ struct Receiver {
     /// `--quiet`: no notes about transient trouble (security warnings and errors stay).
     quiet: bool,
     delivered: usize,
-    /// Ids whose `--exec` failed since the last retry (`--follow` tries those again).
-    exec_failed: HashSet<String>,
+    /// Messages whose `--exec` failed since the last retry (`--follow` tries those again).
+    exec_failed: HashSet<MessageKey>,
     rejected: usize,
     held: usize,
-    /// Ids of the current page that were archived but not handed over.
-    not_handed: Vec<String>,
+    /// Messages of the current batch that were archived but not handed over.
+    not_handed: Vec<MessageKey>,
+    /// Largest attachment accepted, and so (with base64 and the rest of the message) the
+    /// largest plaintext one message may make us read.
+    max_file_size: u64,
+    max_plaintext: usize,
     /// Sender cards checked in this run.
     cards: CardCache,
     /// Senders looked up among the contacts in this run, by fingerprint and claimed name.
@@ -65,7 +70,13 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         .hint("add one with `pigeon relay add URL`, then give contacts your new card");
     }
     let contacts = Contacts::open(&ctx.home);
+    let max_file_size = args
+        .max_file_size
+        .or(cfg.recv.max_file_size)
+        .unwrap_or(DEFAULT_MAX_FILE);
     let mut r = Receiver {
+        max_file_size,
+        max_plaintext: plaintext_limit(max_file_size),
         known_pgp: message::pgp_contacts(&contacts)?,
         contacts,
         store: Store::open(&ctx.home.archive_path())?,
@@ -142,6 +153,7 @@ fn lock(ctx: &Ctx, no_wait: bool) -> Result<File> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     if no_wait {
@@ -165,7 +177,7 @@ impl Receiver {
     /// `--quiet`, anything that needs a person is always said.
     fn warn(&self, msg: &str, transient: bool) {
         if !(transient && self.quiet) {
-            eprintln!("pigeon: {}", crate::output::sanitize(msg));
+            eprintln!("pigeon: {}", crate::output::one_line(msg));
         }
     }
 
@@ -176,7 +188,7 @@ impl Receiver {
     fn hand_over_undelivered(&mut self) -> Result<()> {
         let mut pending = Vec::new();
         for m in self.store.undelivered()? {
-            pending.push((m.id, serde_json::from_str(&m.json)?));
+            pending.push(((m.sender, m.id), serde_json::from_str(&m.json)?));
         }
         self.hand_over_all(pending)
     }
@@ -184,13 +196,13 @@ impl Receiver {
     /// Hands messages over in order and marks those handed over, also when a later one
     /// fails (say stdout closed), so none is printed twice. Ids not handed over (held
     /// back, or `--exec` failed) are noted in `not_handed`.
-    fn hand_over_all(&mut self, msgs: Vec<(String, Value)>) -> Result<()> {
+    fn hand_over_all(&mut self, msgs: Vec<(MessageKey, Value)>) -> Result<()> {
         let mut done = Vec::new();
         let mut result = Ok(());
-        for (id, msg) in msgs {
-            match self.hand_over(msg) {
-                Ok(true) => done.push(id),
-                Ok(false) => self.not_handed.push(id),
+        for (key, msg) in msgs {
+            match self.hand_over(msg, &key) {
+                Ok(true) => done.push(key),
+                Ok(false) => self.not_handed.push(key),
                 Err(e) => {
                     result = Err(e);
                     break;
@@ -203,7 +215,7 @@ impl Receiver {
 
     /// Delivers one message; true when it was handed over. A sender pinned since the
     /// message was archived is shown as the contact it now is.
-    fn hand_over(&mut self, mut msg: Value) -> Result<bool> {
+    fn hand_over(&mut self, mut msg: Value, key: &MessageKey) -> Result<bool> {
         if msg["from"]["known"] != Value::Bool(true)
             && let Some(fp) = msg["from"]["fingerprint"].as_str()
             && let Some(c) = self.contacts.by_fingerprint(fp)?
@@ -229,9 +241,7 @@ impl Receiver {
                 Ok(false)
             }
             Handed::Failed => {
-                if let Some(id) = msg["id"].as_str() {
-                    self.exec_failed.insert(id.to_string());
-                }
+                self.exec_failed.insert(key.clone());
                 Ok(false)
             }
         }
@@ -242,10 +252,20 @@ impl Receiver {
     fn drain(&mut self, relay: &str) -> Result<(), DrainError> {
         let key = self.mailbox_key().clone();
         let client = self.client.clone();
-        let first = self.cursor(relay);
+        let mut first = self.cursor(relay);
         let mut page = client
             .fetch(relay, &key, first, PAGE, 0)
             .map_err(DrainError::Relay)?;
+        if self
+            .note_instance(relay, page.instance.as_deref())
+            .map_err(DrainError::Local)?
+            && first > 0
+        {
+            first = 0;
+            page = client
+                .fetch(relay, &key, first, PAGE, 0)
+                .map_err(DrainError::Relay)?;
+        }
         let mut cursor = first;
         loop {
             // A relay that says "more" but sends nothing new must not keep us here.
@@ -267,162 +287,36 @@ impl Receiver {
         }
     }
 
+    /// Records which database of the relay the cursor counts on; true when it changed (the
+    /// relay's database was recreated, its seqs start again) and the cursor went back to 0.
+    fn note_instance(&self, relay: &str, instance: Option<&str>) -> Result<bool> {
+        let Some(instance) = instance else {
+            return Ok(false);
+        };
+        let reset = self
+            .store
+            .set_cursor_instance(relay, &self.id.meta.mailbox, instance)?;
+        if reset {
+            self.warn(
+                &format!("{relay}: the relay's database is new; reading it from the start"),
+                false,
+            );
+        }
+        Ok(reset)
+    }
+
     fn cursor(&self, relay: &str) -> u64 {
         self.store.cursor(relay, &self.id.meta.mailbox).unwrap_or(0)
     }
+}
 
-    /// Verifies and decrypts a page, archives it with the cursor in one transaction, hands
-    /// the new messages over, then acknowledges to the relay. A message that fails a check
-    /// is rejected (logged, acknowledged, never shown as good); a local failure (disk,
-    /// stdout) returns before the cursor moves or anything is acknowledged.
-    fn process(&mut self, relay: &str, envelopes: Vec<StoredEnvelope>) -> Result<()> {
-        let Some(last_seq) = envelopes.iter().map(|e| e.seq).max() else {
-            return Ok(());
-        };
-        let mut todo = Vec::new();
-        for e in envelopes {
-            if !self.store.seen(&e.id)? {
-                todo.push(e);
-            }
-        }
-        let results = self.open_all(&todo);
-        let received = now();
-        let mut archived = Vec::new();
-        let mut rejected = Vec::new();
-        let mut seqs = Vec::new();
-        for (env, result) in todo.iter().zip(results) {
-            match result.and_then(|u| check(env, u)) {
-                Ok(v) => {
-                    seqs.push((v.inner.id.clone(), env.seq));
-                    archived.push(self.archive_row(*v, received)?);
-                }
-                Err(e) => {
-                    let reason = crate::output::sanitize(&format!("{e:#}"));
-                    let id = crate::output::sanitize(&env.id);
-                    if self.show_rejected {
-                        super::emit(&json!({"type": "rejected", "relay": relay, "seq": env.seq,
-                            "id": id, "reason": reason}))?;
-                    }
-                    eprintln!("pigeon: rejected message {id} from {relay}: {reason}");
-                    self.rejected += 1;
-                    rejected.push((id, reason));
-                }
-            }
-        }
-        let mailbox = self.id.meta.mailbox.clone();
-        let rows: Vec<&Archived> = archived.iter().map(|(row, _)| row).collect();
-        let fresh: HashSet<String> = self
-            .store
-            .receive_page(relay, &mailbox, last_seq, &rows, &rejected, received)?
-            .into_iter()
-            .collect();
-        self.not_handed.clear();
-        let msgs = archived
-            .into_iter()
-            .filter(|(row, _)| fresh.contains(&row.id))
-            .map(|(row, msg)| (row.id, msg))
-            .collect();
-        self.hand_over_all(msgs)?;
-        // What was not handed over stays on the relay too (it is in the archive as well,
-        // and comes back from there next run).
-        let ack_upto = seqs
-            .iter()
-            .filter(|(id, _)| self.not_handed.contains(id))
-            .map(|(_, seq)| seq.saturating_sub(1))
-            .fold(last_seq, u64::min);
-        if !self.keep
-            && ack_upto > 0
-            && let Err(e) = self.client.ack(relay, self.mailbox_key(), ack_upto)
-        {
-            self.note(&format!(
-                "{relay}: cannot acknowledge: {e} (the messages are archived; the next run \
-                 acknowledges them)"
-            ));
-        }
-        Ok(())
-    }
-
-    /// Decrypts and checks envelopes on every core.
-    fn open_all(&self, envs: &[StoredEnvelope]) -> Vec<Result<Unsealed>> {
-        let (id, known_pgp, cards) = (&self.id, &self.known_pgp, &self.cards);
-        let open = |e: &StoredEnvelope| -> Result<Unsealed> {
-            let ct = B64
-                .decode(&e.payload)
-                .context("the payload is not base64")?;
-            message::unseal_with(id, known_pgp, &ct, cards)
-        };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if envs.len() < 8 || cores == 1 {
-            return envs.iter().map(open).collect();
-        }
-        let chunk = envs.len().div_ceil(cores);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = envs
-                .chunks(chunk)
-                .map(|c| s.spawn(move || c.iter().map(open).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("decrypt thread"))
-                .collect()
-        })
-    }
-
-    /// The archive row (with the JSON the user will see) for a verified message. Errors
-    /// here are local (disk), not the message's fault.
-    fn archive_row(&mut self, v: Verified, received: u64) -> Result<(Archived, Value)> {
-        let key = (v.card.fingerprint.clone(), v.card.name.clone());
-        let sender = match self.senders.get(&key) {
-            Some(s) => s.clone(),
-            None => {
-                let s = message::classify(&self.contacts, &key.0, &key.1)?;
-                self.senders.insert(key.clone(), s.clone());
-                s
-            }
-        };
-        if let Some(c) = &sender.contact
-            && c.card.get("seq").and_then(Value::as_u64) < Some(v.card.seq)
-        {
-            // A contact's newer card (new relays, say) travels with their messages.
-            // Under the name it was pinned as (`contact add --as`), not the one it claims.
-            if let Err(e) = self.contacts.add(&v.card_json, Some(&c.name), false) {
-                // A signature or key problem is a security warning: said even if quiet.
-                let security = crate::error::exit_code(&e) == Exit::Crypto;
-                self.warn(
-                    &format!("cannot update {}'s card: {e:#}", c.name),
-                    !security,
-                );
-            }
-            self.senders.remove(&key);
-        }
-        let paths = self.handover.save_files(&v.inner.id, &v.inner.files)?;
-        let files: Vec<SavedFile> = v
-            .inner
-            .files
-            .iter()
-            .zip(&paths)
-            .map(|(f, p)| SavedFile {
-                name: f.name.clone(),
-                size: f.size,
-                media_type: f.media_type.clone(),
-                path: Some(path_string(p)),
-            })
-            .collect();
-        let msg = message_json(&v.inner, &sender, &v.card_json, Some(received), &files);
-        let row = Archived {
-            id: v.inner.id.clone(),
-            direction: "in".into(),
-            sender: v.inner.from.clone(),
-            recipients: v.inner.to.clone(),
-            group: v.inner.group.clone(),
-            ts: v.inner.ts,
-            received,
-            kind: v.inner.kind.clone(),
-            body: v.inner.body.clone(),
-            json: msg.to_string(),
-        };
-        Ok((row, msg))
-    }
+/// The largest plaintext one message may have: its attachments in base64 (4 bytes for 3),
+/// plus a MiB for the body and the rest, within what `crypto` allows at all.
+fn plaintext_limit(max_file: u64) -> usize {
+    let limit = max_file.saturating_mul(4) / 3 + (1 << 20);
+    usize::try_from(limit).map_or(crate::crypto::MAX_PLAINTEXT, |l| {
+        l.min(crate::crypto::MAX_PLAINTEXT)
+    })
 }
 
 /// Why draining a relay stopped.
@@ -431,17 +325,4 @@ enum DrainError {
     Relay(RelayError),
     /// Something here failed: stop.
     Local(anyhow::Error),
-}
-
-/// The checks beyond decryption and signatures: a pigeon message whose envelope id is the
-/// signed message id.
-fn check(env: &StoredEnvelope, u: Unsealed) -> Result<Box<Verified>> {
-    let v = match u {
-        Unsealed::Pigeon(v) => v,
-        Unsealed::Foreign { .. } => anyhow::bail!("not a pigeon message"),
-    };
-    if v.inner.id != env.id {
-        anyhow::bail!("the envelope id does not match the signed message id");
-    }
-    Ok(v)
 }

@@ -158,10 +158,22 @@ impl DecryptionHelper for DecryptHelper<'_> {
 
 /// Decrypts an OpenPGP message (armored or binary) with `me`; checks signatures against `known`.
 /// Returns the plaintext and the fingerprint of a cert whose signature verified.
+// Kept with its first signature for callers content with the default bound.
+#[allow(dead_code)]
 pub(crate) fn decrypt(
     me: &Cert,
     ciphertext: &[u8],
     known: &[Cert],
+) -> Result<(Vec<u8>, Option<String>)> {
+    decrypt_limited(me, ciphertext, known, crate::crypto::MAX_PLAINTEXT)
+}
+
+/// [`decrypt`], refusing a plaintext over `limit` bytes after reading `limit + 1` of it.
+pub(crate) fn decrypt_limited(
+    me: &Cert,
+    ciphertext: &[u8],
+    known: &[Cert],
+    limit: usize,
 ) -> Result<(Vec<u8>, Option<String>)> {
     let helper = DecryptHelper {
         me,
@@ -169,21 +181,25 @@ pub(crate) fn decrypt(
         encrypted: false,
         signer: None,
     };
+    // sequoia holds back up to `buffer_size` of plaintext until the signatures are checked;
+    // everything is read to the end here before any of it is used (a bad signature is an
+    // error at the end), so a small buffer keeps memory at one copy of the plaintext.
     let mut d = DecryptorBuilder::from_bytes(ciphertext)
         .context("not a readable OpenPGP message")?
+        .buffer_size(limit.min(1 << 20))
         .with_policy(&POLICY, None, helper)
         .context("OpenPGP decryption failed")?;
     let mut plaintext = Vec::new();
     // Compression makes the plaintext arbitrarily larger than the ciphertext, and all of
     // it is read before anything is verified: bound it.
     (&mut d)
-        .take(crate::crypto::MAX_PLAINTEXT as u64 + 1)
+        .take(limit as u64 + 1)
         .read_to_end(&mut plaintext)
         .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
-    if plaintext.len() > crate::crypto::MAX_PLAINTEXT {
+    if plaintext.len() > limit {
         bail!(
-            "the OpenPGP message decompresses to more than {} MiB; refused",
-            crate::crypto::MAX_PLAINTEXT >> 20
+            "the OpenPGP message decompresses to more than {} bytes; refused",
+            limit
         );
     }
     let helper = d.into_helper();
