@@ -371,6 +371,9 @@ pub struct ServeRunArgs {
     /// Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]
     #[arg(long, value_name = "N", env = "PIGEON_MAX_LOCKOUTS")]
     pub max_lockouts: Option<u32>,
+    /// Also serve the web client at / (a page that talks to this relay's /v1)
+    #[arg(long, env = "PIGEON_WEB")]
+    pub web: bool,
 }
 
 /// pigeond: the pigeon relay on its own (`pigeon serve` without the client), for small hosts

@@ -51,6 +51,8 @@ pub struct RelayConfig {
     pub max_inflight_bytes: u64,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// Serve the web client at `/` (see `relay::web`).
+    pub web: bool,
 }
 
 impl RelayConfig {
@@ -83,6 +85,7 @@ impl RelayConfig {
             readers: 2,
             max_inflight_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(10),
+            web: false,
         }
     }
 
@@ -130,6 +133,7 @@ pub struct FileServe {
     pub readers: Option<usize>,
     pub max_inflight_bytes: Option<u64>,
     pub shutdown_grace: Option<Secs>,
+    pub web: Option<bool>,
 }
 
 /// A duration in the file: a number of seconds or a string such as `"14d"`.
@@ -208,6 +212,7 @@ pub fn resolve(args: &ServeRunArgs, file: FileServe, home: &Home) -> Result<Rela
         c.password = Some(read_password(&p)?);
     }
     c.require_token = args.require_token || file.require_token.unwrap_or(false);
+    c.web = args.web || file.web.unwrap_or(false);
     c.on_event = args
         .on_event
         .clone()

@@ -10,3 +10,4 @@ mod interop;
 mod messaging;
 mod relay;
 mod users;
+mod web;
