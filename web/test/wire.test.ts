@@ -13,17 +13,19 @@ const read = (p: string) => readFileSync(new URL(p, dir));
 const text = (p: string) => read(p).toString("utf8");
 const fixed = JSON.parse(text("vectors.json"));
 
+const file = (name: string, f: string): string => fixed.identities[name][f];
+
 function identity(name: string) {
   return {
-    meta: JSON.parse(text(`${name}/identity.json`)),
-    ageKey: w.parseAgeKeyFile(text(`${name}/age.key`)),
-    seed: w.parseMailboxKeyFile(text(`${name}/mailbox.key`)),
+    meta: JSON.parse(file(name, "identity.json")),
+    ageKey: w.parseAgeKeyFile(file(name, "age.key")),
+    seed: w.parseMailboxKeyFile(file(name, "mailbox.key")),
   };
 }
 
 test("cards from the CLI verify, and re-signing one gives the CLI's bytes", () => {
   const alice = identity("alice");
-  const cardText = text("alice.card.json").trim();
+  const cardText = fixed.cards.alice.trim();
   const card = w.checkCard(JSON.parse(cardText));
   assert.equal(card.name, "alice");
   assert.equal(card.fingerprint, alice.meta.fingerprint);
@@ -68,7 +70,7 @@ test("alice's sealed message opens, verifies and rebuilds to the same frame", as
   assert.deepEqual(w.buildFrame(frame.inner, w.utf8(frame.card), sig), plaintext);
 
   // Not for me, or tampered: refused.
-  const carolFp = JSON.parse(text("carol/identity.json")).fingerprint;
+  const carolFp = JSON.parse(file("carol", "identity.json")).fingerprint;
   await assert.rejects(new w.Opener(bob.ageKey, carolFp).open(ct), /someone else/);
   const bad = new Uint8Array(ct);
   bad[bad.length - 3] ^= 1;
@@ -78,7 +80,7 @@ test("alice's sealed message opens, verifies and rebuilds to the same frame", as
 test("a message sealed here opens like the CLI's: both ways", async () => {
   const alice = identity("alice");
   const bob = identity("bob");
-  const card = text("bob.card.json").trim();
+  const card = fixed.cards.bob.trim();
   const inner: w.Inner = {
     v: 1,
     id: w.newId(),
@@ -89,7 +91,7 @@ test("a message sealed here opens like the CLI's: both ways", async () => {
     body: "see <b>this</b>",
     files: [{ name: "a.bin", media_type: "application/octet-stream", size: 3, data: "AAEC" }],
   };
-  const alicePub = JSON.parse(text("alice.card.json")).age;
+  const alicePub = JSON.parse(fixed.cards.alice).age;
   const ct = await w.seal(bob.seed, card, [alicePub], inner);
   const got = await new w.Opener(alice.ageKey, alice.meta.fingerprint).open(ct);
   assert.deepEqual(got.inner, inner);
@@ -130,14 +132,14 @@ test("canonical JSON sorts keys by UTF-8 bytes and escapes like serde_json", () 
 });
 
 test("a passphrase-protected CLI identity unlocks, and protect() round-trips", async () => {
-  const carol = JSON.parse(text("carol/identity.json"));
+  const carol = JSON.parse(file("carol", "identity.json"));
   assert.equal(carol.protected, true);
-  const file = text("carol/age.key");
-  assert.ok(w.isProtected(file));
-  const key = w.parseAgeKeyFile(await w.unprotect(file, fixed.passphrase));
+  const ageFile = file("carol", "age.key");
+  assert.ok(w.isProtected(ageFile));
+  const key = w.parseAgeKeyFile(await w.unprotect(ageFile, fixed.passphrase));
   assert.ok(key.startsWith("AGE-SECRET-KEY-1"));
-  await assert.rejects(w.unprotect(file, "wrong"), /wrong passphrase/);
-  const seed = w.parseMailboxKeyFile(await w.unprotect(text("carol/mailbox.key"), fixed.passphrase));
+  await assert.rejects(w.unprotect(ageFile, "wrong"), /wrong passphrase/);
+  const seed = w.parseMailboxKeyFile(await w.unprotect(file("carol", "mailbox.key"), fixed.passphrase));
   assert.equal(w.mailboxId(w.publicKeyOf(seed)), carol.mailbox);
   const p = await w.protect("secret\n", "pw", 10);
   assert.equal(await w.unprotect(p, "pw"), "secret\n");
