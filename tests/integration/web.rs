@@ -243,3 +243,71 @@ fn write_vectors() {
     )
     .unwrap();
 }
+
+/// `program` on PATH, or None.
+fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The browser tests (web/test/browser.mjs) against a real `serve --web`: a browser user
+/// and a CLI user exchange messages and files both ways, two browser users write to each
+/// other, a hostile body stays text, a key change is shown and refused until accepted, an
+/// identity moves to the CLI and one comes from it, and a dead relay is reported. Needs
+/// node and chromium (scripts/ensure-deps installs them); installs the npm packages itself.
+#[test]
+fn browser_users_and_cli_users_exchange_messages_and_files() {
+    let web = web_dir();
+    let node = on_path("node").expect("node is missing: run scripts/ensure-deps");
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| on_path("chromium"))
+        .expect("chromium is missing: run scripts/ensure-deps (apt-get install chromium)");
+    if !web.join("node_modules/playwright-core").exists() {
+        let npm = on_path("npm").expect("npm is missing: run scripts/ensure-deps");
+        let ok = std::process::Command::new(npm)
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&web)
+            .status()
+            .expect("npm ci");
+        assert!(ok.success(), "npm ci in web/ failed");
+    }
+    let h = home();
+    let relay = Relay::start(h.path(), &["--web"]);
+    let work = home();
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let out = std::process::Command::new(node)
+        .arg(web.join("test/browser.mjs"))
+        .current_dir(&web)
+        .env("PIGEON_BIN", crate::harness::BIN)
+        .env("RELAY_URL", &relay.url)
+        .env("RELAY_PID", relay.pid().to_string())
+        .env("WORK", work.path())
+        .env("ARTIFACTS", &artifacts)
+        .env("CHROMIUM", chromium)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stderr}\nrelay log:\n{}",
+        relay.stderr()
+    );
+    let figures: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(figures.len(), 3, "{stdout}");
+    for f in ["welcome", "inbox", "keychange", "stranger", "desktop", "relay-down"] {
+        assert!(artifacts.join(format!("web-{f}.png")).is_file(), "{f}");
+    }
+}

@@ -29,12 +29,14 @@ export interface Stats {
   opened: number;
   openMs: number;
   refused: number;
+  polls: number;
+  lastError: string;
 }
 
 export class Mail {
   contacts: Contact[] = [];
   messages: Message[] = [];
-  stats: Stats = { opened: 0, openMs: 0, refused: 0 };
+  stats: Stats = { opened: 0, openMs: 0, refused: 0, polls: 0, lastError: "" };
   private opener: w.Opener;
   private cursor = 0;
   private running = false;
@@ -159,6 +161,7 @@ export class Mail {
       try {
         // The first read does not wait, so the inbox is usable at once.
         const r = await relay.fetchMailbox(this.me.seed, this.cursor, first ? 0 : WAIT);
+        this.stats.polls++;
         if (failing || first) this.status("connected to the relay", false);
         failing = false;
         first = false;
@@ -170,6 +173,7 @@ export class Mail {
         await relay.ack(this.me.seed, last);
       } catch (e) {
         failing = true;
+        this.stats.lastError = String(e);
         this.status(e instanceof Error ? e.message : String(e), true);
         await new Promise((res) => setTimeout(res, 2000));
       }
