@@ -307,7 +307,14 @@ fn browser_users_and_cli_users_exchange_messages_and_files() {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     assert_eq!(figures.len(), 3, "{stdout}");
-    for f in ["welcome", "inbox", "keychange", "stranger", "desktop", "relay-down"] {
+    for f in [
+        "welcome",
+        "inbox",
+        "keychange",
+        "stranger",
+        "desktop",
+        "relay-down",
+    ] {
         assert!(artifacts.join(format!("web-{f}.png")).is_file(), "{f}");
     }
 }
