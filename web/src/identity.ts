@@ -6,6 +6,7 @@ import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { ed25519 } from "@noble/curves/ed25519.js";
 
 import * as w from "./wire.ts";
+import * as kf from "./keyfiles.ts";
 import type { StoredIdentity } from "./store.ts";
 
 /** The scrypt work factor (log2 N): what the CLI's age files use. */
@@ -37,7 +38,7 @@ export function unlockedFrom(stored: StoredIdentity, ageKey: string, seed: Uint8
 
 async function seal(ageKey: string, seed: Uint8Array, passphrase: string): Promise<string> {
   const secrets = JSON.stringify({ age: ageKey, mailbox: w.hex(seed) });
-  return w.protect(secrets, passphrase, SCRYPT_LOG_N);
+  return kf.protect(secrets, passphrase, SCRYPT_LOG_N);
 }
 
 /** A new age identity named `name` whose card lists `relay`. */
@@ -66,7 +67,7 @@ export async function create(name: string, passphrase: string, relay: string) {
 }
 
 export async function unlock(stored: StoredIdentity, passphrase: string): Promise<Unlocked> {
-  const s = JSON.parse(await w.unprotect(stored.secrets, passphrase));
+  const s = JSON.parse(await kf.unprotect(stored.secrets, passphrase));
   return unlockedFrom(stored, s.age, w.unhex(s.mailbox));
 }
 
@@ -85,13 +86,13 @@ export async function exportFiles(u: Unlocked, passphrase: string) {
     created: stored.created,
     protected: true,
   };
-  const ageFile = w.ageKeyFile(u.ageKey, stored.recipient, stored.created);
+  const ageFile = kf.ageKeyFile(u.ageKey, stored.recipient, stored.created);
   return [
     { name: "identity.json", text: JSON.stringify(meta, null, 2) + "\n" },
-    { name: "age.key", text: await w.protect(ageFile, passphrase, SCRYPT_LOG_N) },
+    { name: "age.key", text: await kf.protect(ageFile, passphrase, SCRYPT_LOG_N) },
     {
       name: "mailbox.key",
-      text: await w.protect(w.mailboxKeyFile(u.seed), passphrase, SCRYPT_LOG_N),
+      text: await kf.protect(kf.mailboxKeyFile(u.seed), passphrase, SCRYPT_LOG_N),
     },
   ];
 }
@@ -115,10 +116,10 @@ export async function importFiles(
   }
   const plain = async (n: string) => {
     const t = need(n);
-    return w.isProtected(t) ? w.unprotect(t, passphrase) : t;
+    return kf.isProtected(t) ? kf.unprotect(t, passphrase) : t;
   };
-  const ageKey = w.parseAgeKeyFile(await plain("age.key"));
-  const seed = w.parseMailboxKeyFile(await plain("mailbox.key"));
+  const ageKey = kf.parseAgeKeyFile(await plain("age.key"));
+  const seed = kf.parseMailboxKeyFile(await plain("mailbox.key"));
   const recipient = await identityToRecipient(ageKey);
   const relays: string[] = Array.isArray(meta.relays) ? meta.relays : [];
   const now = w.nowSecs();

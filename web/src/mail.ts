@@ -2,6 +2,7 @@
 // long polls, open + verify, acknowledge). No DOM here: the page renders what this holds.
 
 import * as w from "./wire.ts";
+import * as msg from "./message.ts";
 import * as relay from "./relay.ts";
 import * as store from "./store.ts";
 import type { Contact, Message } from "./store.ts";
@@ -37,7 +38,7 @@ export class Mail {
   contacts: Contact[] = [];
   messages: Message[] = [];
   stats: Stats = { opened: 0, openMs: 0, refused: 0, polls: 0, lastError: "" };
-  private opener: w.Opener;
+  private opener: msg.Opener;
   private cursor = 0;
   private running = false;
 
@@ -46,7 +47,7 @@ export class Mail {
     private changed: () => void,
     private status: (text: string, bad: boolean) => void,
   ) {
-    this.opener = new w.Opener(me.ageKey, me.stored.fingerprint);
+    this.opener = new msg.Opener(me.ageKey, me.stored.fingerprint);
   }
 
   async load(): Promise<void> {
@@ -104,12 +105,12 @@ export class Mail {
       throw new w.WireError(`files over ${MAX_FILES_BYTES / 1024} KiB: send large files with the CLI`);
     }
     if (!body && files.length === 0) throw new w.WireError("write a message or choose a file");
-    const attachments: w.Attachment[] = [];
+    const attachments: msg.Attachment[] = [];
     for (const f of files) {
       const bytes = new Uint8Array(await f.arrayBuffer());
       attachments.push({ name: f.name, media_type: f.type || "application/octet-stream", size: bytes.length, data: w.b64(bytes) });
     }
-    const inner: w.Inner = {
+    const inner: msg.Inner = {
       v: 1,
       id: w.newId(),
       from: this.me.stored.fingerprint,
@@ -123,7 +124,7 @@ export class Mail {
       key: `out:${inner.id}`, id: inner.id, dir: "out", peer: c.name, fingerprint: c.fingerprint,
       ts: inner.ts, kind: inner.kind, body, files: attachments, delivery: "sending",
     };
-    const ct = await w.seal(this.me.seed, this.me.cardJson, [c.card.age!], inner);
+    const ct = await msg.seal(this.me.seed, this.me.cardJson, [c.card.age!], inner);
     await this.record(m);
     try {
       const [r] = await relay.batch([{ mailbox: c.card.mailbox, id: inner.id, payload: w.b64(ct) }]);
@@ -186,7 +187,7 @@ export class Mail {
 
   private async receive(env: relay.StoredEnvelope): Promise<void> {
     const t0 = performance.now();
-    let opened: w.Opened;
+    let opened: msg.Opened;
     try {
       opened = await this.opener.open(w.unb64(env.payload));
     } catch (e) {

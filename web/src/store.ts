@@ -1,7 +1,8 @@
 // IndexedDB: the identity (secret keys only inside an age scrypt file), pinned contacts and
 // the messages seen. Each origin (relay) has its own database, as browsers keep them apart.
 
-import type { Card, Attachment } from "./wire.ts";
+import type { Card } from "./wire.ts";
+import type { Attachment } from "./message.ts";
 
 export interface StoredIdentity {
   name: string;

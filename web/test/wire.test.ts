@@ -6,7 +6,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Decrypter } from "age-encryption";
 
-import * as w from "../src/wire.ts";
+import * as wire from "../src/wire.ts";
+import * as m from "../src/message.ts";
+import * as kf from "../src/keyfiles.ts";
+
+const w = { ...wire, ...m, ...kf };
 
 const dir = new URL("../test/vectors/", import.meta.url);
 const read = (p: string) => readFileSync(new URL(p, dir));
@@ -50,7 +54,7 @@ test("cards from the CLI verify, and re-signing one gives the CLI's bytes", () =
 test("alice's sealed message opens, verifies and rebuilds to the same frame", async () => {
   const bob = identity("bob");
   const ct = read("alice-to-bob.age");
-  const opener = new w.Opener(bob.ageKey, bob.meta.fingerprint);
+  const opener = new m.Opener(bob.ageKey, bob.meta.fingerprint);
   const { inner, card } = await opener.open(ct);
   assert.equal(inner.body, fixed.body);
   assert.equal(inner.kind, "text");
@@ -71,7 +75,7 @@ test("alice's sealed message opens, verifies and rebuilds to the same frame", as
 
   // Not for me, or tampered: refused.
   const carolFp = JSON.parse(file("carol", "identity.json")).fingerprint;
-  await assert.rejects(new w.Opener(bob.ageKey, carolFp).open(ct), /someone else/);
+  await assert.rejects(new m.Opener(bob.ageKey, carolFp).open(ct), /someone else/);
   const bad = new Uint8Array(ct);
   bad[bad.length - 3] ^= 1;
   await assert.rejects(opener.open(bad), /cannot decrypt/);
@@ -81,7 +85,7 @@ test("a message sealed here opens like the CLI's: both ways", async () => {
   const alice = identity("alice");
   const bob = identity("bob");
   const card = fixed.cards.bob.trim();
-  const inner: w.Inner = {
+  const inner: m.Inner = {
     v: 1,
     id: w.newId(),
     from: bob.meta.fingerprint,
@@ -93,7 +97,7 @@ test("a message sealed here opens like the CLI's: both ways", async () => {
   };
   const alicePub = JSON.parse(fixed.cards.alice).age;
   const ct = await w.seal(bob.seed, card, [alicePub], inner);
-  const got = await new w.Opener(alice.ageKey, alice.meta.fingerprint).open(ct);
+  const got = await new m.Opener(alice.ageKey, alice.meta.fingerprint).open(ct);
   assert.deepEqual(got.inner, inner);
   assert.equal(got.card.name, "bob");
 });
