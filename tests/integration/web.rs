@@ -253,6 +253,46 @@ fn on_path(program: &str) -> Option<PathBuf> {
     })
 }
 
+/// node, with web/'s npm packages installed (`npm ci`, once per test run): the path of node.
+fn npm_ready() -> PathBuf {
+    static READY: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let node = on_path("node").expect("node is missing: run scripts/ensure-deps");
+    let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
+    if !*ready && !web_dir().join("node_modules/playwright-core").exists() {
+        let npm = on_path("npm").expect("npm is missing: run scripts/ensure-deps");
+        let ok = std::process::Command::new(npm)
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(web_dir())
+            .status()
+            .expect("npm ci");
+        assert!(ok.success(), "npm ci in web/ failed");
+    }
+    *ready = true;
+    node
+}
+
+/// The TypeScript unit tests (web/test/*.test.ts, node's test runner) against the vectors.
+#[test]
+fn web_unit_tests_pass_against_the_cli_vectors() {
+    let node = npm_ready();
+    let web = web_dir();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&node)
+            .args(args)
+            .current_dir(&web)
+            .output()
+            .expect("run node");
+        assert!(
+            out.status.success(),
+            "node {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["build.mjs", "--tests"]);
+    run(&["--test", ".test-build/"]);
+}
+
 /// The browser tests (web/test/browser.mjs) against a real `serve --web`: a browser user
 /// and a CLI user exchange messages and files both ways, two browser users write to each
 /// other, a hostile body stays text, a key change is shown and refused until accepted, an
@@ -261,20 +301,11 @@ fn on_path(program: &str) -> Option<PathBuf> {
 #[test]
 fn browser_users_and_cli_users_exchange_messages_and_files() {
     let web = web_dir();
-    let node = on_path("node").expect("node is missing: run scripts/ensure-deps");
+    let node = npm_ready();
     let chromium = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .or_else(|| on_path("chromium"))
         .expect("chromium is missing: run scripts/ensure-deps (apt-get install chromium)");
-    if !web.join("node_modules/playwright-core").exists() {
-        let npm = on_path("npm").expect("npm is missing: run scripts/ensure-deps");
-        let ok = std::process::Command::new(npm)
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&web)
-            .status()
-            .expect("npm ci");
-        assert!(ok.success(), "npm ci in web/ failed");
-    }
     let h = home();
     let relay = Relay::start(h.path(), &["--web"]);
     let work = home();
