@@ -296,7 +296,8 @@ fn web_unit_tests_pass_against_the_cli_vectors() {
 /// The browser tests (web/test/browser.mjs) against a real `serve --web`: a browser user
 /// and a CLI user exchange messages and files both ways, two browser users write to each
 /// other, a hostile body stays text, a key change is shown and refused until accepted, an
-/// identity moves to the CLI and one comes from it, and a dead relay is reported. Needs
+/// identity moves to the CLI and one comes from it, a relay that needs a password takes
+/// posts once the page has it, and a dead relay is reported. Needs
 /// node and chromium (scripts/ensure-deps installs them); installs the npm packages itself.
 #[test]
 fn browser_users_and_cli_users_exchange_messages_and_files() {
@@ -308,6 +309,16 @@ fn browser_users_and_cli_users_exchange_messages_and_files() {
         .expect("chromium is missing: run scripts/ensure-deps (apt-get install chromium)");
     let h = home();
     let relay = Relay::start(h.path(), &["--web"]);
+    let locked_home = home();
+    std::fs::write(locked_home.path().join("pass"), "relay secret 7\n").unwrap();
+    let locked = Relay::start(
+        locked_home.path(),
+        &[
+            "--web",
+            "--password-file",
+            locked_home.path().join("pass").to_str().unwrap(),
+        ],
+    );
     let work = home();
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
@@ -320,6 +331,8 @@ fn browser_users_and_cli_users_exchange_messages_and_files() {
         .env("PIGEON_BIN", crate::harness::BIN)
         .env("RELAY_URL", &relay.url)
         .env("RELAY_PID", relay.pid().to_string())
+        .env("LOCKED_URL", &locked.url)
+        .env("LOCKED_PASSWORD", "relay secret 7")
         .env("WORK", work.path())
         .env("ARTIFACTS", &artifacts)
         .env("CHROMIUM", chromium)

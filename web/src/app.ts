@@ -24,10 +24,13 @@ async function guarded(button: HTMLElement, errorBox: string, f: () => Promise<v
   }
 }
 
+/** What /v1/info said, once it answered. */
+let relayInfo: Promise<{ name: string; admission: string } | null>;
+
 async function boot(): Promise<void> {
-  relay.info().then(
-    (i) => status(`relay ${i.name}`),
-    (e) => status(e.message, true),
+  relayInfo = relay.info().then(
+    (i) => (status(`relay ${i.name}`), i),
+    (e) => (status(e.message, true), null),
   );
   const stored = await store.getIdentity();
   if (stored) unlockScreen(stored);
@@ -153,6 +156,20 @@ async function main(u: id.Unlocked): Promise<void> {
     document.body.dataset.messages = String(mail.messages.length);
   }
 
+  // A relay that admits posts by password or token: the page needs it to send.
+  const tokenBox = el("section", { id: "token-box", class: "hidden" },
+    el("h2", {}, "Relay password"),
+    el("p", { class: "note" }, "This relay needs a password or a token (from `pigeon serve token`) to accept messages."),
+    el("input", { id: "relay-token", type: "password", autocomplete: "off" }),
+    el("button", { id: "save-token", class: "plain", onclick: async () => {
+      mail.token = value("relay-token") || undefined;
+      await store.putToken(value("relay-token"));
+      status("relay password saved");
+    } }, "Save"));
+  void relayInfo.then((i) => {
+    if (i && i.admission !== "open") tokenBox.classList.remove("hidden");
+  });
+
   app.className = "split";
   app.replaceChildren(
     el("div", {},
@@ -170,6 +187,7 @@ async function main(u: id.Unlocked): Promise<void> {
         add,
         keyBox,
         el("div", { id: "contact-error", class: "error", role: "alert" })),
+      tokenBox,
       el("section", {},
         el("h2", {}, "Move to the CLI"),
         el("p", { class: "note" }, "Downloads identity.json, age.key and mailbox.key: put them in $PIGEON_HOME/identity/ (the keys stay protected by this passphrase)."),

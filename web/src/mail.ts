@@ -37,8 +37,11 @@ export interface Stats {
 export class Mail {
   contacts: Contact[] = [];
   messages: Message[] = [];
+  /** The relay's posting password or token, if it needs one. */
+  token: string | undefined;
   stats: Stats = { opened: 0, openMs: 0, refused: 0, polls: 0, lastError: "" };
   private opener: msg.Opener;
+  private sending = new Set<string>();
   private cursor = 0;
   private running = false;
 
@@ -51,8 +54,16 @@ export class Mail {
   }
 
   async load(): Promise<void> {
+    this.token ??= await store.getToken();
     this.contacts = await store.contacts();
     this.messages = (await store.messages()).sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1));
+    for (const m of this.messages) {
+      // The page closed while it was posting: the relay may or may not have it.
+      if (m.delivery === "sending" && !this.sending.has(m.key)) {
+        m.delivery = "failed";
+        m.error = "not confirmed: the page was closed while sending; send it again if needed";
+      }
+    }
   }
 
   contact(fp: string): Contact | undefined {
@@ -125,9 +136,10 @@ export class Mail {
       ts: inner.ts, kind: inner.kind, body, files: attachments, delivery: "sending",
     };
     const ct = await msg.seal(this.me.seed, this.me.cardJson, [c.card.age!], inner);
+    this.sending.add(m.key);
     await this.record(m);
     try {
-      const [r] = await relay.batch([{ mailbox: c.card.mailbox, id: inner.id, payload: w.b64(ct) }]);
+      const [r] = await relay.batch([{ mailbox: c.card.mailbox, id: inner.id, payload: w.b64(ct) }], this.token);
       if (r.status === 200 || r.status === 201) {
         m.delivery = "delivered";
         if (!c.card.relays.includes(location.origin)) {
@@ -141,6 +153,7 @@ export class Mail {
       m.delivery = "failed";
       m.error = e instanceof Error ? e.message : String(e);
     }
+    this.sending.delete(m.key);
     await this.record(m);
     return m;
   }

@@ -38,7 +38,7 @@ async function call(path: string, init: RequestInit): Promise<unknown> {
     resp = await fetch(path, { ...init, cache: "no-store", credentials: "omit" });
   } catch (e) {
     throw new RelayError(
-      "the relay is not reachable: is `pigeon serve --web` still running? (retrying)",
+      "the relay is not reachable: it may be down, or this device offline (retrying)",
       "unreachable",
     );
   }

@@ -89,6 +89,10 @@ export const getIdentity = () =>
 export const putIdentity = (id: StoredIdentity) =>
   run("kv", "readwrite", (s) => s.put(id, "identity"));
 
+/** The relay's posting password or token, when it asks for one (`/v1/info` admission). */
+export const getToken = () => run<string | undefined>("kv", "readonly", (s) => s.get("token"));
+export const putToken = (t: string) => run("kv", "readwrite", (s) => s.put(t, "token"));
+
 export const contacts = () => run<Contact[]>("contacts", "readonly", (s) => s.getAll());
 export const putContact = (c: Contact) => run("contacts", "readwrite", (s) => s.put(c));
 export const deleteContact = (fp: string) => run("contacts", "readwrite", (s) => s.delete(fp));

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 
-const { PIGEON_BIN, RELAY_URL, RELAY_PID, WORK, ARTIFACTS } = process.env;
+const { PIGEON_BIN, RELAY_URL, RELAY_PID, WORK, ARTIFACTS, LOCKED_URL, LOCKED_PASSWORD } = process.env;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const PASS = "browser passphrase 1";
 const figures = [];
@@ -44,8 +44,8 @@ async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `web-${name}.png`), fullPage: true });
 }
 
-async function createIdentity(page, name) {
-  await page.goto(`${RELAY_URL}/`);
+async function createIdentity(page, name, url = RELAY_URL) {
+  await page.goto(`${url}/`);
   await page.waitForSelector("#create");
   await page.fill("#name", name);
   await page.fill("#pass", PASS);
@@ -193,6 +193,21 @@ try {
   carol.run(["contact", "add"], JSON.stringify(daveCard));
   carol.run(["send", "--to", "dave", "to dave, read in a browser"]);
   await incoming(imp, "to dave, read in a browser");
+
+  step("a relay that needs a password: refused without it, delivered with it");
+  const erin = await (await browser.newContext(phone)).newPage();
+  await createIdentity(erin, "erin", LOCKED_URL);
+  await erin.locator("#token-box:not(.hidden)").waitFor();
+  await addContact(erin, carolCard);
+  await erin.locator("#contacts li", { hasText: "carol" }).waitFor();
+  await erin.selectOption("#to", { label: "carol" });
+  await erin.fill("#body", "knock knock");
+  await erin.click("#send");
+  await erin.locator("#messages li.out .delivery", { hasText: "not delivered" }).waitFor();
+  await erin.fill("#relay-token", LOCKED_PASSWORD);
+  await erin.click("#save-token");
+  await send(erin, "carol", "with the password");
+  await erin.close();
 
   step("performance: load, unlock, decrypt+verify 500 messages");
   const N = 500;
