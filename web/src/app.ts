@@ -1,6 +1,7 @@
 // The page: create, unlock or import an identity, then contacts, messages and export.
 // Everything a message or card carries is shown through text nodes (ui.el), never as HTML.
 
+import "./compat.ts";
 import * as id from "./identity.ts";
 import * as relay from "./relay.ts";
 import * as store from "./store.ts";
@@ -177,8 +178,7 @@ async function main(u: id.Unlocked): Promise<void> {
         el("h2", {}, "My card"),
         el("p", { class: "note" }, "Give it to the people who should write to you (`pigeon contact add` reads it)."),
         el("textarea", { id: "my-card", class: "mono", readonly: true }, u.cardJson),
-        el("button", { id: "copy-card", class: "plain", onclick: () => navigator.clipboard?.writeText(u.cardJson).then(
-          () => status("card copied"), () => status("select the card and copy it", true)) }, "Copy")),
+        el("button", { id: "copy-card", class: "plain", onclick: () => copyCard(u.cardJson) }, "Copy")),
       el("section", {},
         el("h2", {}, "Contacts"),
         contactsList,
@@ -211,6 +211,21 @@ async function main(u: id.Unlocked): Promise<void> {
   document.body.dataset.screen = "inbox";
   document.body.dataset.inboxAt = String(Math.round(performance.now()));
   void mail.run();
+}
+
+/** The clipboard API needs a secure context; plain http:// from afar falls back to a selection. */
+async function copyCard(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+    status("card copied");
+    return;
+  } catch {
+    // No clipboard API here, or not allowed: select the text and copy that.
+  }
+  const t = document.getElementById("my-card") as HTMLTextAreaElement;
+  t.select();
+  const ok = document.execCommand("copy");
+  status(ok ? "card copied" : "the card is selected: copy it", !ok);
 }
 
 const DELIVERY = { sending: "sending…", delivered: "delivered to the relay", failed: "not delivered" };
