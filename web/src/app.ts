@@ -83,7 +83,11 @@ function unlockScreen(stored: store.StoredIdentity): void {
   const go = el("button", { id: "unlock", type: "submit" }, "Unlock");
   const form = el("form", { onsubmit: (e: Event) => {
     e.preventDefault();
-    guarded(go, "unlock-error", async () => main(await id.unlock(stored, value("unlock-pass"))));
+    guarded(go, "unlock-error", async () => {
+      const u = await id.unlock(stored, value("unlock-pass"));
+      if (u.renewed) await store.putIdentity(u.stored);
+      await main(u);
+    });
   } },
     el("label", { for: "unlock-pass" }, "Passphrase"),
     el("input", { id: "unlock-pass", type: "password", autocomplete: "current-password" }),

@@ -66,9 +66,18 @@ export async function create(name: string, passphrase: string, relay: string) {
   return unlockedFrom(stored, ageKey, seed);
 }
 
-export async function unlock(stored: StoredIdentity, passphrase: string): Promise<Unlocked> {
+/** Unlocks the stored keys. Past half its lifetime the card is re-issued (a higher seq, a
+ * new issue time), as `Identity::refresh_card` does, so the card in every message stays
+ * valid; `renewed` says the stored identity changed and must be saved. */
+export async function unlock(
+  stored: StoredIdentity,
+  passphrase: string,
+): Promise<Unlocked & { renewed: boolean }> {
   const s = JSON.parse(await kf.unprotect(stored.secrets, passphrase));
-  return unlockedFrom(stored, s.age, w.unhex(s.mailbox));
+  const now = w.nowSecs();
+  const renewed = stored.issued + w.CARD_LIFETIME_SECS / 2 < now;
+  const next = renewed ? { ...stored, seq: stored.seq + 1, issued: now } : stored;
+  return { ...unlockedFrom(next, s.age, w.unhex(s.mailbox)), renewed };
 }
 
 /** The files of `$PIGEON_HOME/identity/`, secret ones protected by `passphrase`. */
