@@ -133,6 +133,11 @@ fn web_vectors_from_the_cli_open_and_verify() {
     let dir = vectors();
     let fixed: Value =
         serde_json::from_slice(&std::fs::read(dir.join("vectors.json")).unwrap()).unwrap();
+    let card: Value = serde_json::from_str(fixed["cards"]["alice"].as_str().unwrap()).unwrap();
+    assert!(
+        card["expires"].as_u64().unwrap() > pigeon::wire::now(),
+        "the vectors' cards expired: remake them with PIGEON_UPDATE_VECTORS=1 and commit them"
+    );
 
     // bob's identity as the CLI reads it opens alice's message and checks it.
     let bob = User::new();

@@ -45,12 +45,19 @@ export class Mail {
   private cursor = 0;
   private running = false;
 
+  /** Other tabs of this page: each reads (and acknowledges) what reaches it first, and
+   * tells the others to reload from the shared IndexedDB. */
+  private tabs = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("pigeon");
+
   constructor(
     public me: Unlocked,
     private changed: () => void,
     private status: (text: string, bad: boolean) => void,
   ) {
     this.opener = new msg.Opener(me.ageKey, me.stored.fingerprint);
+    if (this.tabs) {
+      this.tabs.onmessage = () => void this.load().then(() => this.changed());
+    }
   }
 
   async load(): Promise<void> {
@@ -105,6 +112,7 @@ export class Mail {
     }
     await this.load();
     this.changed();
+    this.tabs?.postMessage("changed");
     return contact;
   }
 
@@ -160,6 +168,7 @@ export class Mail {
 
   private async record(m: Message): Promise<void> {
     await store.putMessage(m);
+    this.tabs?.postMessage("changed");
     const i = this.messages.findIndex((x) => x.key === m.key);
     if (i >= 0) this.messages[i] = m;
     else this.messages.push(m);
@@ -184,6 +193,7 @@ export class Mail {
         const last = r.envelopes[r.envelopes.length - 1].seq;
         this.cursor = last;
         this.changed();
+        this.tabs?.postMessage("changed");
         await relay.ack(this.me.seed, last);
       } catch (e) {
         failing = true;

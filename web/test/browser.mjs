@@ -158,8 +158,20 @@ try {
   await shot(alice, "stranger");
   await fromBob.locator("button.add-sender").click();
   await alice.locator("#contacts li", { hasText: "bob" }).waitFor();
+  // A second tab of bob's: whichever tab reads a message, both show it, and a contact
+  // added in one tab appears in the other.
+  const bobTab = await bob.context().newPage();
+  await bobTab.goto(`${RELAY_URL}/`);
+  await bobTab.fill("#unlock-pass", PASS);
+  await bobTab.click("#unlock");
+  await bobTab.waitForSelector("body[data-screen=inbox]");
   await send(alice, "bob", "hello bob");
   await incoming(bob, "hello bob");
+  await incoming(bobTab, "hello bob");
+  await addContact(bobTab, carolCard);
+  await bobTab.locator("#contacts li", { hasText: "carol" }).waitFor();
+  await bob.locator("#contacts li", { hasText: "carol" }).waitFor({ timeout: 10_000 });
+  await bobTab.close();
   await shot(bob, "desktop");
   assert.ok(bobCard.length > 0);
 
