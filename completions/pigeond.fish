@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pigeond_global_optspecs
-    string join \n q/quiet listen= db= name= password-file= require-token on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= web h/help V/version
+    string join \n q/quiet listen= db= name= password-file= require-token web on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= h/help V/version
 end
 
 function __fish_pigeond_needs_command

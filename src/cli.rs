@@ -323,6 +323,9 @@ pub struct ServeRunArgs {
     /// Posting needs a token from `pigeon serve token`
     #[arg(long, env = "PIGEON_REQUIRE_TOKEN")]
     pub require_token: bool,
+    /// Also serve the web client at / (a page that talks to this relay's /v1)
+    #[arg(long, env = "PIGEON_WEB")]
+    pub web: bool,
     /// Run this command on every lockout, block and unblock (event JSON on stdin)
     #[arg(long, value_name = "CMD", env = "PIGEON_ON_EVENT")]
     pub on_event: Option<String>,
@@ -371,9 +374,6 @@ pub struct ServeRunArgs {
     /// Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]
     #[arg(long, value_name = "N", env = "PIGEON_MAX_LOCKOUTS")]
     pub max_lockouts: Option<u32>,
-    /// Also serve the web client at / (a page that talks to this relay's /v1)
-    #[arg(long, env = "PIGEON_WEB")]
-    pub web: bool,
 }
 
 /// pigeond: the pigeon relay on its own (`pigeon serve` without the client), for small hosts

@@ -24,6 +24,8 @@ pub struct RelayConfig {
     /// The relay password itself (read from `password_file`), when posting needs one.
     pub password: Option<String>,
     pub require_token: bool,
+    /// Serve the web client at `/` (see `relay::web`).
+    pub web: bool,
     pub on_event: Option<String>,
     pub max_body: u64,
     pub max_envelopes: u64,
@@ -51,8 +53,6 @@ pub struct RelayConfig {
     pub max_inflight_bytes: u64,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
-    /// Serve the web client at `/` (see `relay::web`).
-    pub web: bool,
 }
 
 impl RelayConfig {
@@ -64,6 +64,7 @@ impl RelayConfig {
             name: "pigeon".into(),
             password: None,
             require_token: false,
+            web: false,
             on_event: None,
             max_body: 1 << 20,
             max_envelopes: 10_000,
@@ -85,7 +86,6 @@ impl RelayConfig {
             readers: 2,
             max_inflight_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(10),
-            web: false,
         }
     }
 
@@ -112,6 +112,7 @@ pub struct FileServe {
     pub name: Option<String>,
     pub password_file: Option<PathBuf>,
     pub require_token: Option<bool>,
+    pub web: Option<bool>,
     pub on_event: Option<String>,
     pub max_body: Option<u64>,
     pub max_envelopes: Option<u64>,
@@ -133,7 +134,6 @@ pub struct FileServe {
     pub readers: Option<usize>,
     pub max_inflight_bytes: Option<u64>,
     pub shutdown_grace: Option<Secs>,
-    pub web: Option<bool>,
 }
 
 /// A duration in the file: a number of seconds or a string such as `"14d"`.

@@ -314,16 +314,32 @@ fn browser_users_and_cli_users_exchange_messages_and_files() {
         .expect("chromium is missing: run scripts/ensure-deps (apt-get install chromium)");
     let h = home();
     let relay = Relay::start(h.path(), &["--web"]);
+    // A relay that needs a password, opened by the page as http://pigeon.test:PORT (chromium
+    // maps that name to 127.0.0.1): a plain-http origin that is not a secure context. A relay
+    // that checks the signed Host against its names must be told that name too (the relay's
+    // `--public-url`, where that flag exists), so the port is chosen first.
     let locked_home = home();
-    std::fs::write(locked_home.path().join("pass"), "relay secret 7\n").unwrap();
-    let locked = Relay::start(
-        locked_home.path(),
-        &[
-            "--web",
-            "--password-file",
-            locked_home.path().join("pass").to_str().unwrap(),
-        ],
-    );
+    let pass = locked_home.path().join("pass");
+    std::fs::write(&pass, "relay secret 7\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let public = format!("http://pigeon.test:{port}");
+    let mut args = vec![
+        "--web",
+        "--password-file",
+        pass.to_str().unwrap(),
+        "--listen",
+        &listen,
+    ];
+    let help = crate::harness::run(locked_home.path(), &["serve", "--help"]);
+    if String::from_utf8_lossy(&help.stdout).contains("--public-url") {
+        args.extend(["--public-url", &public]);
+    }
+    let locked = Relay::start(locked_home.path(), &args);
     let work = home();
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
