@@ -130,6 +130,14 @@ try {
   assert.deepEqual(readFileSync(await dl.path()), Buffer.from([0, 1, 2, 250, 255]));
   await shot(alice, "inbox");
 
+  step("an OpenPGP contact is refused with a pointer to the CLI");
+  const paul = cli("paul");
+  paul.run(["keygen", "--name", "paul", "--kind", "pgp"]);
+  await addContact(alice, paul.run(["card"]).trim());
+  await alice.locator("#contact-error", { hasText: "OpenPGP" }).waitFor();
+  assert.match(await alice.textContent("#contact-error"), /CLI/);
+  assert.equal(await alice.locator("#contacts li", { hasText: "paul" }).count(), 0);
+
   step("a key change is shown and refused until accepted");
   const impostor = cli("carol2");
   const newCard = impostor.keygen();
