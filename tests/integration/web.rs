@@ -298,6 +298,28 @@ fn web_unit_tests_pass_against_the_cli_vectors() {
     run(&["--test", ".test-build/"]);
 }
 
+/// `serve ARGS` on a chosen port of 127.0.0.1 that the page may also open as
+/// http://pigeon.test:PORT (chromium maps that name to 127.0.0.1): a plain-http origin that
+/// is not a secure context, like http://pi.local:7447/ from a phone. A relay that checks the
+/// signed Host against its names is told that name too (`--public-url`, where the relay has
+/// that flag), which is why the port is chosen before the relay starts.
+fn start_named(home: &Path, args: &[&str]) -> Relay {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let public = format!("http://pigeon.test:{port}");
+    let mut all = args.to_vec();
+    all.extend(["--listen", &listen]);
+    let help = crate::harness::run(home, &["serve", "--help"]);
+    if String::from_utf8_lossy(&help.stdout).contains("--public-url") {
+        all.extend(["--public-url", &public]);
+    }
+    Relay::start(home, &all)
+}
+
 /// The browser tests (web/test/browser.mjs) against a real `serve --web`: a browser user
 /// and a CLI user exchange messages and files both ways, two browser users write to each
 /// other, a hostile body stays text, a key change is shown and refused until accepted, an
@@ -313,33 +335,14 @@ fn browser_users_and_cli_users_exchange_messages_and_files() {
         .or_else(|| on_path("chromium"))
         .expect("chromium is missing: run scripts/ensure-deps (apt-get install chromium)");
     let h = home();
-    let relay = Relay::start(h.path(), &["--web"]);
-    // A relay that needs a password, opened by the page as http://pigeon.test:PORT (chromium
-    // maps that name to 127.0.0.1): a plain-http origin that is not a secure context. A relay
-    // that checks the signed Host against its names must be told that name too (the relay's
-    // `--public-url`, where that flag exists), so the port is chosen first.
+    let relay = start_named(h.path(), &["--web"]);
     let locked_home = home();
     let pass = locked_home.path().join("pass");
     std::fs::write(&pass, "relay secret 7\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let public = format!("http://pigeon.test:{port}");
-    let mut args = vec![
-        "--web",
-        "--password-file",
-        pass.to_str().unwrap(),
-        "--listen",
-        &listen,
-    ];
-    let help = crate::harness::run(locked_home.path(), &["serve", "--help"]);
-    if String::from_utf8_lossy(&help.stdout).contains("--public-url") {
-        args.extend(["--public-url", &public]);
-    }
-    let locked = Relay::start(locked_home.path(), &args);
+    let locked = start_named(
+        locked_home.path(),
+        &["--web", "--password-file", pass.to_str().unwrap()],
+    );
     let work = home();
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
@@ -371,7 +374,7 @@ fn browser_users_and_cli_users_exchange_messages_and_files() {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    assert_eq!(figures.len(), 3, "{stdout}");
+    assert_eq!(figures.len(), 4, "{stdout}");
     for f in [
         "welcome",
         "inbox",

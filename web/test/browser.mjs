@@ -263,11 +263,27 @@ try {
   assert.equal(stats.refused, 0);
   await incoming(again, "bulk 499");
 
+  step("decrypt+verify on plain http (no WebCrypto: X25519 in JavaScript)");
+  await again.close();
+  impostor.run(["send", "--json"], lines + "\n");
+  const plain = await (await browser.newContext(phone)).newPage();
+  plain.on("pageerror", (e) => errors.push(String(e)));
+  await plain.goto(`${RELAY_URL.replace("127.0.0.1", "pigeon.test")}/`);
+  assert.equal(await plain.evaluate(() => isSecureContext), false);
+  await plain.setInputFiles("#import-files", ["identity.json", "age.key", "mailbox.key"].map((f) => join(moved.home, "identity", f)));
+  await plain.fill("#import-pass", "export passphrase");
+  await plain.click("#import");
+  await plain.waitForSelector("body[data-screen=inbox]");
+  await plain.waitForFunction((n) => window.pigeonStats && window.pigeonStats.opened >= n, N, { timeout: 60_000 });
+  const slow = await plain.evaluate(() => window.pigeonStats);
+  figure("web: decrypt+verify on plain http (JavaScript X25519)", Math.round((slow.opened / slow.openMs) * 1000), "messages/s");
+  assert.equal(slow.refused, 0);
+
   step("the relay goes down: the page says so");
   process.kill(Number(RELAY_PID), "SIGKILL");
-  await again.waitForSelector("#status.bad", { timeout: 60_000 });
-  assert.match(await again.textContent("#status"), /not reachable/);
-  await shot(again, "relay-down");
+  await plain.waitForSelector("#status.bad", { timeout: 60_000 });
+  assert.match(await plain.textContent("#status"), /not reachable/);
+  await shot(plain, "relay-down");
   assert.deepEqual(errors.filter((e) => !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(e)), []);
 } catch (e) {
   failed = true;
