@@ -38,7 +38,7 @@ export function sourceHash() {
 const tests = process.argv.includes("--tests");
 if (tests) {
   mkdirSync(join(here, ".test-build"), { recursive: true });
-  const entries = readdirSync(join(here, "test")).filter((f) => f.endsWith(".test.ts"));
+  const entries = readdirSync(join(here, "test")).filter((f) => f.endsWith(".ts"));
   await build({
     entryPoints: entries.map((f) => join(here, "test", f)),
     outdir: join(here, ".test-build"),

@@ -276,7 +276,8 @@ fn npm_ready() -> PathBuf {
     node
 }
 
-/// The TypeScript unit tests (web/test/*.test.ts, node's test runner) against the vectors.
+/// The TypeScript unit tests (web/test/*.test.ts, node's test runner) against the vectors,
+/// and a message sealed by the TypeScript that `pigeon open` checks.
 #[test]
 fn web_unit_tests_pass_against_the_cli_vectors() {
     let node = npm_ready();
@@ -295,7 +296,27 @@ fn web_unit_tests_pass_against_the_cli_vectors() {
         );
     };
     run(&["build.mjs", "--tests"]);
-    run(&["--test", ".test-build/"]);
+    run(&["--test", ".test-build/wire.test.mjs"]);
+
+    // The other way: what the TypeScript seals, the CLI opens and checks (no browser needed).
+    let fixed: Value =
+        serde_json::from_slice(&std::fs::read(vectors().join("vectors.json")).unwrap()).unwrap();
+    let alice = User::new();
+    std::fs::create_dir_all(alice.path("identity")).unwrap();
+    for f in ["identity.json", "age.key", "mailbox.key"] {
+        let text = fixed["identities"]["alice"][f].as_str().unwrap();
+        std::fs::write(alice.path("identity").join(f), text).unwrap();
+    }
+    alice.add_contact(fixed["cards"]["bob"].as_str().unwrap());
+    let sealed = alice.path("from-web.age");
+    let body = "from TypeScript: h\u{e9}llo <b>\n";
+    run(&[".test-build/seal-cli.mjs", sealed.to_str().unwrap(), body]);
+    let out = alice.run(&["open", sealed.to_str().unwrap()]).ok().one();
+    assert_eq!(out["body"], body);
+    assert_eq!(out["kind"], "file");
+    assert_eq!(out["from"]["name"], "bob");
+    assert_eq!(out["from"]["known"], true);
+    assert_eq!(out["files"][0]["name"], "from-web.bin");
 }
 
 /// `serve ARGS` on a chosen port of 127.0.0.1 that the page may also open as
