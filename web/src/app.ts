@@ -135,10 +135,13 @@ async function main(u: id.Unlocked): Promise<void> {
     guarded(send, "send-error", async () => {
       const body = document.getElementById("body") as HTMLTextAreaElement;
       const files = document.getElementById("files") as HTMLInputElement;
-      const p = mail.send(to.value, body.value, Array.from(files.files ?? []));
-      body.value = "";
-      files.value = "";
-      await p;
+      // Cleared once the message is recorded (it then shows its delivery state), so a
+      // refusal before that (no contact, a file too large) keeps what was typed.
+      const m = await mail.send(to.value, body.value, Array.from(files.files ?? []));
+      if (m) {
+        body.value = "";
+        files.value = "";
+      }
     }) }, "Send");
 
   const exp = el("button", { id: "export", class: "plain", onclick: () =>
