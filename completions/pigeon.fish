@@ -145,6 +145,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l lockout -d 'How long a lockout lasts [default: 10m]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-lockouts -d 'Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l require-token -d 'Posting needs a token from `pigeon serve token`'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l web -d 'Also serve the web client at / (a page that talks to this relay\'s /v1)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s h -l help -d 'Print help'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'

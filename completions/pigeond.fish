@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pigeond_global_optspecs
-    string join \n q/quiet listen= db= name= password-file= require-token on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= h/help V/version
+    string join \n q/quiet listen= db= name= password-file= require-token web on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= h/help V/version
 end
 
 function __fish_pigeond_needs_command
@@ -46,6 +46,7 @@ complete -c pigeond -n "__fish_pigeond_needs_command" -l lockout -d 'How long a 
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-lockouts -d 'Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeond -n "__fish_pigeond_needs_command" -l require-token -d 'Posting needs a token from `pigeon serve token`'
+complete -c pigeond -n "__fish_pigeond_needs_command" -l web -d 'Also serve the web client at / (a page that talks to this relay\'s /v1)'
 complete -c pigeond -n "__fish_pigeond_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeond -n "__fish_pigeond_needs_command" -s V -l version -d 'Print version'
 complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'

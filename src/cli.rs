@@ -327,6 +327,9 @@ pub struct ServeRunArgs {
     /// Posting needs a token from `pigeon serve token`
     #[arg(long, env = "PIGEON_REQUIRE_TOKEN")]
     pub require_token: bool,
+    /// Also serve the web client at / (a page that talks to this relay's /v1)
+    #[arg(long, env = "PIGEON_WEB")]
+    pub web: bool,
     /// Run this command on every lockout, block and unblock (event JSON on stdin)
     #[arg(long, value_name = "CMD", env = "PIGEON_ON_EVENT")]
     pub on_event: Option<String>,

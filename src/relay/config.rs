@@ -24,6 +24,8 @@ pub struct RelayConfig {
     /// The relay password itself (read from `password_file`), when posting needs one.
     pub password: Option<String>,
     pub require_token: bool,
+    /// Serve the web client at `/` (see `relay::web`).
+    pub web: bool,
     pub on_event: Option<String>,
     pub max_body: u64,
     pub max_envelopes: u64,
@@ -62,6 +64,7 @@ impl RelayConfig {
             name: "pigeon".into(),
             password: None,
             require_token: false,
+            web: false,
             on_event: None,
             max_body: 1 << 20,
             max_envelopes: 10_000,
@@ -109,6 +112,7 @@ pub struct FileServe {
     pub name: Option<String>,
     pub password_file: Option<PathBuf>,
     pub require_token: Option<bool>,
+    pub web: Option<bool>,
     pub on_event: Option<String>,
     pub max_body: Option<u64>,
     pub max_envelopes: Option<u64>,
@@ -208,6 +212,7 @@ pub fn resolve(args: &ServeRunArgs, file: FileServe, home: &Home) -> Result<Rela
         c.password = Some(read_password(&p)?);
     }
     c.require_token = args.require_token || file.require_token.unwrap_or(false);
+    c.web = args.web || file.web.unwrap_or(false);
     c.on_event = args
         .on_event
         .clone()

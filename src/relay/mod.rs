@@ -7,7 +7,8 @@
 //! - [`routes`], [`mailbox`] and [`reply`]: the HTTP API;
 //! - [`server`]: connections, timeouts, and the checks before routing;
 //! - [`auth`], [`admission`], [`limits`]: signed requests, passwords and tokens, lockouts
-//!   and blocks, rates and budgets.
+//!   and blocks, rates and budgets;
+//! - [`web`]: the optional web client at `/` (`--web`).
 //!
 //! [`start`] runs a relay inside the current tokio runtime and returns a [`Relay`] handle
 //! with the bound address; [`Relay::shutdown`] stops it cleanly. `cmd/serve.rs` wraps this
@@ -26,6 +27,7 @@ pub mod routes;
 pub mod server;
 pub mod storage;
 pub mod waiters;
+pub mod web;
 pub mod writer;
 
 use std::net::SocketAddr;

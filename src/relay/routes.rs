@@ -23,7 +23,7 @@ use super::writer::{NewEnvelope, PostOutcome};
 use crate::wire::{self, BatchReply, BatchRequest, BatchResult, Envelope, PostReply};
 
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    super::web::routes(app.cfg.web)
         .route(
             "/v1/mailboxes/{mbox}",
             post(post_envelope)

@@ -11,3 +11,4 @@ mod interop;
 mod messaging;
 mod relay;
 mod users;
+mod web;
