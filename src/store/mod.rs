@@ -5,9 +5,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+mod history;
 mod inbox;
 mod outbox;
 
+pub use history::{HistoryFilter, PruneRow};
 pub use outbox::OutboxRow;
 use rusqlite::{Connection, params};
 

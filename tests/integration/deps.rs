@@ -109,7 +109,7 @@ fn libclang_cpp_alone_is_not_libclang() {
         .file("usr/lib/llvm-14/lib/libclang-cpp.so.14")
         .file("usr/lib/llvm-14/lib/libLLVM-14.so.1")
         .loader_knows(&[CLANG_CPP])
-        .programs(&["pkg-config", "age", "gpg"]);
+        .programs(&["pkg-config", "age", "gpg", "chromium"]);
 
     let check = m.run(&["--check"]);
     assert_eq!(check.status.code(), Some(1), "{check:?}");
@@ -131,7 +131,7 @@ fn libclang_without_clang_headers_is_not_enough() {
     m.nettle()
         .file("usr/lib/llvm-14/lib/libclang-14.so.1")
         .loader_knows(&["/usr/lib/llvm-14/lib/libclang-14.so.1"])
-        .programs(&["pkg-config", "age", "gpg"]);
+        .programs(&["pkg-config", "age", "gpg", "chromium"]);
     let check = m.run(&["--check"]);
     assert_eq!(String::from_utf8_lossy(&check.stdout), "libclang-dev\n");
 }
@@ -144,7 +144,7 @@ fn a_complete_machine_installs_nothing() {
         .file("usr/lib/llvm-14/lib/libclang-14.so.1")
         .file("usr/lib/llvm-14/lib/clang/14.0.6/include/stddef.h")
         .loader_knows(&[CLANG_CPP, "/usr/lib/llvm-14/lib/libclang-14.so.1"])
-        .programs(&["pkg-config", "age", "gpg"]);
+        .programs(&["pkg-config", "age", "gpg", "chromium"]);
     let out = m.run(&[]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(m.apt_calls(), "", "apt-get must not run");
@@ -166,6 +166,6 @@ fn each_missing_need_names_its_package() {
     let check = m.run(&["--check"]);
     assert_eq!(
         String::from_utf8_lossy(&check.stdout),
-        "nettle-dev\npkg-config\nage\ngnupg\n"
+        "nettle-dev\npkg-config\nage\ngnupg\nchromium\n"
     );
 }
