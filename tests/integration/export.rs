@@ -170,6 +170,7 @@ fn jsonl_is_versioned_ordered_and_filters_combine_with_and() {
     export(&f.bob, &["--direction", "sideways"]).code(2);
 
     // Alice's archive: what she sent, and bob's answer.
+    f.alice.run(&["recv"]).ok();
     let hers = export(&f.alice, &["--direction", "received"]).ok().json();
     assert_eq!(bodies(&hers), ["reply from bob"]);
 }
@@ -206,8 +207,17 @@ fn text_strips_terminal_sequences_and_markdown_escapes() {
     assert!(r.stdout.is_empty());
     let md = std::fs::read_to_string(out.join("chat.md")).unwrap();
     assert!(md.starts_with("# pigeon export\n"), "{md}");
-    for raw in ["<script", "<img", "<a ", "](javascript", "\n# not", "\x1b"] {
-        assert!(!md.contains(raw), "{raw:?} unescaped in:\n{md}");
+    for raw in [
+        "<script",
+        "<img",
+        "<a ",
+        "](javascript",
+        "\n# not",
+        "*not",
+        "\x1b",
+    ] {
+        let bare = md.match_indices(raw).any(|(i, _)| !md[..i].ends_with('\\'));
+        assert!(!bare, "{raw:?} unescaped in:\n{md}");
     }
     assert!(md.contains("\\<script\\>document\\.title"), "{md}");
     assert!(md.contains("\\# not a heading"), "{md}");
@@ -323,8 +333,13 @@ fn html_is_one_inert_page_in_headless_chromium() {
     assert!(!dom.contains("<img"), "an img element got in:\n{dom}");
     assert!(!dom.contains("<blink"), "the onerror handler ran:\n{dom}");
     assert!(
-        !dom.contains("href=\"javascript"),
+        !dom.contains("<a href=\"javascript"),
         "a javascript: link:\n{dom}"
+    );
+    assert_eq!(
+        dom.matches("<a ").count(),
+        2,
+        "only the attachment links:\n{dom}"
     );
     assert!(
         !log.contains("pwned"),

@@ -114,7 +114,7 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(c),
+            '\n' | '\t' | '\r' => out.push(c),
             // Bidirectional overrides could make a name or a link read backwards.
             '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => out.push('\u{FFFD}'),
             c if c.is_control() => out.push('\u{FFFD}'),
