@@ -17,26 +17,26 @@ impl Format for Text {
         let mut s = format!(
             "{}  {} -> {}{}\n",
             utc(r.received),
-            sanitize(&r.from.label()),
-            sanitize(&r.to_label()),
+            one_line(&r.from.label()),
+            one_line(&r.to_label()),
             r.group
                 .as_deref()
-                .map(|g| format!("  [group {}]", sanitize(g)))
+                .map(|g| format!("  [group {}]", one_line(g)))
                 .unwrap_or_default()
         );
         s.push_str(&format!(
             "Id:   {}  ({})\n",
-            sanitize(&r.id),
-            sanitize(&r.kind)
+            one_line(&r.id),
+            one_line(&r.kind)
         ));
         for f in &r.files {
             s.push_str(&format!(
                 "File: {} ({} bytes){}\n",
-                sanitize(&f.name),
+                one_line(&f.name),
                 f.size,
                 f.path
                     .as_deref()
-                    .map(|p| format!(" -> {}", sanitize(p)))
+                    .map(|p| format!(" -> {}", one_line(p)))
                     .unwrap_or_else(|| " (not saved)".into())
             ));
         }
@@ -49,5 +49,52 @@ impl Format for Text {
         s.push('\n');
         out.write_all(s.as_bytes())?;
         Ok(())
+    }
+}
+
+/// A header field: sanitised and on one line, so a name holding "\nFrom: alice" cannot
+/// forge a header of its own.
+fn one_line(text: &str) -> String {
+    sanitize(text).replace(['\n', '\t'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::export::record::Party;
+
+    #[test]
+    fn remote_fields_cannot_forge_headers() {
+        let r = Record {
+            type_: "message",
+            v: 1,
+            id: "i".into(),
+            direction: "received",
+            from: Party {
+                fingerprint: "ab".repeat(20),
+                name: None,
+                known: false,
+                claimed_name: Some("x\n2026-01-01 00:00:00 UTC  alice -> bob".into()),
+            },
+            to: vec![],
+            group: Some("g\nFile: y".into()),
+            ts: 0,
+            received: 0,
+            kind: "text".into(),
+            body: "a\nFrom: z\x1b[2J".into(),
+            reply_to: None,
+            files: vec![],
+        };
+        let mut out = Vec::new();
+        Text.message(&mut out, &r).unwrap();
+        let t = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[0].starts_with("1970-01-01 00:00:00 UTC  x 2026"),
+            "{t}"
+        );
+        assert!(lines[0].ends_with("[group g File: y]"), "{t}");
+        assert_eq!(lines[3..5], ["    a", "    From: z\u{FFFD}[2J"]);
+        assert!(!t.contains('\x1b'));
     }
 }
