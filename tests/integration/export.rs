@@ -647,3 +647,43 @@ fn prune_removes_old_history_and_its_files_only_inside_the_files_dir() {
         .run(&["archive", "prune", "--before", "next week"])
         .code(2);
 }
+
+#[test]
+fn a_long_export_shows_progress_only_on_a_terminal() {
+    let u = User::new();
+    fill_archive(&u, 25_000);
+    let out = u.path("all.jsonl");
+    // Not a terminal: nothing on stderr.
+    let r = export(&u, &["--quiet", "-o", out.to_str().unwrap()]).ok();
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    let r = export(&u, &["-o", out.to_str().unwrap()]).ok();
+    assert!(!r.stderr.contains("exporting"), "{}", r.stderr);
+    // On a terminal (script(1) gives the command a pseudo-terminal).
+    let cmd = format!("{} export -o {}", crate::harness::BIN, out.display());
+    let tty = u
+        .cmd(&[])
+        .get_envs()
+        .fold(Command::new("script"), |mut c, (k, v)| {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+            c
+        });
+    let mut tty = tty;
+    let shown = tty
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{said}");
+    assert!(
+        said.contains("pigeon: exporting 1024/25000 (4%)"),
+        "{said:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap().lines().count(),
+        25_000
+    );
+}

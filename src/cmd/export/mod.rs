@@ -200,7 +200,8 @@ impl Progress {
         if self.total == 0 || self.done % 1024 != 0 {
             return;
         }
-        if self.last.elapsed() < Duration::from_millis(200) {
+        // The first line at once, then at most five a second.
+        if self.shown && self.last.elapsed() < Duration::from_millis(200) {
             return;
         }
         self.last = Instant::now();
