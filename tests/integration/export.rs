@@ -660,17 +660,7 @@ fn a_long_export_shows_progress_only_on_a_terminal() {
     assert!(!r.stderr.contains("exporting"), "{}", r.stderr);
     // On a terminal (script(1) gives the command a pseudo-terminal).
     let cmd = format!("{} export -o {}", crate::harness::BIN, out.display());
-    let tty = u
-        .cmd(&[])
-        .get_envs()
-        .fold(Command::new("script"), |mut c, (k, v)| {
-            match v {
-                Some(v) => c.env(k, v),
-                None => c.env_remove(k),
-            };
-            c
-        });
-    let mut tty = tty;
+    let mut tty = crate::harness::program("script", u.dir.path());
     let shown = tty
         .args(["-q", "-e", "-c", &cmd, "/dev/null"])
         .stdin(Stdio::null())
