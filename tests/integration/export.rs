@@ -676,4 +676,21 @@ fn a_long_export_shows_progress_only_on_a_terminal() {
         std::fs::read_to_string(&out).unwrap().lines().count(),
         25_000
     );
+
+    // `pigeon export | head -1`: a closed stdout ends the export quietly, exit 0.
+    let mut child = u
+        .cmd(&["export"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0));
+    assert!(
+        done.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 }

@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Exit> {
         None => absolute(Path::new(".")),
     };
     let format: Box<dyn Format> = match plan.format {
-        ExportFormat::Jsonl => Box::new(jsonl::Jsonl),
+        ExportFormat::Jsonl => Box::new(jsonl::Jsonl::default()),
         ExportFormat::Text => Box::new(text::Text),
         ExportFormat::Markdown => Box::new(markdown::Markdown {
             base,

@@ -118,7 +118,14 @@ impl Names {
         let name = match self.cache.get(fp) {
             Some(n) => n.clone(),
             None => {
-                let n = self.contacts.by_fingerprint(fp)?.map(|c| c.name);
+                // `to` is whatever the sender wrote: only a fingerprint-shaped string may
+                // become a file name to look up, and a contact file that cannot be read
+                // costs the name, not the export.
+                let hex = !fp.is_empty() && fp.bytes().all(|b| b.is_ascii_hexdigit());
+                let n = hex
+                    .then(|| self.contacts.by_fingerprint(fp).ok().flatten())
+                    .flatten()
+                    .map(|c| c.name);
                 self.cache.insert(fp.to_string(), n.clone());
                 n
             }
@@ -189,5 +196,41 @@ impl Record {
     pub fn to_label(&self) -> String {
         let names: Vec<String> = self.to.iter().map(Party::label).collect();
         names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::Home;
+
+    #[test]
+    fn a_recipient_list_cannot_name_files_to_read() {
+        let d = tempfile::tempdir().unwrap();
+        let home = Home::at(d.path());
+        std::fs::create_dir_all(d.path().join("contacts")).unwrap();
+        std::fs::write(d.path().join("secret.json"), b"not a contact").unwrap();
+        std::fs::write(d.path().join("contacts/abcd.json"), b"damaged").unwrap();
+        let mut names = Names::new(Contacts::open(&home), Some(("ff".into(), "me".into())));
+        let m = Archived {
+            id: "i".into(),
+            direction: "in".into(),
+            sender: "abcd".into(),
+            recipients: vec!["../secret".into(), "ff".into()],
+            group: None,
+            ts: 1,
+            received: 2,
+            kind: "text".into(),
+            body: "b".into(),
+            json: "not json".into(),
+        };
+        let r = names.record(m).unwrap();
+        assert_eq!(
+            r.from.name, None,
+            "a damaged contact file costs the name only"
+        );
+        assert_eq!(r.to[0].name, None);
+        assert_eq!(r.to[1].name.as_deref(), Some("me"));
+        assert_eq!(r.direction, "received");
     }
 }
