@@ -138,11 +138,11 @@ fn time_export(
     Ok((start.elapsed().as_secs_f64(), peak, status.code()))
 }
 
+/// One row of the report table: figure, measured, target, ratio to baseline, met.
+pub type Row<'a> = dyn FnMut(&str, String, &str, String, Option<bool>) + 'a;
+
 /// The export rows of the report table.
-pub fn rows(
-    r: &std::collections::HashMap<String, serde_json::Value>,
-    row: &mut dyn FnMut(&str, String, &str, String, Option<bool>),
-) {
+pub fn rows(r: &std::collections::HashMap<String, serde_json::Value>, row: &mut Row<'_>) {
     for (format, target, min) in [
         ("jsonl", "≥ 100,000/s, peak RSS ≤ 30 MB", 100_000.0),
         ("html", "≥ 30,000/s, peak RSS ≤ 30 MB", 30_000.0),
