@@ -75,19 +75,18 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Exit> {
         missing: 0,
         progress: Progress::new(ctx, store.as_ref(), &plan.filter)?,
     };
-    let n = match &plan.output {
+    match &plan.output {
         Some(path) => {
             let n = write_atomically(path, |out| job.write(out, store.as_ref(), &plan.filter))?;
+            job.progress.clear();
             ctx.say(format!("exported {n} message(s) to {}", path.display()));
-            n
         }
         None => {
             let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            let n = job.write(&mut out, store.as_ref(), &plan.filter)?;
+            job.write(&mut out, store.as_ref(), &plan.filter)?;
             out.flush()?;
-            n
         }
-    };
+    }
     job.progress.clear();
     if job.missing > 0 {
         ctx.say(format!(
@@ -95,7 +94,6 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Exit> {
             job.missing
         ));
     }
-    let _ = n;
     Ok(Exit::Ok)
 }
 
@@ -215,5 +213,12 @@ impl Progress {
             eprint!("\r\x1b[K");
             self.shown = false;
         }
+    }
+}
+
+impl Drop for Progress {
+    /// An error message must not land after a half-drawn progress line.
+    fn drop(&mut self) {
+        self.clear();
     }
 }
