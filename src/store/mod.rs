@@ -5,11 +5,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-mod history;
+pub mod history;
 mod inbox;
 mod outbox;
 
-pub use history::{HistoryFilter, PruneRow};
 pub use outbox::OutboxRow;
 use rusqlite::{Connection, params};
 

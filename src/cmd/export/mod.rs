@@ -14,7 +14,8 @@ use super::Ctx;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::error::Exit;
 use crate::keys::{Contacts, IdentityMeta, now};
-use crate::store::{HistoryFilter, Store};
+use crate::store::Store;
+use crate::store::history::HistoryFilter;
 
 mod files;
 mod html;
@@ -195,7 +196,7 @@ impl Progress {
 
     fn tick(&mut self) {
         self.done += 1;
-        if self.total == 0 || self.done % 1024 != 0 {
+        if self.total == 0 || !self.done.is_multiple_of(1024) {
             return;
         }
         // The first line at once, then at most five a second.

@@ -10,7 +10,7 @@ use crate::cli::{DirectionArg, ExportArgs, ExportFormat};
 use crate::config::parse_duration;
 use crate::error::{Exit, Fail, WithHint, fail};
 use crate::keys::{Contacts, normalize_fingerprint};
-use crate::store::HistoryFilter;
+use crate::store::history::HistoryFilter;
 
 /// What one export will do.
 #[derive(Debug)]
