@@ -71,6 +71,11 @@ impl Copier {
                 .open(&path)
             {
                 Ok(mut out) => {
+                    // Only a shortcut (create_new decides): bounded, so a million
+                    // attachments do not grow the export's memory.
+                    if self.next.len() >= 10_000 {
+                        self.next.clear();
+                    }
                     self.next.insert(base.clone(), n + 1);
                     let copied = io::copy(&mut input, &mut out).and_then(|_| out.sync_all());
                     if let Err(e) = copied {

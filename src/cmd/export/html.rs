@@ -39,6 +39,7 @@ header .who { font-weight: 600; color: #222; }
 .files { margin: .3em 0; padding-left: 1.2em; font-size: .9em; }
 .id { color: #999; font-size: .75em; font-family: monospace; }
 .empty { color: #777; font-style: italic; }
+footer { color: #999; font-size: .8em; margin-top: 2em; }
 </style>
 </head>
 <body>
@@ -98,7 +99,12 @@ impl Format for Html {
         if count == 0 {
             out.write_all(b"<p class=\"empty\">No messages.</p>\n")?;
         }
-        out.write_all(b"</main>\n</body>\n</html>\n")?;
+        let s = if count == 1 { "" } else { "s" };
+        write!(
+            out,
+            "</main>\n<footer>{count} message{s}, exported {}</footer>\n</body>\n</html>\n",
+            utc(crate::keys::now())
+        )?;
         Ok(())
     }
 }

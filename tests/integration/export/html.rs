@@ -116,6 +116,7 @@ fn html_is_one_inert_page_in_headless_chromium() {
     );
     assert!(dom.contains(UNICODE), "{dom}");
     assert_eq!(dom.matches("<article").count(), 8);
+    assert!(dom.contains("<footer>8 messages, exported "), "{dom}");
     // Attachments: links to the copies, beside the page.
     assert!(dom.contains("href=\"./files/evil.txt\""), "{dom}");
     assert!(
