@@ -82,6 +82,21 @@ fn jsonl_is_versioned_ordered_and_filters_combine_with_and() {
     f.alice.run(&["recv"]).ok();
     let hers = export(&f.alice, &["--direction", "received"]).ok().json();
     assert_eq!(bodies(&hers), ["reply from bob"]);
+    assert_eq!(hers[0]["reply_to"], hello["id"]);
+    assert_eq!(
+        reply["reply_to"], hello["id"],
+        "a sent reply says what it answers"
+    );
+    let sent_file = export(&f.alice, &["--direction", "sent", "--kind", "file"])
+        .ok()
+        .one();
+    assert_eq!(sent_file["files"][0]["name"], PATHLIKE);
+    assert_eq!(sent_file["files"][1]["size"], 9);
+    assert_eq!(
+        sent_file["files"][1]["path"],
+        Value::Null,
+        "no copy of what was sent"
+    );
 }
 
 #[test]

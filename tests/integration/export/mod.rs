@@ -72,7 +72,20 @@ fn fixture() -> Fixture {
         .ok();
     carol.run(&["send", "--to", "bob", "from carol"]).ok();
     assert_eq!(bob.run(&["recv"]).ok().json().len(), 7);
-    bob.run(&["send", "--to", "alice", "reply from bob"]).ok();
+    let first = bob
+        .run(&["export", "--limit", "1", "--with", "alice"])
+        .ok()
+        .one();
+    let hello = first["id"].as_str().unwrap();
+    bob.run(&[
+        "send",
+        "--to",
+        "alice",
+        "--reply-to",
+        hello,
+        "reply from bob",
+    ])
+    .ok();
     Fixture {
         _relay: relay,
         alice,
