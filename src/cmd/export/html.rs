@@ -113,6 +113,12 @@ impl Format for Html {
 /// newlines and tabs) and bidirectional overrides become U+FFFD, as `output::sanitize` does.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
+    // Escape sequences would only show as debris in a page: they go whole, as for text.
+    let text = if text.contains(['\x1b', '\u{9b}', '\u{9d}', '\u{90}']) {
+        std::borrow::Cow::Owned(super::text::strip_escapes(text))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -1,6 +1,6 @@
 //! `--format markdown`: every ASCII punctuation character from a message is
 //! backslash-escaped (CommonMark allows that for each of them), so no message text becomes
-//! markup, a link, an HTML tag or an entity; control characters are removed as for text.
+//! markup, a link, an HTML tag or an entity; escape sequences are removed as for text.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,7 +10,8 @@ use anyhow::Result;
 use super::Format;
 use super::files::link;
 use super::record::Record;
-use crate::output::{sanitize, utc};
+use super::text::strip_escapes;
+use crate::output::utc;
 
 pub struct Markdown {
     /// The folder links are relative to (the output file's).
@@ -69,7 +70,7 @@ pub fn escape(text: &str) -> String {
 /// One line of a body: escaped, and leading spaces kept as character references so an
 /// indented line does not turn into a code block.
 fn escape_line(line: &str) -> String {
-    let clean = sanitize(line);
+    let clean = strip_escapes(line);
     let mut out = String::with_capacity(clean.len() + 8);
     let mut leading = true;
     for c in clean.chars() {
@@ -97,6 +98,6 @@ mod tests {
             "\\<script\\>x\\<\\/script\\> \\[a\\]\\(javascript\\:b\\) \\*c\\* \\# d \\&amp\\;"
         );
         assert_eq!(escape_line("    code"), "&#32;&#32;&#32;&#32;code");
-        assert_eq!(escape("a\x1b[31mb"), "a\u{FFFD}\\[31mb");
+        assert_eq!(escape("a\x1b[31mb\x07"), "ab\u{FFFD}");
     }
 }

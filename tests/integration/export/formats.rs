@@ -109,7 +109,14 @@ fn text_strips_terminal_sequences_and_markdown_escapes() {
         !t.contains('\x1b') && !t.contains('\x07') && !t.contains('\r'),
         "{t:?}"
     );
-    assert!(t.contains("RED"), "the text itself stays");
+    assert!(
+        t.contains("    red RED  end\n    second line\n"),
+        "the text stays: {t:?}"
+    );
+    assert!(
+        !t.contains("[31m") && !t.contains("owned-title"),
+        "sequences go whole"
+    );
     assert!(t.contains(UNICODE));
     assert!(t.contains("    hello bob\n"), "bodies are indented");
     assert!(t.contains("alice -> bob"), "{t}");
