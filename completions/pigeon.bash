@@ -16,11 +16,17 @@ _pigeon() {
             ",$1")
                 cmd="pigeon"
                 ;;
+            pigeon,archive)
+                cmd="pigeon__subcmd__archive"
+                ;;
             pigeon,card)
                 cmd="pigeon__subcmd__card"
                 ;;
             pigeon,contact)
                 cmd="pigeon__subcmd__contact"
+                ;;
+            pigeon,export)
+                cmd="pigeon__subcmd__export"
                 ;;
             pigeon,gen)
                 cmd="pigeon__subcmd__gen"
@@ -48,6 +54,18 @@ _pigeon() {
                 ;;
             pigeon,serve)
                 cmd="pigeon__subcmd__serve"
+                ;;
+            pigeon__subcmd__archive,help)
+                cmd="pigeon__subcmd__archive__subcmd__help"
+                ;;
+            pigeon__subcmd__archive,prune)
+                cmd="pigeon__subcmd__archive__subcmd__prune"
+                ;;
+            pigeon__subcmd__archive__subcmd__help,help)
+                cmd="pigeon__subcmd__archive__subcmd__help__subcmd__help"
+                ;;
+            pigeon__subcmd__archive__subcmd__help,prune)
+                cmd="pigeon__subcmd__archive__subcmd__help__subcmd__prune"
                 ;;
             pigeon__subcmd__contact,add)
                 cmd="pigeon__subcmd__contact__subcmd__add"
@@ -85,11 +103,17 @@ _pigeon() {
             pigeon__subcmd__contact__subcmd__help,verify)
                 cmd="pigeon__subcmd__contact__subcmd__help__subcmd__verify"
                 ;;
+            pigeon__subcmd__help,archive)
+                cmd="pigeon__subcmd__help__subcmd__archive"
+                ;;
             pigeon__subcmd__help,card)
                 cmd="pigeon__subcmd__help__subcmd__card"
                 ;;
             pigeon__subcmd__help,contact)
                 cmd="pigeon__subcmd__help__subcmd__contact"
+                ;;
+            pigeon__subcmd__help,export)
+                cmd="pigeon__subcmd__help__subcmd__export"
                 ;;
             pigeon__subcmd__help,gen)
                 cmd="pigeon__subcmd__help__subcmd__gen"
@@ -117,6 +141,9 @@ _pigeon() {
                 ;;
             pigeon__subcmd__help,serve)
                 cmd="pigeon__subcmd__help__subcmd__serve"
+                ;;
+            pigeon__subcmd__help__subcmd__archive,prune)
+                cmd="pigeon__subcmd__help__subcmd__archive__subcmd__prune"
                 ;;
             pigeon__subcmd__help__subcmd__contact,add)
                 cmd="pigeon__subcmd__help__subcmd__contact__subcmd__add"
@@ -197,12 +224,90 @@ _pigeon() {
 
     case "${cmd}" in
         pigeon)
-            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve gen help"
+            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__archive)
+            opts="-q -h --quiet --help prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__archive__subcmd__help)
+            opts="prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__archive__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__archive__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__archive__subcmd__prune)
+            opts="-q -h --before --dry-run --files-dir --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --files-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -418,6 +523,64 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__export)
+            opts="-o -q -h --format --output --with --group --since --until --direction --kind --limit --files-dir --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "jsonl text markdown html" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --with)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --direction)
+                    COMPREPLY=($(compgen -W "sent received" -- "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --files-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__gen)
             opts="-q -h --out-dir --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -437,8 +600,36 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help)
-            opts="keygen card contact relay seal open send recv serve gen help"
+            opts="keygen card contact relay seal open send recv serve export archive gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__archive)
+            opts="prune"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__archive__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -537,6 +728,20 @@ _pigeon() {
         pigeon__subcmd__help__subcmd__contact__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

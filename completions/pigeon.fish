@@ -36,6 +36,8 @@ complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "open" -d 'Decrypt and
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "send" -d 'Send a message to contacts through their relays'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "recv" -d 'Fetch, verify and decrypt your messages, then print them'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "export" -d 'Write your history (the local archive) as JSON Lines, text, Markdown or HTML'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "archive" -d 'Manage the local archive of messages'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -l name -d 'The name on your card (defaults to the name in an imported key)' -r
@@ -162,20 +164,49 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_sub
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "unblock" -d 'Lift the block on a source address'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l format -d 'Output format' -r -f -a "jsonl\t'One JSON object per message: {"type":"message","v":1,…}'
+text\t'A transcript for people (terminal control sequences removed)'
+markdown\t'Markdown, everything from messages escaped'
+html\t'One self-contained HTML page, readable offline'"
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -s o -l output -d 'Write to this file, atomically (default: stdout)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l with -d 'Only messages from or to this contact (name or fingerprint)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l group -d 'Only messages of this group (its id, as messages carry it)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l since -d 'Only messages from this time on: a date or a duration ago (7d)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l until -d 'Only messages before this time: a date or a duration ago (7d)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l direction -d 'Only messages you sent, or only those you received' -r -f -a "sent\t'Messages you sent'
+received\t'Messages you received'"
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l kind -d 'Only messages of this kind: text, file, … (repeatable)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l limit -d 'At most this many messages (the oldest that match)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l files-dir -d 'Copy attachments here under safe names (never overwriting) and refer to the copies' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and not __fish_seen_subcommand_from prune help" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and not __fish_seen_subcommand_from prune help" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and not __fish_seen_subcommand_from prune help" -f -a "prune" -d 'Delete archived messages received before a time, and their saved attachments'
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and not __fish_seen_subcommand_from prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from prune" -l before -d 'Delete what was received before this: a date or a duration ago (90d)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from prune" -l files-dir -d 'The folder recv saved attachments in (default: as for recv)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from prune" -l dry-run -d 'Only count what would be deleted'
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from prune" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Delete archived messages received before a time, and their saved attachments'
+complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -l out-dir -d 'Write under this folder: man/ and completions/' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -s h -l help -d 'Print help'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "keygen" -d 'Create your identity (or import one from GnuPG)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "card" -d 'Print your signed card: the public half of your identity, one JSON line'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "contact" -d 'Manage contacts: cards you have accepted, pinned by fingerprint'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "relay" -d 'Manage the relays your card lists (each change bumps the card\'s seq)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "seal" -d 'Encrypt and sign a message to contacts, offline, writing the ciphertext to stdout'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "open" -d 'Decrypt and verify one ciphertext (pigeon\'s, age\'s or gpg\'s) and print it as JSON'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "send" -d 'Send a message to contacts through their relays'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "recv" -d 'Fetch, verify and decrypt your messages, then print them'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve gen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "keygen" -d 'Create your identity (or import one from GnuPG)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "card" -d 'Print your signed card: the public half of your identity, one JSON line'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "contact" -d 'Manage contacts: cards you have accepted, pinned by fingerprint'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "relay" -d 'Manage the relays your card lists (each change bumps the card\'s seq)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "seal" -d 'Encrypt and sign a message to contacts, offline, writing the ciphertext to stdout'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "open" -d 'Decrypt and verify one ciphertext (pigeon\'s, age\'s or gpg\'s) and print it as JSON'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "send" -d 'Send a message to contacts through their relays'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "recv" -d 'Fetch, verify and decrypt your messages, then print them'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "export" -d 'Write your history (the local archive) as JSON Lines, text, Markdown or HTML'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "archive" -d 'Manage the local archive of messages'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "add" -d 'Pin a card read from a file or stdin (trust on first use)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "list" -d 'List contacts, one JSON line each'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "show" -d 'Show one contact with its card'
@@ -186,3 +217,4 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subc
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "list" -d 'List your relays, one JSON line each'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from archive" -f -a "prune" -d 'Delete archived messages received before a time, and their saved attachments'

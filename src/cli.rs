@@ -51,6 +51,9 @@ pub enum Command {
     Send(SendArgs),
     Recv(RecvArgs),
     Serve(ServeArgs),
+    Export(ExportArgs),
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
     #[command(hide = true)]
     Gen(GenArgs),
 }
@@ -440,6 +443,102 @@ pub enum ServeCommand {
         #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
         db: Option<PathBuf>,
     },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per message: {"type":"message","v":1,…}
+    Jsonl,
+    /// A transcript for people (terminal control sequences removed)
+    Text,
+    /// Markdown, everything from messages escaped
+    Markdown,
+    /// One self-contained HTML page, readable offline
+    Html,
+}
+
+/// Directions a message can go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DirectionArg {
+    /// Messages you sent
+    Sent,
+    /// Messages you received
+    Received,
+}
+
+/// Write your history (the local archive) as JSON Lines, text, Markdown or HTML
+///
+/// Messages come out ordered by the time they entered the archive (sent or received), then
+/// id. Filters combine with AND. Times are RFC 3339 dates (2026-11-01, 2026-11-01T09:00:00Z)
+/// or durations back from now (30m, 12h, 7d, 2w). The archive is only read.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pigeon export                                   # JSON Lines, everything
+  pigeon export --format text --with bob          # a readable transcript
+  pigeon export --format markdown --group ops --since 2026-11-01
+  pigeon export --format html -o chat.html --files-dir chat-files
+  pigeon export --format jsonl --until 7d --files-dir ./export-files
+  pigeon export --direction sent --since 2h | jq .")]
+pub struct ExportArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+    /// Write to this file, atomically (default: stdout)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only messages from or to this contact (name or fingerprint)
+    #[arg(long, value_name = "CONTACT")]
+    pub with: Option<String>,
+    /// Only messages of this group (its id, as messages carry it)
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Only messages from this time on: a date or a duration ago (7d)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only messages before this time: a date or a duration ago (7d)
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only messages you sent, or only those you received
+    #[arg(long, value_enum)]
+    pub direction: Option<DirectionArg>,
+    /// Only messages of this kind: text, file, … (repeatable)
+    #[arg(long, value_name = "KIND")]
+    pub kind: Vec<String>,
+    /// At most this many messages (the oldest that match)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Copy attachments here under safe names (never overwriting) and refer to the copies
+    #[arg(long, value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
+}
+
+/// Manage the local archive of messages
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    Prune(PruneArgs),
+}
+
+/// Delete archived messages received before a time, and their saved attachments
+///
+/// Prints one JSON line: {"type":"pruned","before","dry_run","messages","files","kept_files"}.
+/// Messages not yet handed over by recv and sent ones still waiting in the outbox are
+/// kept. Attachments are deleted only inside the files folder, never through a symlink;
+/// others are kept and counted.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pigeon archive prune --before 2026-01-01 --dry-run
+  pigeon archive prune --before 90d")]
+pub struct PruneArgs {
+    /// Delete what was received before this: a date or a duration ago (90d)
+    #[arg(long, value_name = "WHEN")]
+    pub before: String,
+    /// Only count what would be deleted
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The folder recv saved attachments in (default: as for recv)
+    #[arg(long, value_name = "DIR")]
+    pub files_dir: Option<PathBuf>,
 }
 
 /// Generate man pages and shell completions (for packagers and the repository)

@@ -10,9 +10,11 @@ use crate::cli::{Cli, Command};
 use crate::error::Exit;
 use crate::home::Home;
 
+pub mod archive;
 pub mod attach;
 pub mod card;
 pub mod contact;
+pub mod export;
 pub mod generate;
 pub mod handover;
 pub mod keygen;
@@ -104,6 +106,8 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Send(a) => send::run(&ctx, a),
         Command::Recv(a) => recv::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
+        Command::Archive(c) => archive::run(&ctx, c),
         Command::Gen(a) => generate::run(&ctx, a),
     }
 }

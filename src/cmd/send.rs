@@ -490,13 +490,27 @@ fn delivery_report(r: &OutboxRow, ok: bool, error: Option<&str>, queued: bool) -
 }
 
 fn sent_line(p: &Prepared, deliveries: Vec<Value>) -> Value {
-    json!({
+    let mut line = json!({
         "type": "sent",
         "id": p.inner.id,
         "to": p.names,
         "ts": p.inner.ts,
         "deliveries": deliveries,
-    })
+    });
+    // The archive keeps this line: what `export` knows of a sent message's attachments
+    // (their bytes are not kept) and of what it answered.
+    if !p.inner.files.is_empty() {
+        line["files"] = p
+            .inner
+            .files
+            .iter()
+            .map(|f| json!({"name": f.name, "size": f.size, "media_type": f.media_type}))
+            .collect();
+    }
+    if let Some(r) = &p.inner.reply_to {
+        line["reply_to"] = json!(r);
+    }
+    line
 }
 
 fn archive_row(inner: &Inner, line: &Value) -> Archived {

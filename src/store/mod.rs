@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+pub mod history;
 mod inbox;
 mod outbox;
 

@@ -3,6 +3,7 @@
 
 mod adversarial_client;
 mod deps;
+mod export;
 mod generated;
 mod harness;
 mod hygiene;

@@ -7,6 +7,7 @@
 //! costs little next to the server it measures.
 
 mod baseline;
+mod export;
 mod http;
 mod load;
 mod report;
@@ -37,6 +38,8 @@ enum Cmd {
     SqliteBaseline(baseline::SqliteArgs),
     /// A trivial handler on the relay's HTTP stack (axum + hyper HTTP/1); prints its address
     HttpServe(baseline::HttpServeArgs),
+    /// Fills an archive through the store API and times `pigeon export` on it
+    Export(export::ExportArgs),
     /// Builds the markdown report from the JSON lines of a run
     Report(report::ReportArgs),
 }
@@ -48,6 +51,7 @@ fn main() {
         Cmd::Fetch(a) => load::fetch(&a),
         Cmd::SqliteBaseline(a) => baseline::sqlite(&a),
         Cmd::HttpServe(a) => baseline::http_serve(&a),
+        Cmd::Export(a) => export::run(&a),
         Cmd::Report(a) => report::run(&a),
     };
     if let Err(e) = result {

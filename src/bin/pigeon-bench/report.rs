@@ -69,7 +69,7 @@ fn f(r: &HashMap<String, Value>, name: &str, field: &str) -> Option<f64> {
     r.get(name)?.get(field)?.as_f64()
 }
 
-fn num(x: f64) -> String {
+pub fn num(x: f64) -> String {
     let n = x.round() as i64;
     let s = n.abs().to_string();
     let mut out = String::new();
@@ -301,6 +301,7 @@ fn render(a: &ReportArgs, r: &HashMap<String, Value>) -> String {
     ] {
         row(fig, msgs(n), "side by side", "—".into(), None);
     }
+    crate::export::rows(r, &mut row);
 
     let _ = writeln!(
         s,

@@ -1,0 +1,150 @@
+//! `--format html`: one self-contained page (inline stylesheet, no script, no remote
+//! resource), readable offline. Everything from messages is HTML-escaped, and the page's
+//! Content-Security-Policy forbids scripts besides: a body holding `<script>`,
+//! `<img onerror=…>` or a `javascript:` link shows as text and does nothing. Attachment
+//! links are built here from file paths, percent-encoded: never a message's own URL.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::Format;
+use super::files::link;
+use super::record::Record;
+use crate::output::utc;
+
+pub struct Html {
+    /// The folder links are relative to (the output file's).
+    pub base: PathBuf,
+}
+
+const HEAD: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="pigeon export">
+<title>pigeon export</title>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 46em; margin: 2em auto; padding: 0 1em; color: #222; background: #fafafa; }
+h1 { font-size: 1.3em; }
+article { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .6em .9em; margin: .8em 0; }
+article.sent { border-left: 4px solid #4a7; }
+article.received { border-left: 4px solid #47a; }
+header { color: #555; font-size: .9em; }
+header .who { font-weight: 600; color: #222; }
+.body { white-space: pre-wrap; overflow-wrap: anywhere; margin: .4em 0; }
+.files { margin: .3em 0; padding-left: 1.2em; font-size: .9em; }
+.id { color: #999; font-size: .75em; font-family: monospace; }
+.empty { color: #777; font-style: italic; }
+footer { color: #999; font-size: .8em; margin-top: 2em; }
+</style>
+</head>
+<body>
+<h1>pigeon export</h1>
+<main>
+"#;
+
+impl Format for Html {
+    fn begin(&mut self, out: &mut dyn Write) -> Result<()> {
+        out.write_all(HEAD.as_bytes())?;
+        Ok(())
+    }
+
+    fn message(&mut self, out: &mut dyn Write, r: &Record) -> Result<()> {
+        let mut s = String::with_capacity(r.body.len() + 512);
+        let when = utc(r.received);
+        s.push_str(&format!(
+            "<article class=\"{}\">\n<header><span class=\"who\">{}</span> → {}{} · <time datetime=\"{}\">{}</time></header>\n",
+            r.direction,
+            escape(&r.from.label()),
+            escape(&r.to_label()),
+            r.group
+                .as_deref()
+                .map(|g| format!(" · group {}", escape(g)))
+                .unwrap_or_default(),
+            when.replacen(' ', "T", 1).replace(" UTC", "Z"),
+            escape(&when),
+        ));
+        s.push_str("<div class=\"body\">");
+        s.push_str(&escape(&r.body));
+        s.push_str("</div>\n");
+        if !r.files.is_empty() {
+            s.push_str("<ul class=\"files\">\n");
+            for f in &r.files {
+                let name = escape(&f.name);
+                match &f.path {
+                    Some(p) => s.push_str(&format!(
+                        "<li><a href=\"{}\">{name}</a> ({} bytes)</li>\n",
+                        escape(&link(&self.base, p.as_ref())),
+                        f.size
+                    )),
+                    None => s.push_str(&format!("<li>{name} ({} bytes, not saved)</li>\n", f.size)),
+                }
+            }
+            s.push_str("</ul>\n");
+        }
+        s.push_str(&format!(
+            "<div class=\"id\">{} · {}</div>\n</article>\n",
+            escape(&r.id),
+            escape(&r.kind)
+        ));
+        out.write_all(s.as_bytes())?;
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut dyn Write, count: u64) -> Result<()> {
+        if count == 0 {
+            out.write_all(b"<p class=\"empty\">No messages.</p>\n")?;
+        }
+        let s = if count == 1 { "" } else { "s" };
+        write!(
+            out,
+            "</main>\n<footer>{count} message{s}, exported {}</footer>\n</body>\n</html>\n",
+            utc(crate::keys::now())
+        )?;
+        Ok(())
+    }
+}
+
+/// Text safe in HTML content and in quoted attribute values; control characters (but
+/// newlines and tabs) and bidirectional overrides become U+FFFD, as `output::sanitize` does.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    // Escape sequences would only show as debris in a page: they go whole, as for text.
+    let text = if text.contains(['\x1b', '\u{9b}', '\u{9d}', '\u{90}']) {
+        std::borrow::Cow::Owned(super::text::strip_escapes(text))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\t' | '\r' => out.push(c),
+            // Bidirectional overrides could make a name or a link read backwards.
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => out.push('\u{FFFD}'),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_everything_that_could_be_markup() {
+        assert_eq!(
+            escape("<img src=x onerror='a()'> & \"q\"\0"),
+            "&lt;img src=x onerror=&#39;a()&#39;&gt; &amp; &quot;q&quot;\u{FFFD}"
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! `--format markdown`: every ASCII punctuation character from a message is
+//! backslash-escaped (CommonMark allows that for each of them), so no message text becomes
+//! markup, a link, an HTML tag or an entity; escape sequences are removed as for text.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::Format;
+use super::files::link;
+use super::record::Record;
+use super::text::strip_escapes;
+use crate::output::utc;
+
+pub struct Markdown {
+    /// The folder links are relative to (the output file's).
+    pub base: PathBuf,
+    pub started: bool,
+}
+
+impl Format for Markdown {
+    fn message(&mut self, out: &mut dyn Write, r: &Record) -> Result<()> {
+        let mut s = String::new();
+        if !self.started {
+            s.push_str("# pigeon export\n\n");
+            self.started = true;
+        }
+        s.push_str(&format!(
+            "### {} · {} → {}{}\n\n",
+            utc(r.received),
+            escape(&r.from.label()),
+            escape(&r.to_label()),
+            r.group
+                .as_deref()
+                .map(|g| format!(" · group {}", escape(g)))
+                .unwrap_or_default()
+        ));
+        for line in r.body.lines() {
+            s.push_str(&escape_line(line));
+            s.push_str("  \n");
+        }
+        s.push('\n');
+        for f in &r.files {
+            let name = escape(&f.name);
+            match &f.path {
+                Some(p) => s.push_str(&format!(
+                    "- [{name}](<{}>) ({} bytes)\n",
+                    link(&self.base, p.as_ref()),
+                    f.size
+                )),
+                None => s.push_str(&format!("- {name} ({} bytes, not saved)\n", f.size)),
+            }
+        }
+        if !r.files.is_empty() {
+            s.push('\n');
+        }
+        s.push_str(&format!("<sub>id {}</sub>\n\n---\n\n", escape(&r.id)));
+        out.write_all(s.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// Text with every ASCII punctuation character backslash-escaped and control characters
+/// replaced; newlines become spaces (for one-line places: headings, link text).
+pub fn escape(text: &str) -> String {
+    escape_line(&text.replace(['\n', '\r'], " "))
+}
+
+/// One line of a body: escaped, and leading spaces kept as character references so an
+/// indented line does not turn into a code block.
+fn escape_line(line: &str) -> String {
+    let clean = strip_escapes(line);
+    let mut out = String::with_capacity(clean.len() + 8);
+    let mut leading = true;
+    for c in clean.chars() {
+        if leading && (c == ' ' || c == '\t') {
+            out.push_str("&#32;");
+            continue;
+        }
+        leading = false;
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_is_escaped() {
+        assert_eq!(
+            escape("<script>x</script> [a](javascript:b) *c* # d &amp;"),
+            "\\<script\\>x\\<\\/script\\> \\[a\\]\\(javascript\\:b\\) \\*c\\* \\# d \\&amp\\;"
+        );
+        assert_eq!(escape_line("    code"), "&#32;&#32;&#32;&#32;code");
+        assert_eq!(escape("a\x1b[31mb\x07"), "ab\u{FFFD}");
+    }
+}
