@@ -27,7 +27,7 @@ fn files_dir_never_overwrites_nor_follows_symlinks_and_a_failed_export_leaves_no
         b"secret",
         "the symlink was not followed"
     );
-    assert_eq!(files[1]["path"], dir.join(IMG_NAME).to_str().unwrap());
+    assert_eq!(files[1]["path"], dir.join(SAVED_IMG_NAME).to_str().unwrap());
     // Again: every copy gets a new name.
     let again = export(
         &f.bob,

@@ -160,7 +160,7 @@ fn text_strips_terminal_sequences_and_markdown_escapes() {
     // Attachments link to the copies, relative to the page.
     assert!(md.contains("](<./files/evil.txt>) (10 bytes)"), "{md}");
     assert!(
-        md.contains("](<./files/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E.txt>)"),
+        md.contains("](<./files/_img%20src%3Dx%20onerror%3Dalert%281%29_.txt>)"),
         "{md}"
     );
     assert_eq!(

@@ -120,11 +120,11 @@ fn html_is_one_inert_page_in_headless_chromium() {
     // Attachments: links to the copies, beside the page.
     assert!(dom.contains("href=\"./files/evil.txt\""), "{dom}");
     assert!(
-        dom.contains("href=\"./files/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E.txt\""),
+        dom.contains("href=\"./files/_img%20src%3Dx%20onerror%3Dalert%281%29_.txt\""),
         "{dom}"
     );
     assert_eq!(
-        std::fs::read(out.join("files").join(IMG_NAME)).unwrap(),
+        std::fs::read(out.join("files").join(SAVED_IMG_NAME)).unwrap(),
         b"img bytes"
     );
 

@@ -26,6 +26,8 @@ const MARKDOWN: &str = "# not a heading\n*not emphasis* [link](javascript:alert(
 /// A name with backslashes: a path on another system, a plain name here.
 const PATHLIKE: &str = "..\\..\\evil.txt";
 const IMG_NAME: &str = "<img src=x onerror=alert(1)>.txt";
+/// The name recv saved it under (`<>` are among the characters FAT and Windows refuse).
+const SAVED_IMG_NAME: &str = "_img src=x onerror=alert(1)_.txt";
 
 /// Alice, bob and carol on one relay; bob's archive holds what alice and carol sent him
 /// and his answer to alice.
