@@ -371,6 +371,33 @@ pub struct ServeRunArgs {
     /// Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]
     #[arg(long, value_name = "N", env = "PIGEON_MAX_LOCKOUTS")]
     pub max_lockouts: Option<u32>,
+    /// A URL clients reach this relay by (repeatable); signed requests naming another host
+    /// are refused (see docs/protocol.md, "Relay names")
+    #[arg(
+        long = "public-url",
+        value_name = "URL",
+        env = "PIGEON_PUBLIC_URL",
+        value_delimiter = ','
+    )]
+    pub public_urls: Vec<String>,
+    /// A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded
+    /// names the client; from anyone else those headers are ignored
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "ADDR|CIDR",
+        env = "PIGEON_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Concurrent connections from one source address (trusted proxies exempt) [default: 64]
+    #[arg(long, value_name = "N", env = "PIGEON_MAX_CONNECTIONS_PER_SOURCE")]
+    pub max_connections_per_source: Option<u32>,
+    /// Time a client may leave a reply unread before its connection is closed [default: 30s]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_WRITE_TIMEOUT")]
+    pub write_timeout: Option<String>,
+    /// Bytes one source address may store per hour, 0 for no cap [default: 0]
+    #[arg(long, value_name = "BYTES", env = "PIGEON_MAX_BYTES_PER_SOURCE_HOUR")]
+    pub max_bytes_per_source_hour: Option<u64>,
 }
 
 /// pigeond: the pigeon relay on its own (`pigeon serve` without the client), for small hosts

@@ -124,6 +124,8 @@ pub struct Admission {
     lockout: Duration,
     max_lockouts: u32,
     strikes: Mutex<HashMap<Peer, Strikes>>,
+    /// Bad signatures, per source and claimed key: see [`Admission::key_failure`].
+    key_strikes: Mutex<HashMap<(Peer, [u8; 32]), Strikes>>,
     /// Blocked sources, with when this process learnt of the block.
     blocked: Mutex<HashMap<Peer, Instant>>,
     on_event: Option<String>,
@@ -153,6 +155,7 @@ impl Admission {
             lockout: c.lockout,
             max_lockouts: c.max_lockouts,
             strikes: Mutex::new(HashMap::new()),
+            key_strikes: Mutex::new(HashMap::new()),
             blocked: Mutex::new(parse_peers(blocked).map(|p| (p, t)).collect()),
             on_event: c.on_event,
             hooks_running: Default::default(),
@@ -203,23 +206,97 @@ impl Admission {
         Ok(())
     }
 
+    /// Whether `peer` may try signed requests with `key` now: a (source, key) pair locked
+    /// out by [`Admission::key_failure`] is refused, other keys from the same source are not.
+    pub fn key_gate(&self, peer: Peer, key: &[u8; 32], now: Instant) -> Result<(), Gate> {
+        let map = self.key_strikes.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&(peer, *key)).and_then(|s| s.locked_until) {
+            Some(until) if until > now => Err(Gate::Locked(
+                (until - now).as_secs_f64().ceil().max(1.0) as u64,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a bad signature by `key` from `peer`; true when it locks the pair out.
+    ///
+    /// A bad signature proves nothing about the source's other users: anyone can make a
+    /// throwaway key. So it costs only that (source, key) pair, never the whole source (behind
+    /// a NAT or a proxy that would lock out everyone there). Guessing stays bounded: an
+    /// Ed25519 signature cannot be guessed anyway, each pair gets `max_failures` tries per
+    /// `lockout`, and the rate limit bounds how many keys a source can try.
+    pub fn key_failure(&self, peer: Peer, key: &[u8; 32], now: Instant) -> bool {
+        let mut map = self.key_strikes.lock().unwrap_or_else(|e| e.into_inner());
+        let s = strike_entry(&mut map, (peer, *key), now);
+        s.failures += 1;
+        if s.failures < self.max_failures {
+            return false;
+        }
+        s.failures = 0;
+        s.lockouts += 1;
+        s.locked_until = Some(now + self.lockout);
+        drop(map);
+        self.event_with(
+            "lockout",
+            &peer.to_string(),
+            Some(self.lockout.as_secs()),
+            Some(&hex::encode(key)),
+        );
+        true
+    }
+
+    /// Checks a posting credential from `peer` and counts it when bad, in one step under
+    /// the strikes lock: concurrent guesses cannot all pass the gate before the first
+    /// failure is counted, so at most `max_failures` guesses are answered per lockout.
+    /// `Err` when the source is locked out (the guess is not even looked at).
+    pub fn check_post_from(
+        &self,
+        peer: Peer,
+        bearer: Option<&str>,
+        now: Instant,
+    ) -> Result<(Credential, Escalation), Gate> {
+        if self.password.is_none() && !self.require_token {
+            return Ok((Credential::Ok, Escalation::None));
+        }
+        let mut map = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = map.get(&peer).and_then(|s| s.locked_until)
+            && until > now
+        {
+            return Err(Gate::Locked(
+                (until - now).as_secs_f64().ceil().max(1.0) as u64
+            ));
+        }
+        let cred = self.check_post(bearer);
+        if cred != Credential::Bad {
+            return Ok((cred, Escalation::None));
+        }
+        let esc = self.count_failure(&mut map, peer, now);
+        drop(map);
+        if esc == Escalation::Lockout {
+            self.event("lockout", &peer.to_string(), Some(self.lockout.as_secs()));
+        }
+        Ok((cred, esc))
+    }
+
     /// Counts a failed attempt. On `Block` the caller persists the block, then calls
     /// [`Admission::blocked_now`].
     pub fn failure(&self, peer: Peer, now: Instant) -> Escalation {
         let mut map = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_STRIKES && !map.contains_key(&peer) {
-            map.retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
-            if map.len() >= MAX_STRIKES {
-                return Escalation::None;
-            }
+        let esc = self.count_failure(&mut map, peer, now);
+        drop(map);
+        if esc == Escalation::Lockout {
+            self.event("lockout", &peer.to_string(), Some(self.lockout.as_secs()));
         }
-        let s = map.entry(peer).or_insert(Strikes {
-            failures: 0,
-            lockouts: 0,
-            locked_until: None,
-            last: now,
-        });
-        s.last = now;
+        esc
+    }
+
+    fn count_failure(
+        &self,
+        map: &mut HashMap<Peer, Strikes>,
+        peer: Peer,
+        now: Instant,
+    ) -> Escalation {
+        let s = strike_entry(map, peer, now);
         s.failures += 1;
         if s.failures < self.max_failures {
             return Escalation::None;
@@ -231,8 +308,6 @@ impl Admission {
             map.remove(&peer);
             return Escalation::Block;
         }
-        drop(map);
-        self.event("lockout", &peer.to_string(), Some(self.lockout.as_secs()));
         Escalation::Lockout
     }
 
@@ -276,6 +351,10 @@ impl Admission {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
+        self.key_strikes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
     }
 
     fn lock_blocked(&self) -> std::sync::MutexGuard<'_, HashMap<Peer, Instant>> {
@@ -284,9 +363,16 @@ impl Admission {
 
     /// Logs an event line on stderr and runs the hook with it on stdin.
     fn event(&self, event: &str, addr: &str, lockout_secs: Option<u64>) {
+        self.event_with(event, addr, lockout_secs, None);
+    }
+
+    fn event_with(&self, event: &str, addr: &str, lockout_secs: Option<u64>, key: Option<&str>) {
         let mut v = serde_json::json!({"type": "event", "event": event, "addr": addr, "ts": now()});
         if let Some(s) = lockout_secs {
             v["lockout_secs"] = s.into();
+        }
+        if let Some(k) = key {
+            v["key"] = k.into();
         }
         let line = v.to_string();
         eprintln!("{line}");
@@ -294,6 +380,39 @@ impl Admission {
             run_hook(cmd.clone(), line, self.hooks_running.clone());
         }
     }
+}
+
+/// The strikes of `k`, made when new. A full table first forgets entries quiet for a day,
+/// then the least harmful one (not locked out, fewest failures, oldest): it never stops
+/// counting, so an attacker cannot fill it to make its own failures free.
+fn strike_entry<K: std::hash::Hash + Eq + Copy>(
+    map: &mut HashMap<K, Strikes>,
+    k: K,
+    now: Instant,
+) -> &mut Strikes {
+    if map.len() >= MAX_STRIKES && !map.contains_key(&k) {
+        map.retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
+        if map.len() >= MAX_STRIKES {
+            let victim = map
+                .iter()
+                .min_by_key(|(_, s)| {
+                    let locked = s.locked_until.is_some_and(|u| u > now);
+                    (locked, s.lockouts, s.failures, s.last)
+                })
+                .map(|(k, _)| *k);
+            if let Some(v) = victim {
+                map.remove(&v);
+            }
+        }
+    }
+    let s = map.entry(k).or_insert(Strikes {
+        failures: 0,
+        lockouts: 0,
+        locked_until: None,
+        last: now,
+    });
+    s.last = now;
+    s
 }
 
 /// Addresses as stored in the blocks table; a row that does not parse is ignored.
@@ -401,6 +520,39 @@ mod tests {
         assert_eq!(t.check_post(Some(&tok)), Credential::Ok);
         let old = make_token(&[5u8; 32], "bob", now() - 1);
         assert_eq!(t.check_post(Some(&old)), Credential::Expired);
+    }
+
+    #[test]
+    fn a_full_strike_table_forgets_the_least_harmful_not_the_attacker() {
+        let mut map: HashMap<u32, Strikes> = HashMap::new();
+        let t = Instant::now();
+        for i in 0..MAX_STRIKES as u32 {
+            strike_entry(&mut map, i, t).failures = 1;
+        }
+        let a = strike_entry(&mut map, 7, t);
+        a.failures = 2;
+        a.locked_until = Some(t + Duration::from_secs(60));
+        strike_entry(&mut map, 8, t).failures = 2;
+        // A newcomer takes the place of one with one failure, never the locked one.
+        strike_entry(&mut map, u32::MAX, t).failures = 1;
+        assert_eq!(map.len(), MAX_STRIKES);
+        assert!(map.contains_key(&7) && map.contains_key(&8));
+        assert!(map.contains_key(&u32::MAX));
+    }
+
+    #[test]
+    fn bad_signatures_lock_out_the_source_and_key_pair_only() {
+        let a = adm(None, false);
+        let p = Peer::parse("192.0.2.9").unwrap();
+        let t = Instant::now();
+        assert!(!a.key_failure(p, &[1; 32], t));
+        assert!(!a.key_failure(p, &[1; 32], t));
+        assert!(a.key_failure(p, &[1; 32], t));
+        assert_eq!(a.key_gate(p, &[1; 32], t), Err(Gate::Locked(60)));
+        assert_eq!(a.key_gate(p, &[2; 32], t), Ok(()));
+        assert_eq!(a.gate(p, t), Ok(()), "the source itself is not locked");
+        let other = Peer::parse("192.0.2.10").unwrap();
+        assert_eq!(a.key_gate(other, &[1; 32], t), Ok(()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use super::source::Cidr;
 use crate::cli::ServeRunArgs;
 use crate::error::{Exit, Fail, WithHint};
 use crate::home::Home;
@@ -51,6 +52,16 @@ pub struct RelayConfig {
     pub max_inflight_bytes: u64,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// URLs clients reach the relay by, besides its bound address (see `names`).
+    pub public_urls: Vec<String>,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Connections open at once from one source address (trusted proxies exempt).
+    pub max_connections_per_source: u32,
+    /// How long a reply may wait for the client to read it before the connection closes.
+    pub write_timeout: Duration,
+    /// Stored bytes one source may add per hour; 0 means no cap.
+    pub max_bytes_per_source_hour: u64,
 }
 
 impl RelayConfig {
@@ -83,6 +94,11 @@ impl RelayConfig {
             readers: 2,
             max_inflight_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(10),
+            public_urls: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_connections_per_source: 64,
+            write_timeout: Duration::from_secs(30),
+            max_bytes_per_source_hour: 0,
         }
     }
 
@@ -130,6 +146,12 @@ pub struct FileServe {
     pub readers: Option<usize>,
     pub max_inflight_bytes: Option<u64>,
     pub shutdown_grace: Option<Secs>,
+    pub public_url: Option<String>,
+    pub public_urls: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub max_connections_per_source: Option<u32>,
+    pub write_timeout: Option<Secs>,
+    pub max_bytes_per_source_hour: Option<u64>,
 }
 
 /// A duration in the file: a number of seconds or a string such as `"14d"`.
@@ -243,6 +265,36 @@ pub fn resolve(args: &ServeRunArgs, file: FileServe, home: &Home) -> Result<Rela
         .or(file.max_lockouts)
         .unwrap_or(c.max_lockouts);
     c.readers = file.readers.unwrap_or(c.readers);
+    c.max_connections_per_source = args
+        .max_connections_per_source
+        .or(file.max_connections_per_source)
+        .unwrap_or(c.max_connections_per_source);
+    c.max_bytes_per_source_hour = num(
+        args.max_bytes_per_source_hour,
+        file.max_bytes_per_source_hour,
+        c.max_bytes_per_source_hour,
+    );
+    // Lists: the flags replace the file's, as a single value would.
+    c.public_urls = if args.public_urls.is_empty() {
+        file.public_url
+            .into_iter()
+            .chain(file.public_urls.into_iter().flatten())
+            .collect()
+    } else {
+        args.public_urls.clone()
+    };
+    for u in &c.public_urls {
+        super::names::check_public_url(u).map_err(|e| usage(format!("public_url: {e}")))?;
+    }
+    let proxies = if args.trusted_proxies.is_empty() {
+        file.trusted_proxies.unwrap_or_default()
+    } else {
+        args.trusted_proxies.clone()
+    };
+    c.trusted_proxies = proxies
+        .iter()
+        .map(|p| Cidr::parse(p).map_err(|e| usage(format!("trusted_proxy: {e}"))))
+        .collect::<Result<_>>()?;
     c.max_inflight_bytes = file.max_inflight_bytes.unwrap_or(c.max_inflight_bytes);
 
     let dur =
@@ -285,6 +337,12 @@ pub fn resolve(args: &ServeRunArgs, file: FileServe, home: &Home) -> Result<Rela
     )?);
     c.lockout = secs(dur(&args.lockout, &file.lockout, "lockout", 600)?);
     c.shutdown_grace = secs(dur(&None, &file.shutdown_grace, "shutdown_grace", 10)?);
+    c.write_timeout = secs(dur(
+        &args.write_timeout,
+        &file.write_timeout,
+        "write_timeout",
+        30,
+    )?);
 
     if explicit_default_ttl && c.default_ttl > c.max_ttl {
         return Err(usage(format!(
@@ -313,6 +371,11 @@ fn validate(c: &RelayConfig) -> Result<()> {
         ("sweep_interval", c.sweep_interval.as_secs()),
         ("header_timeout", c.header_timeout.as_secs()),
         ("body_timeout", c.body_timeout.as_secs()),
+        ("write_timeout", c.write_timeout.as_secs()),
+        (
+            "max_connections_per_source",
+            c.max_connections_per_source.into(),
+        ),
     ];
     for (key, v) in positive {
         if v == 0 {

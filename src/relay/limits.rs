@@ -106,6 +106,26 @@ impl RateLimiter {
         }
     }
 
+    /// Takes `n` more tokens from a source that [`RateLimiter::check`] just let in (the
+    /// rest of a batch's items), going into debt if need be: its next requests wait until
+    /// the items are paid for, so a batch cannot carry more than the rate allows.
+    pub fn charge(&self, peer: Peer, n: u64, now: Instant) {
+        if self.rate <= 0.0 || n == 0 {
+            return;
+        }
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let peer = if map.contains_key(&peer) {
+            peer
+        } else {
+            Peer::OVERFLOW
+        };
+        let b = map.entry(peer).or_insert(Bucket {
+            tokens: self.rate,
+            last: now,
+        });
+        b.tokens -= n as f64;
+    }
+
     /// Forgets sources whose bucket is full again (they would start full anyway).
     pub fn prune(&self, now: Instant) {
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,11 +154,78 @@ impl BodyBudget {
 
     /// Reserves `bytes`, waiting at most `patience`; `None` when the relay is too busy.
     pub async fn reserve(&self, bytes: u64, patience: Duration) -> Option<OwnedSemaphorePermit> {
-        let n = bytes.clamp(1, self.max) as u32;
+        let n = bytes.min(self.max) as u32;
         tokio::time::timeout(patience, self.sem.clone().acquire_many_owned(n))
             .await
             .ok()?
             .ok()
+    }
+}
+
+/// How long a source's stored bytes are counted against `max_bytes_per_source_hour`.
+const SOURCE_WINDOW: Duration = Duration::from_secs(3600);
+/// Sources counted at most; when full, the one that stored least this hour is forgotten.
+const SOURCE_TABLE_CAP: usize = 100_000;
+
+/// Bytes stored per source in the current hour (a fixed window from its first post).
+pub struct SourceQuota {
+    cap: u64,
+    used: Mutex<HashMap<Peer, (Instant, u64)>>,
+}
+
+impl SourceQuota {
+    /// `cap` 0 turns the quota off.
+    pub fn new(cap: u64) -> SourceQuota {
+        SourceQuota {
+            cap,
+            used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts `bytes` for `peer`; `Err(seconds)` until its window ends when that would pass
+    /// the cap (then nothing is counted).
+    pub fn take(&self, peer: Peer, bytes: u64, now: Instant) -> Result<(), u64> {
+        if self.cap == 0 {
+            return Ok(());
+        }
+        let mut map = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= SOURCE_TABLE_CAP && !map.contains_key(&peer) {
+            map.retain(|_, (start, _)| now.saturating_duration_since(*start) < SOURCE_WINDOW);
+            if map.len() >= SOURCE_TABLE_CAP
+                && let Some(k) = map.iter().min_by_key(|(_, (_, b))| *b).map(|(k, _)| *k)
+            {
+                map.remove(&k);
+            }
+        }
+        let e = map.entry(peer).or_insert((now, 0));
+        if now.saturating_duration_since(e.0) >= SOURCE_WINDOW {
+            *e = (now, 0);
+        }
+        if e.1.saturating_add(bytes) > self.cap {
+            let left = SOURCE_WINDOW.saturating_sub(now.saturating_duration_since(e.0));
+            return Err(left.as_secs().max(1));
+        }
+        e.1 += bytes;
+        Ok(())
+    }
+
+    /// Gives back what [`SourceQuota::take`] counted for envelopes that were not stored.
+    pub fn give_back(&self, peer: Peer, bytes: u64) {
+        if self.cap == 0 || bytes == 0 {
+            return;
+        }
+        let mut map = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = map.get_mut(&peer) {
+            e.1 = e.1.saturating_sub(bytes);
+        }
+    }
+
+    /// Forgets windows that are over.
+    pub fn prune(&self, now: Instant) {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, (start, _)| now.saturating_duration_since(*start) < SOURCE_WINDOW);
     }
 }
 
@@ -183,6 +270,35 @@ mod tests {
         rl.prune(t0 + Duration::from_secs(10));
         assert!(rl.buckets.lock().unwrap().is_empty());
         assert!(RateLimiter::new(0).check(p, t0).is_ok());
+    }
+
+    #[test]
+    fn a_batch_is_paid_for_by_its_items() {
+        let rl = RateLimiter::new(5);
+        let p = Peer::parse("192.0.2.1").unwrap();
+        let t0 = Instant::now();
+        assert!(rl.check(p, t0).is_ok());
+        rl.charge(p, 19, t0);
+        // 5 - 20 = -15 tokens: 16 / 5 = 3.2 s before the next request.
+        assert_eq!(rl.check(p, t0), Err(4));
+        assert!(rl.check(p, t0 + Duration::from_secs(4)).is_ok());
+    }
+
+    #[test]
+    fn source_quota_caps_an_hour_and_gives_back() {
+        let q = SourceQuota::new(1000);
+        let p = Peer::parse("192.0.2.1").unwrap();
+        let t0 = Instant::now();
+        assert!(q.take(p, 600, t0).is_ok());
+        assert_eq!(q.take(p, 600, t0), Err(3600));
+        assert!(q.take(Peer::parse("192.0.2.2").unwrap(), 600, t0).is_ok());
+        q.give_back(p, 600);
+        assert!(q.take(p, 1000, t0).is_ok());
+        assert!(
+            q.take(p, 1, t0 + Duration::from_secs(3600)).is_ok(),
+            "new hour"
+        );
+        assert!(SourceQuota::new(0).take(p, u64::MAX, t0).is_ok());
     }
 
     #[tokio::test]

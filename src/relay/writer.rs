@@ -52,6 +52,7 @@ pub enum Op {
     Ack {
         mbox: [u8; 32],
         upto: u64,
+        not_after: u64,
         reply: oneshot::Sender<Result<u64, String>>,
     },
     Sweep {
@@ -138,8 +139,15 @@ impl Writer {
     pub async fn post(&self, items: Vec<NewEnvelope>) -> Result<Vec<PostOutcome>, String> {
         self.ask(|reply| Op::Post { items, reply }).await
     }
-    pub async fn ack(&self, mbox: [u8; 32], upto: u64) -> Result<u64, String> {
-        self.ask(|reply| Op::Ack { mbox, upto, reply }).await?
+    /// Deletes envelopes of `mbox` up to `upto` that arrived at or before `not_after`.
+    pub async fn ack(&self, mbox: [u8; 32], upto: u64, not_after: u64) -> Result<u64, String> {
+        self.ask(|reply| Op::Ack {
+            mbox,
+            upto,
+            not_after,
+            reply,
+        })
+        .await?
     }
     pub async fn sweep(&self, limit: usize) -> Result<u64, String> {
         self.ask(|reply| Op::Sweep { limit, reply }).await?
@@ -301,9 +309,14 @@ impl State {
                     }
                     pending.push(Pending::Post(reply, outs));
                 }
-                Op::Ack { mbox, upto, reply } => {
+                Op::Ack {
+                    mbox,
+                    upto,
+                    not_after,
+                    reply,
+                } => {
                     flush(&tx, &mut mboxes)?;
-                    let n = ack(&tx, &mbox, upto, &mut total)?;
+                    let n = ack(&tx, &mbox, upto, not_after, &mut total)?;
                     mboxes.clear();
                     deleted |= n > 0;
                     pending.push(Pending::Ack(reply, n));
@@ -412,10 +425,12 @@ mod tests {
     #[tokio::test]
     async fn duplicates_quotas_acks_and_seq_survive_restart() {
         let d = tempfile::tempdir().unwrap();
+        // Each envelope also counts ROW_OVERHEAD bytes.
+        let o = super::super::ops::ROW_OVERHEAD;
         let quotas = Quotas {
             max_envelopes: 2,
-            max_mailbox_bytes: 250,
-            max_total_bytes: 400,
+            max_mailbox_bytes: 250 + 2 * o,
+            max_total_bytes: 400 + 3 * o,
         };
         let (w, h, _) = start(d.path(), quotas);
         // The same id twice in one group: stored once.
@@ -436,16 +451,16 @@ mod tests {
         assert_eq!(out, vec![PostOutcome::Duplicate(1)]);
         let out = w.post(vec![env(2, 5, 250), env(3, 6, 100)]).await.unwrap();
         assert_eq!(out, vec![PostOutcome::Stored(3), PostOutcome::RelayFull]);
-        assert_eq!(w.ack([1; 32], 1).await.unwrap(), 1);
-        assert_eq!(w.ack([1; 32], 1).await.unwrap(), 0);
-        assert_eq!(w.ack([9; 32], 100).await.unwrap(), 0);
+        assert_eq!(w.ack([1; 32], 1, u64::MAX).await.unwrap(), 1);
+        assert_eq!(w.ack([1; 32], 1, u64::MAX).await.unwrap(), 0);
+        assert_eq!(w.ack([9; 32], 100, u64::MAX).await.unwrap(), 0);
         assert_eq!(
             w.post(vec![env(1, 7, 10)]).await.unwrap(),
             vec![PostOutcome::Stored(4)]
         );
         // Delete everything: the next seq must still be new after a restart.
-        assert_eq!(w.ack([1; 32], 100).await.unwrap(), 2);
-        assert_eq!(w.ack([2; 32], 100).await.unwrap(), 1);
+        assert_eq!(w.ack([1; 32], 100, u64::MAX).await.unwrap(), 2);
+        assert_eq!(w.ack([2; 32], 100, u64::MAX).await.unwrap(), 1);
         w.stop().await;
         h.join().unwrap();
         let (w, h, _) = start(d.path(), quotas);
