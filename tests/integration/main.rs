@@ -1,6 +1,7 @@
 //! One integration-test binary: every test drives the real `pigeon` binary, with real
 //! files, real relays on 127.0.0.1 and the real `age` and `gpg` programs.
 
+mod adversarial_relay;
 mod deps;
 mod generated;
 mod harness;
