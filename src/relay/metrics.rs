@@ -29,6 +29,7 @@ pub const REJECT_REASONS: &[&str] = &[
     "too_large",
     "quota",
     "relay_full",
+    "disk_full",
     "rate_limited",
     "locked_out",
     "blocked",
@@ -52,7 +53,7 @@ pub const ROUTES: &[&str] = &[
 #[derive(Default)]
 pub struct Metrics {
     requests: [Counter; 8],
-    rejects: [Counter; 18],
+    rejects: [Counter; 19],
     pub stored: Counter,
     pub stored_bytes: Counter,
     pub duplicates: Counter,

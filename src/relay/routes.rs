@@ -180,6 +180,12 @@ fn outcome(app: &App, o: &PostOutcome) -> Result<(StatusCode, u64, bool), ApiErr
                 ),
             },
         )),
+        PostOutcome::DiskFull => Err(ApiErr::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "disk_full",
+            "the relay's disk is full; nothing was stored, try again later",
+        )
+        .retry_after(60)),
         PostOutcome::RelayFull => Err(ApiErr::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "relay_full",

@@ -41,6 +41,8 @@ pub enum PostOutcome {
     /// The mailbox is full: which limit.
     MailboxFull(&'static str),
     RelayFull,
+    /// The filesystem is full: nothing of the transaction was stored.
+    DiskFull,
     Failed(String),
 }
 
@@ -232,7 +234,7 @@ impl State {
                 match p {
                     Pending::Post(tx, outs) => {
                         let out = if is_disk_full(&e) {
-                            PostOutcome::RelayFull
+                            PostOutcome::DiskFull
                         } else {
                             PostOutcome::Failed(msg.clone())
                         };

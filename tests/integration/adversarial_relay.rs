@@ -724,7 +724,7 @@ fn the_relays_disk_full() {
     let refusal = refusal.expect("the disk never filled");
     assert!(!acked.is_empty());
     assert_eq!(refusal.status, 507, "{}", refusal.text);
-    assert_eq!(rcode(&refusal), "relay_full", "{}", refusal.text);
+    assert_eq!(rcode(&refusal), "disk_full", "{}", refusal.text);
     // Everything acknowledged is there; the relay still answers reads.
     let held = ids(&relay.url, &alice);
     assert!(
