@@ -64,14 +64,14 @@ pub async fn accept_loop(
             .iter()
             .any(|c| c.contains(addr.ip()))
         {
-            Ok(None)
+            Some(None)
         } else {
             app.conns_per_source
                 .take(Peer::from_ip(addr.ip()), app.cfg.max_connections_per_source)
                 .map(Some)
         };
         let permit = match (slot, conns.clone().try_acquire_owned()) {
-            (Ok(slot), Ok(permit)) => Some((slot, permit)),
+            (Some(slot), Ok(permit)) => Some((slot, permit)),
             _ => None,
         };
         let Some((slot, permit)) = permit else {
@@ -130,15 +130,15 @@ pub struct Slot {
 }
 
 impl PerSource {
-    /// A place for one more connection from `peer`; `Err` when it has `cap` open.
-    pub fn take(&self, peer: Peer, cap: u32) -> Result<Slot, ()> {
+    /// A place for one more connection from `peer`; `None` when it has `cap` open.
+    pub fn take(&self, peer: Peer, cap: u32) -> Option<Slot> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let n = open.entry(peer).or_insert(0);
         if *n >= cap {
-            return Err(());
+            return None;
         }
         *n += 1;
-        Ok(Slot {
+        Some(Slot {
             open: self.open.clone(),
             peer,
         })
