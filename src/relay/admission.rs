@@ -4,82 +4,17 @@
 //! JSON event on stderr and runs the operator's hook.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::hooks::run_hook;
 use super::limits::Peer;
 use super::storage::now;
-
-/// A token: `pgt1.<label, base64url>.<expiry, unix seconds>.<HMAC-SHA256, base64url>`.
-const TOKEN_PREFIX: &str = "pgt1";
-/// Hooks running at once, at most; more events are logged without running it.
-const MAX_HOOKS: usize = 4;
-const HOOK_TIMEOUT: Duration = Duration::from_secs(10);
-/// A source's strikes are forgotten after this long without a failure.
-const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
-/// Sources with strikes kept at most; an attacker with more addresses than this gains
-/// nothing by it that the addresses did not give them already.
-const MAX_STRIKES: usize = 100_000;
-
-fn mac(secret: &[u8; 32], label: &str, expires: u64) -> Hmac<Sha256> {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
-    m.update(format!("pigeon-token-v1\n{label}\n{expires}").as_bytes());
-    m
-}
-
-/// Makes a posting token for `label`, valid until `expires` (unix seconds).
-pub fn make_token(secret: &[u8; 32], label: &str, expires: u64) -> String {
-    let tag = mac(secret, label, expires).finalize().into_bytes();
-    format!(
-        "{TOKEN_PREFIX}.{}.{expires}.{}",
-        B64URL.encode(label),
-        B64URL.encode(tag)
-    )
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum TokenError {
-    /// Not made with this relay's secret (or damaged): counts as a failed attempt.
-    Forged,
-    /// Genuine, but past its expiry.
-    Expired,
-}
-
-/// Checks a token; returns its label.
-pub fn verify_token(secret: &[u8; 32], token: &str, now: u64) -> Result<String, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(TOKEN_PREFIX), Some(label), Some(expires), Some(tag), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(TokenError::Forged);
-    };
-    let label = B64URL
-        .decode(label)
-        .ok()
-        .and_then(|l| String::from_utf8(l).ok())
-        .ok_or(TokenError::Forged)?;
-    let expires: u64 = expires.parse().map_err(|_| TokenError::Forged)?;
-    let tag = B64URL.decode(tag).map_err(|_| TokenError::Forged)?;
-    mac(secret, &label, expires)
-        .verify_slice(&tag)
-        .map_err(|_| TokenError::Forged)?;
-    if now >= expires {
-        return Err(TokenError::Expired);
-    }
-    Ok(label)
-}
+use super::strikes::{FORGET_AFTER, Strikes, strike_entry};
+pub use super::tokens::{TOKEN_PREFIX, TokenError, make_token, verify_token};
 
 /// The answer to "may this request post?".
 #[derive(Debug, PartialEq, Eq)]
@@ -106,14 +41,6 @@ pub enum Escalation {
     None,
     Lockout,
     Block,
-}
-
-#[derive(Debug)]
-struct Strikes {
-    failures: u32,
-    lockouts: u32,
-    locked_until: Option<Instant>,
-    last: Instant,
 }
 
 pub struct Admission {
@@ -382,89 +309,9 @@ impl Admission {
     }
 }
 
-/// The strikes of `k`, made when new. A full table first forgets entries quiet for a day,
-/// then the least harmful one (not locked out, fewest failures, oldest): it never stops
-/// counting, so an attacker cannot fill it to make its own failures free.
-fn strike_entry<K: std::hash::Hash + Eq + Copy>(
-    map: &mut HashMap<K, Strikes>,
-    k: K,
-    now: Instant,
-) -> &mut Strikes {
-    if map.len() >= MAX_STRIKES && !map.contains_key(&k) {
-        map.retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
-        if map.len() >= MAX_STRIKES {
-            let victim = map
-                .iter()
-                .min_by_key(|(_, s)| {
-                    let locked = s.locked_until.is_some_and(|u| u > now);
-                    (locked, s.lockouts, s.failures, s.last)
-                })
-                .map(|(k, _)| *k);
-            if let Some(v) = victim {
-                map.remove(&v);
-            }
-        }
-    }
-    let s = map.entry(k).or_insert(Strikes {
-        failures: 0,
-        lockouts: 0,
-        locked_until: None,
-        last: now,
-    });
-    s.last = now;
-    s
-}
-
 /// Addresses as stored in the blocks table; a row that does not parse is ignored.
 fn parse_peers(addrs: HashSet<String>) -> impl Iterator<Item = Peer> {
     addrs.into_iter().filter_map(|a| Peer::parse(&a))
-}
-
-/// Runs `sh -c CMD` with `line` on stdin on its own thread, killed after [`HOOK_TIMEOUT`].
-fn run_hook(cmd: String, line: String, running: std::sync::Arc<AtomicUsize>) {
-    if running.fetch_add(1, Ordering::SeqCst) >= MAX_HOOKS {
-        running.fetch_sub(1, Ordering::SeqCst);
-        eprintln!("pigeon relay: {MAX_HOOKS} event hooks still running; not starting another");
-        return;
-    }
-    let spawned = std::thread::Builder::new()
-        .name("pigeon-hook".into())
-        .spawn(move || {
-            let result = (|| -> std::io::Result<()> {
-                let mut child = Command::new("sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .spawn()?;
-                if let Some(mut stdin) = child.stdin.take() {
-                    let _ = writeln!(stdin, "{line}");
-                }
-                let deadline = Instant::now() + HOOK_TIMEOUT;
-                loop {
-                    if let Some(status) = child.try_wait()? {
-                        if !status.success() {
-                            eprintln!("pigeon relay: event hook exited with {status}");
-                        }
-                        return Ok(());
-                    }
-                    if Instant::now() >= deadline {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        eprintln!("pigeon relay: event hook killed after {HOOK_TIMEOUT:?}");
-                        return Ok(());
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            })();
-            if let Err(e) = result {
-                eprintln!("pigeon relay: cannot run the event hook: {e}");
-            }
-            running.fetch_sub(1, Ordering::SeqCst);
-        });
-    if spawned.is_err() {
-        eprintln!("pigeon relay: cannot start a thread for the event hook");
-    }
 }
 
 #[cfg(test)]
@@ -487,26 +334,6 @@ mod tests {
     }
 
     #[test]
-    fn tokens_verify_expire_and_resist_forgery() {
-        let s = [5u8; 32];
-        let t = make_token(&s, "bob", 2000);
-        assert_eq!(verify_token(&s, &t, 1000), Ok("bob".into()));
-        assert_eq!(verify_token(&s, &t, 2000), Err(TokenError::Expired));
-        assert_eq!(verify_token(&[6u8; 32], &t, 1000), Err(TokenError::Forged));
-        // Moving the expiry or the label breaks the MAC.
-        let later = t.replace(".2000.", ".9999.");
-        assert_eq!(verify_token(&s, &later, 1000), Err(TokenError::Forged));
-        let eve = make_token(&s, "eve", 2000);
-        let swapped = format!(
-            "{}.{}",
-            eve.rsplit_once('.').unwrap().0,
-            t.rsplit_once('.').unwrap().1
-        );
-        assert_eq!(verify_token(&s, &swapped, 1000), Err(TokenError::Forged));
-        assert_eq!(verify_token(&s, "pgt1.x", 1000), Err(TokenError::Forged));
-    }
-
-    #[test]
     fn credentials_by_mode() {
         assert_eq!(adm(None, false).check_post(None), Credential::Ok);
         let a = adm(Some("pw"), false);
@@ -520,24 +347,6 @@ mod tests {
         assert_eq!(t.check_post(Some(&tok)), Credential::Ok);
         let old = make_token(&[5u8; 32], "bob", now() - 1);
         assert_eq!(t.check_post(Some(&old)), Credential::Expired);
-    }
-
-    #[test]
-    fn a_full_strike_table_forgets_the_least_harmful_not_the_attacker() {
-        let mut map: HashMap<u32, Strikes> = HashMap::new();
-        let t = Instant::now();
-        for i in 0..MAX_STRIKES as u32 {
-            strike_entry(&mut map, i, t).failures = 1;
-        }
-        let a = strike_entry(&mut map, 7, t);
-        a.failures = 2;
-        a.locked_until = Some(t + Duration::from_secs(60));
-        strike_entry(&mut map, 8, t).failures = 2;
-        // A newcomer takes the place of one with one failure, never the locked one.
-        strike_entry(&mut map, u32::MAX, t).failures = 1;
-        assert_eq!(map.len(), MAX_STRIKES);
-        assert!(map.contains_key(&7) && map.contains_key(&8));
-        assert!(map.contains_key(&u32::MAX));
     }
 
     #[test]

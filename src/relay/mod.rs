@@ -16,6 +16,7 @@
 pub mod admission;
 pub mod auth;
 pub mod config;
+mod hooks;
 pub mod limits;
 pub mod mailbox;
 pub mod metrics;
@@ -27,7 +28,9 @@ pub mod routes;
 pub mod server;
 pub mod source;
 pub mod storage;
+mod strikes;
 mod timed_io;
+pub mod tokens;
 pub mod waiters;
 pub mod writer;
 

@@ -1,0 +1,168 @@
+//! Signed requests bound to this relay; deletes bounded by their signing time; URLs read one way.
+
+use super::*;
+
+#[test]
+fn a_request_signed_for_relay_a_is_refused_by_relay_b_and_not_counted() {
+    let (ha, hb) = (home(), home());
+    let a = Relay::start(ha.path(), &[]);
+    let b = Relay::start(hb.path(), &["--max-failures", "1"]);
+    let alice = Owner::new();
+    assert_eq!(post(&b.url, &alice.mbox, b"kept", None, None).status, 201);
+    // Relay A replays to B what Alice signed for A: Host A, a valid signature.
+    for _ in 0..3 {
+        let r = signed_raw(&b.addr(), &a.addr(), &alice, "DELETE", "upto=100", now());
+        assert_eq!(
+            (r.status, code(&r.body)),
+            (401, "wrong_relay"),
+            "{}",
+            r.text
+        );
+        let r = signed_raw(&b.addr(), &a.addr(), &alice, "GET", "after=0", now());
+        assert_eq!(
+            (r.status, code(&r.body)),
+            (401, "wrong_relay"),
+            "{}",
+            r.text
+        );
+    }
+    // Not a failed attempt: with --max-failures 1 one would have locked Alice out.
+    let r = signed_raw(&b.addr(), &b.addr(), &alice, "GET", "after=0", now());
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["envelopes"].as_array().unwrap().len(), 1);
+    // localhost names a loopback relay too.
+    let port = b.addr().rsplit_once(':').unwrap().1.to_string();
+    let r = signed_raw(
+        &b.addr(),
+        &format!("localhost:{port}"),
+        &alice,
+        "GET",
+        "",
+        now(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[test]
+fn a_signature_for_a_public_url_name_is_accepted_and_others_are_not() {
+    let h = home();
+    let relay = Relay::start(h.path(), &["--public-url", "https://Relay.Example"]);
+    let alice = Owner::new();
+    let r = signed_raw(
+        &relay.addr(),
+        "relay.example",
+        &alice,
+        "GET",
+        "after=0",
+        now(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = signed_raw(&relay.addr(), "relay.example:443", &alice, "GET", "", now());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = signed_raw(&relay.addr(), "other.example", &alice, "GET", "", now());
+    assert_eq!(
+        (r.status, code(&r.body)),
+        (401, "wrong_relay"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("relay.example"),
+        "{}",
+        r.text
+    );
+}
+
+#[test]
+fn a_delete_replayed_after_a_restart_spares_what_arrived_later() {
+    let h = home();
+    let relay = Relay::start(h.path(), &[]);
+    let addr = relay.addr();
+    let alice = Owner::new();
+    assert_eq!(
+        post(&relay.url, &alice.mbox, b"one", None, None).status,
+        201
+    );
+    // What a hostile relay would make recv ask for: everything, forever.
+    let t = now();
+    let headers = alice.sign("DELETE", &addr, "upto=9223372036854775807", t);
+    let target = format!("{}?upto=9223372036854775807", alice.path());
+    let del = request("DELETE", &target, &addr, &headers, "");
+    let r = raw(&addr, &del);
+    assert_eq!(
+        (r.status, r.body["deleted"].as_u64()),
+        (200, Some(1)),
+        "{}",
+        r.text
+    );
+    // A restart empties the replay cache; the signature is still within its time window.
+    drop(relay);
+    let relay = Relay::start(h.path(), &["--listen", &addr]);
+    while now() <= t {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        post(&relay.url, &alice.mbox, b"two", None, None).status,
+        201
+    );
+    let r = raw(&addr, &del);
+    assert_eq!(
+        (r.status, r.body["deleted"].as_u64()),
+        (200, Some(0)),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        ids(&relay.url, &alice).len(),
+        1,
+        "the later envelope is kept"
+    );
+}
+
+#[test]
+fn urls_the_client_and_relay_could_read_differently_are_refused() {
+    let h = home();
+    let relay = Relay::start(h.path(), &["--max-failures", "100"]);
+    let addr = relay.addr();
+    let alice = Owner::new();
+    let send = |path: &str, query: &str| {
+        let headers = alice.sign_path("GET", &addr, path, query, now());
+        let target = if query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{query}")
+        };
+        raw(&addr, &request("GET", &target, &addr, &headers, ""))
+    };
+    assert_eq!(
+        send(&alice.path(), "after=0").status,
+        200,
+        "the canonical form"
+    );
+    // Percent-encoding the mailbox id: signed as sent, but routed decoded.
+    let first = alice.mbox.as_bytes()[0];
+    let encoded = format!("/v1/mailboxes/%{first:02X}{}", &alice.mbox[1..]);
+    let r = send(&encoded, "after=0");
+    assert_eq!(
+        (r.status, code(&r.body)),
+        (400, "bad_request"),
+        "{}",
+        r.text
+    );
+    for q in ["after=0&after=5", "after=+5", "upto=1&upto=2", "limit=%31"] {
+        let r = send(&alice.path(), q);
+        assert_eq!(
+            (r.status, code(&r.body)),
+            (400, "bad_request"),
+            "{q}: {}",
+            r.text
+        );
+    }
+    let upper = format!("/v1/mailboxes/{}", alice.mbox.to_uppercase());
+    assert_eq!(send(&upper, "").status, 400);
+    let doubled = format!("//v1/mailboxes/{}", alice.mbox);
+    assert_ne!(send(&doubled, "").status, 200);
+}
