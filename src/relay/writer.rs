@@ -163,6 +163,14 @@ impl Writer {
     }
 }
 
+/// The first seq of a new database: unix time in microseconds.
+fn first_seq() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros() as u64)
+        .max(1)
+}
+
 fn op_bytes(op: &Op) -> usize {
     match op {
         Op::Post { items, .. } => items.iter().map(|i| i.payload.len()).sum(),
@@ -199,10 +207,17 @@ impl State {
         waiters: Arc<Waiters>,
         metrics: Arc<Metrics>,
     ) -> Result<State> {
-        let stored = storage::meta_u64(&conn, "next_seq")?.unwrap_or(1);
+        let stored = storage::meta_u64(&conn, "next_seq")?;
         let max: Option<i64> =
             conn.query_row("SELECT max(seq) FROM envelopes", [], |r| r.get(0))?;
-        let next_seq = stored.max(max.unwrap_or(0) as u64 + 1);
+        let next_seq = match (stored, max) {
+            // No seq was ever assigned (a delete or sweep would have stored the counter):
+            // start from the clock, in microseconds, so that a relay whose database was
+            // deleted and recreated still hands out seqs above those clients saw before
+            // (their cursors would otherwise skip every new envelope). 2^53 is centuries off.
+            (None, None) => first_seq(),
+            (s, m) => s.unwrap_or(1).max(m.unwrap_or(0) as u64 + 1),
+        };
         let (_, _, total_bytes) = storage::totals(&conn)?;
         Ok(State {
             conn,
@@ -437,38 +452,46 @@ mod tests {
         let (w, h, _) = start(d.path(), quotas);
         // The same id twice in one group: stored once.
         let out = w.post(vec![env(1, 1, 100), env(1, 1, 100)]).await.unwrap();
-        assert_eq!(out, vec![PostOutcome::Stored(1), PostOutcome::Duplicate(1)]);
+        // A new database counts from the clock (microseconds): far above 1.
+        let PostOutcome::Stored(b) = out[0] else {
+            panic!("{out:?}")
+        };
+        assert!(b > 1_700_000_000_000_000, "{b}");
+        assert_eq!(out, vec![PostOutcome::Stored(b), PostOutcome::Duplicate(b)]);
         let out = w.post(vec![env(1, 2, 200)]).await.unwrap();
         assert_eq!(out, vec![PostOutcome::MailboxFull("bytes")]);
         let out = w.post(vec![env(1, 3, 10), env(1, 4, 10)]).await.unwrap();
         assert_eq!(
             out,
             vec![
-                PostOutcome::Stored(2),
+                PostOutcome::Stored(b + 1),
                 PostOutcome::MailboxFull("envelopes")
             ]
         );
         // Full, but a re-post of a stored id is still a success.
         let out = w.post(vec![env(1, 1, 100)]).await.unwrap();
-        assert_eq!(out, vec![PostOutcome::Duplicate(1)]);
+        assert_eq!(out, vec![PostOutcome::Duplicate(b)]);
         let out = w.post(vec![env(2, 5, 250), env(3, 6, 100)]).await.unwrap();
-        assert_eq!(out, vec![PostOutcome::Stored(3), PostOutcome::RelayFull]);
-        assert_eq!(w.ack([1; 32], 1, u64::MAX).await.unwrap(), 1);
-        assert_eq!(w.ack([1; 32], 1, u64::MAX).await.unwrap(), 0);
-        assert_eq!(w.ack([9; 32], 100, u64::MAX).await.unwrap(), 0);
+        assert_eq!(
+            out,
+            vec![PostOutcome::Stored(b + 2), PostOutcome::RelayFull]
+        );
+        assert_eq!(w.ack([1; 32], b, u64::MAX).await.unwrap(), 1);
+        assert_eq!(w.ack([1; 32], b, u64::MAX).await.unwrap(), 0);
+        assert_eq!(w.ack([9; 32], b + 100, u64::MAX).await.unwrap(), 0);
         assert_eq!(
             w.post(vec![env(1, 7, 10)]).await.unwrap(),
-            vec![PostOutcome::Stored(4)]
+            vec![PostOutcome::Stored(b + 3)]
         );
         // Delete everything: the next seq must still be new after a restart.
-        assert_eq!(w.ack([1; 32], 100, u64::MAX).await.unwrap(), 2);
-        assert_eq!(w.ack([2; 32], 100, u64::MAX).await.unwrap(), 1);
+        assert_eq!(w.ack([1; 32], b + 100, u64::MAX).await.unwrap(), 2);
+        assert_eq!(w.ack([2; 32], b + 100, u64::MAX).await.unwrap(), 1);
         w.stop().await;
         h.join().unwrap();
         let (w, h, _) = start(d.path(), quotas);
         assert_eq!(
             w.post(vec![env(1, 8, 10)]).await.unwrap(),
-            vec![PostOutcome::Stored(5)]
+            vec![PostOutcome::Stored(b + 4)]
         );
         w.stop().await;
         h.join().unwrap();
@@ -476,7 +499,7 @@ mod tests {
         let (w, h, _) = start(d.path(), quotas);
         assert_eq!(
             w.post(vec![env(1, 9, 10)]).await.unwrap(),
-            vec![PostOutcome::Stored(6)]
+            vec![PostOutcome::Stored(b + 5)]
         );
         w.stop().await;
         h.join().unwrap();

@@ -904,12 +904,11 @@ fn sigterm_answers_in_flight_requests_and_exits_zero() {
     let h = home();
     let relay = Relay::start(h.path(), &[]);
     let alice = Arc::new(Owner::new());
-    assert_eq!(
-        post(&relay.url, &alice.mbox, &new_id(), b"kept", None, None).status,
-        201
-    );
+    let kept = post(&relay.url, &alice.mbox, &new_id(), b"kept", None, None);
+    assert_eq!(kept.status, 201);
+    let after = format!("after={}&wait=60", kept.body["seq"]);
     let (url, a2) = (relay.url.clone(), alice.clone());
-    let poller = std::thread::spawn(move || get(&url, &a2, "after=1&wait=60"));
+    let poller = std::thread::spawn(move || get(&url, &a2, &after));
     std::thread::sleep(Duration::from_millis(500));
     let t = Instant::now();
     let status = relay.terminate();

@@ -100,3 +100,25 @@ fn the_relays_disk_full() {
     relay.terminate();
     integrity_ok(&db);
 }
+
+#[test]
+fn a_recreated_database_hands_out_seqs_above_the_old_ones() {
+    let h = home();
+    let relay = Relay::start(h.path(), &[]);
+    let addr = relay.addr();
+    let alice = Owner::new();
+    let first = post(&relay.url, &alice.mbox, b"old", None, None);
+    let old_seq = first.body["seq"].as_u64().unwrap();
+    relay.terminate();
+    // The operator starts over: the database is gone, clients keep their cursors.
+    for f in ["relay.sqlite", "relay.sqlite-wal", "relay.sqlite-shm"] {
+        let _ = std::fs::remove_file(h.path().join(f));
+    }
+    let relay = Relay::start(h.path(), &["--listen", &addr]);
+    let again = post(&relay.url, &alice.mbox, b"new", None, None);
+    assert_eq!(again.status, 201, "{}", again.text);
+    let new_seq = again.body["seq"].as_u64().unwrap();
+    assert!(new_seq > old_seq, "{new_seq} <= {old_seq}: a cursor at {old_seq} skips it");
+    let r = get(&relay.url, &alice, &format!("after={old_seq}"), None);
+    assert_eq!(r.body["envelopes"].as_array().unwrap().len(), 1, "{}", r.text);
+}
