@@ -41,6 +41,18 @@ async fn signed(
             "the path must be /v1/mailboxes/<64 lowercase hex digits>, not percent-encoded",
         ));
     }
+    // The signed host is the one Host header; a second one, or an absolute request target
+    // naming another authority, is a host that a proxy could route by instead.
+    let mut hosts = headers.get_all(axum::http::header::HOST).iter();
+    let host = hosts.next().and_then(|h| h.to_str().ok());
+    let target_differs = uri
+        .authority()
+        .is_some_and(|a| host.is_none_or(|h| !a.as_str().eq_ignore_ascii_case(h)));
+    if hosts.next().is_some() || target_differs {
+        return Err(ApiErr::bad(
+            "a signed request has exactly one Host header, and a request target naming no other host",
+        ));
+    }
     let key = auth::claimed_key(headers);
     if let Some(k) = &key
         && let Err(Gate::Locked(secs)) = app.admission.key_gate(peer, k, Instant::now())

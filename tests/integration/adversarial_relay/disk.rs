@@ -118,7 +118,15 @@ fn a_recreated_database_hands_out_seqs_above_the_old_ones() {
     let again = post(&relay.url, &alice.mbox, b"new", None, None);
     assert_eq!(again.status, 201, "{}", again.text);
     let new_seq = again.body["seq"].as_u64().unwrap();
-    assert!(new_seq > old_seq, "{new_seq} <= {old_seq}: a cursor at {old_seq} skips it");
+    assert!(
+        new_seq > old_seq,
+        "{new_seq} <= {old_seq}: a cursor at {old_seq} skips it"
+    );
     let r = get(&relay.url, &alice, &format!("after={old_seq}"), None);
-    assert_eq!(r.body["envelopes"].as_array().unwrap().len(), 1, "{}", r.text);
+    assert_eq!(
+        r.body["envelopes"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.text
+    );
 }

@@ -166,3 +166,87 @@ fn urls_the_client_and_relay_could_read_differently_are_refused() {
     let doubled = format!("//v1/mailboxes/{}", alice.mbox);
     assert_ne!(send(&doubled, "").status, 200);
 }
+
+#[test]
+fn a_second_host_or_another_authority_in_the_target_is_refused() {
+    let h = home();
+    let relay = Relay::start(h.path(), &[]);
+    let addr = relay.addr();
+    let alice = Owner::new();
+    let headers = alice.sign("GET", &addr, "after=0", now());
+    let target = format!("{}?after=0", alice.path());
+    let mut two = headers.clone();
+    two.push(("Host", "other.example".to_string()));
+    let r = raw(&addr, &request("GET", &target, &addr, &two, ""));
+    assert_eq!(r.status, 400, "{}", r.text);
+    let absolute = format!("http://other.example{target}");
+    let r = raw(&addr, &request("GET", &absolute, &addr, &headers, ""));
+    assert_eq!(r.status, 400, "{}", r.text);
+    // The same headers, sent plainly, are fine (and were not used up by the refusals).
+    let r = raw(&addr, &request("GET", &target, &addr, &headers, ""));
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[test]
+fn on_all_interfaces_without_a_public_url_the_relay_warns_and_accepts_its_port() {
+    let h = home();
+    let relay = Relay::start(h.path(), &["--listen", "0.0.0.0:0"]);
+    let port = relay.addr().rsplit_once(':').unwrap().1.to_string();
+    let local = format!("127.0.0.1:{port}");
+    assert!(
+        eventually(Duration::from_secs(5), || relay
+            .stderr()
+            .contains("--public-url")),
+        "{}",
+        relay.stderr()
+    );
+    assert!(relay.stderr().contains("warning"), "{}", relay.stderr());
+    let alice = Owner::new();
+    let r = signed_raw(
+        &local,
+        &format!("pi.local:{port}"),
+        &alice,
+        "GET",
+        "",
+        now(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = signed_raw(&local, "pi.local:1", &alice, "GET", "", now());
+    assert_eq!(
+        (r.status, code(&r.body)),
+        (401, "wrong_relay"),
+        "{}",
+        r.text
+    );
+    // With a public URL it is strict.
+    let h = home();
+    let relay = Relay::start(
+        h.path(),
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--public-url",
+            "http://pi.local:7447",
+        ],
+    );
+    let port = relay.addr().rsplit_once(':').unwrap().1.to_string();
+    let local = format!("127.0.0.1:{port}");
+    let r = signed_raw(
+        &local,
+        &format!("pi.local:{port}"),
+        &alice,
+        "GET",
+        "",
+        now(),
+    );
+    assert_eq!(
+        (r.status, code(&r.body)),
+        (401, "wrong_relay"),
+        "{}",
+        r.text
+    );
+    let r = signed_raw(&local, "pi.local:7447", &alice, "GET", "", now());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = signed_raw(&local, &local, &alice, "GET", "", now());
+    assert_eq!(r.status, 200, "{}", r.text);
+}
