@@ -45,7 +45,7 @@ fn empty_payloads_are_refused_and_refusals_create_no_mailbox() {
 fn a_batch_is_rate_limited_by_its_items() {
     let h = home();
     let relay = Relay::start(h.path(), &["--rate", "5"]);
-    let items: Vec<Value> = (0..20)
+    let items: Vec<Value> = (0..200)
         .map(|_| json!({"mailbox": Owner::new().mbox, "envelope": envelope(b"x")}))
         .collect();
     let r = reply(
@@ -55,7 +55,7 @@ fn a_batch_is_rate_limited_by_its_items() {
             .send(json!({"v": 1, "items": items}).to_string()),
     );
     assert_eq!(r.status, 200, "{}", r.text);
-    // Twenty items at five a second: the next request waits for them to be paid for.
+    // 200 items are 10 requests' worth at five a second: the next request waits for them.
     let next = post(&relay.url, &Owner::new().mbox, b"x", None, None);
     assert_eq!(
         (next.status, rcode(&next)),
