@@ -94,13 +94,13 @@ fn password_brute_force_under_concurrency_is_bounded() {
         ],
     );
     let m = Owner::new().mbox;
-    let go = Arc::new(Barrier::new(16));
-    let threads: Vec<_> = (0..16)
+    let go = Arc::new(Barrier::new(48));
+    let threads: Vec<_> = (0..48)
         .map(|i| {
             let (url, m, go) = (relay.url.clone(), m.clone(), go.clone());
             std::thread::spawn(move || {
                 go.wait();
-                (0..4)
+                (0..2)
                     .map(|j| post(&url, &m, b"x", None, Some(&format!("guess{i}-{j}"))).status)
                     .collect::<Vec<u16>>()
             })
