@@ -223,20 +223,22 @@ fn source_quota(
                 keep.push(item);
                 verdicts.push(None);
             }
-            Err(secs) => verdicts.push(Some(
-                ApiErr::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "source_quota",
-                    &format!(
-                        "this address has stored its maximum of {} bytes this hour",
-                        app.cfg.max_bytes_per_source_hour
-                    ),
-                )
-                .retry_after(secs),
-            )),
+            Err(secs) => verdicts.push(Some(over_source_quota(app, secs))),
         }
     }
     (keep, verdicts)
+}
+
+fn over_source_quota(app: &App, secs: u64) -> ApiErr {
+    ApiErr::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "source_quota",
+        &format!(
+            "this address has stored its maximum of {} bytes this hour",
+            app.cfg.max_bytes_per_source_hour
+        ),
+    )
+    .retry_after(secs)
 }
 
 /// Gives back the hourly quota of items that were not stored.
@@ -263,13 +265,16 @@ async fn post_envelope(
     let env: Envelope = serde_json::from_slice(&bytes)
         .map_err(|e| ApiErr::bad(&format!("bad envelope JSON: {e}")))?;
     let item = decode_envelope(&app, hash, env)?;
-    let (items, mut verdicts) = source_quota(&app, peer, vec![item]);
-    if let Some(Some(e)) = verdicts.pop() {
-        return Err(e);
-    }
-    let sizes: Vec<u64> = items.iter().map(|i| stored_size(i.payload.len())).collect();
-    let outs = app.writer.post(items).await.map_err(ApiErr::unavailable)?;
-    refund(&app, peer, &sizes, &outs);
+    let size = stored_size(item.payload.len());
+    app.per_source
+        .take(peer, size, Instant::now())
+        .map_err(|secs| over_source_quota(&app, secs))?;
+    let outs = app
+        .writer
+        .post(vec![item])
+        .await
+        .map_err(ApiErr::unavailable)?;
+    refund(&app, peer, &[size], &outs);
     let (status, seq, duplicate) = outcome(&app, &outs[0])?;
     Ok(json(
         status,
