@@ -292,6 +292,7 @@ pub struct RecvArgs {
   pigeon serve --listen 0.0.0.0:7447 --db /var/lib/pigeon/relay.sqlite
   pigeon serve --listen 127.0.0.1:0              # a free port, printed
   pigeon serve --password-file /etc/pigeon/pass  # posting needs the password
+  pigeon serve --public-url https://pigeon.example.org --trusted-proxy 127.0.0.1   # behind Caddy
   pigeon serve token --label bob --expires 30d
   pigeon serve unblock 203.0.113.7"
 )]
