@@ -122,3 +122,29 @@ fn password_brute_force_under_concurrency_is_bounded() {
     let r = post(&relay.url, &m, b"x", None, Some("pw"));
     assert_eq!(r.status, 429, "still locked out: {}", r.text);
 }
+
+#[test]
+fn the_forwarded_header_names_the_client_behind_a_trusted_proxy() {
+    let h = home();
+    let relay = password_relay(h.path(), &["--trusted-proxy", "127.0.0.0/8"]);
+    let m = Owner::new().mbox;
+    let send = |forwarded: &str, bearer: &str| {
+        let body = envelope(b"x").to_string();
+        let headers = [
+            ("Forwarded", forwarded.to_string()),
+            ("Authorization", format!("Bearer {bearer}")),
+        ];
+        let target = format!("/v1/mailboxes/{m}");
+        raw(
+            &relay.addr(),
+            &request("POST", &target, &relay.addr(), &headers, &body),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(send("for=192.0.2.60;proto=https", "guess").status, 401);
+    }
+    let r = send("for=192.0.2.60", "pw");
+    assert_eq!((r.status, code(&r.body)), (429, "locked_out"), "{}", r.text);
+    let r = send("for=\"[2001:db8::5]:4711\"", "pw");
+    assert_eq!(r.status, 201, "{}", r.text);
+}
