@@ -117,7 +117,12 @@ impl Admission {
         }
     }
 
-    /// Whether the source may make requests at all right now.
+    /// Whether the source is blocked (every request refused).
+    pub fn is_blocked(&self, peer: Peer) -> bool {
+        self.lock_blocked().contains_key(&peer)
+    }
+
+    /// Whether the source may post right now (not blocked, not locked out).
     pub fn gate(&self, peer: Peer, now: Instant) -> Result<(), Gate> {
         if self.lock_blocked().contains_key(&peer) {
             return Err(Gate::Blocked);

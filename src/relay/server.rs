@@ -23,7 +23,6 @@ use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
 
 use super::App;
-use super::admission::Gate;
 use super::limits::Peer;
 use super::reply::{ApiErr, RejectCode};
 use super::routes::route_name;
@@ -223,31 +222,25 @@ async fn handle(
     let route = route_name(req.method(), req.uri().path());
     app.metrics.request(route);
     let now = Instant::now();
-    let refused = match app.admission.gate(peer, now) {
-        Err(Gate::Blocked) => Some(ApiErr::new(
+    // A lockout stops what it was earned by (posting with a password or token: see
+    // `routes::admit`; signing with one key: `mailbox::signed`), not the source's signed
+    // reads: those prove themselves, and behind a NAT belong to other people. A block
+    // (the operator's decision, or lockouts over and over) stops everything.
+    let refused = if app.admission.is_blocked(peer) {
+        Some(ApiErr::new(
             StatusCode::FORBIDDEN,
             "blocked",
             "this address is blocked; ask the relay's operator",
-        )),
-        Err(Gate::Locked(secs)) => Some(
+        ))
+    } else {
+        app.rate.check(peer, now).err().map(|secs| {
             ApiErr::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "locked_out",
-                &format!("too many failed attempts; locked out for {secs} s"),
+                "rate_limited",
+                "too many requests; slow down",
             )
-            .retry_after(secs),
-        ),
-        Ok(()) => match app.rate.check(peer, now) {
-            Err(secs) => Some(
-                ApiErr::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "too many requests; slow down",
-                )
-                .retry_after(secs),
-            ),
-            Ok(()) => None,
-        },
+            .retry_after(secs)
+        })
     };
     let mut resp = match refused {
         Some(e) => e.into_response(),

@@ -148,3 +148,25 @@ fn the_forwarded_header_names_the_client_behind_a_trusted_proxy() {
     let r = send("for=\"[2001:db8::5]:4711\"", "pw");
     assert_eq!(r.status, 201, "{}", r.text);
 }
+
+#[test]
+fn a_password_lockout_stops_posting_not_the_addresss_signed_reads() {
+    let h = home();
+    let relay = password_relay(h.path(), &[]);
+    let alice = Owner::new();
+    assert_eq!(
+        post(&relay.url, &alice.mbox, b"mail", None, Some("pw")).status,
+        201
+    );
+    // Someone behind the same address guesses the password.
+    for _ in 0..3 {
+        assert_eq!(
+            post(&relay.url, &alice.mbox, b"x", None, Some("guess")).status,
+            401
+        );
+    }
+    let r = post(&relay.url, &alice.mbox, b"x", None, Some("pw"));
+    assert_eq!((r.status, rcode(&r)), (429, "locked_out"), "{}", r.text);
+    // Alice, at that address, still reads and acknowledges her mail.
+    assert_eq!(ids(&relay.url, &alice).len(), 1);
+}
