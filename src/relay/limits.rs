@@ -34,6 +34,24 @@ impl Peer {
         }
     }
 
+    /// The network a source counts in when the rate table is full: an IPv4 /24, an IPv6
+    /// /48. Marked so that it never equals a real source (those are plain IPv4, or a /64
+    /// with its host half zero).
+    pub fn network(self) -> Peer {
+        match self.0 {
+            IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                Peer(IpAddr::V6(
+                    std::net::Ipv4Addr::new(a, b, c, 0).to_ipv6_mapped(),
+                ))
+            }
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                Peer(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 1)))
+            }
+        }
+    }
+
     /// Parses what an operator types: `203.0.113.7`, `2001:db8::1` or `2001:db8::/64`.
     pub fn parse(text: &str) -> Option<Peer> {
         let t = text.trim();
@@ -53,9 +71,12 @@ impl fmt::Display for Peer {
 
 /// Entries kept before idle ones are pruned.
 const RATE_TABLE_SOFT_CAP: usize = 16_384;
-/// Past this many busy sources, new ones share one bucket: memory stays bounded even when
-/// an attacker rotates through a whole IPv6 prefix.
+/// Past this many busy sources, new ones share a bucket per network ([`Peer::network`]):
+/// memory stays bounded even when an attacker rotates through a whole IPv6 prefix, and the
+/// attacker's network is limited together without starving everyone else's.
 const RATE_TABLE_HARD_CAP: usize = 100_000;
+/// Network buckets kept at most on top; past them the rest share one last bucket.
+const RATE_TABLE_NETWORKS: usize = 50_000;
 
 struct Bucket {
     tokens: f64,
@@ -66,14 +87,43 @@ struct Bucket {
 pub struct RateLimiter {
     rate: f64,
     buckets: Mutex<HashMap<Peer, Bucket>>,
+    /// (soft, hard, networks): the table caps above, smaller in tests.
+    caps: (usize, usize, usize),
 }
 
 impl RateLimiter {
     /// `rate` 0 turns the limit off.
     pub fn new(rate: u32) -> RateLimiter {
+        RateLimiter::with_caps(
+            rate,
+            (
+                RATE_TABLE_SOFT_CAP,
+                RATE_TABLE_HARD_CAP,
+                RATE_TABLE_NETWORKS,
+            ),
+        )
+    }
+
+    fn with_caps(rate: u32, caps: (usize, usize, usize)) -> RateLimiter {
         RateLimiter {
             rate: f64::from(rate),
             buckets: Mutex::new(HashMap::new()),
+            caps,
+        }
+    }
+
+    /// The bucket a new source gets in a table this full: its own, its network's, or the
+    /// last shared one.
+    fn slot(&self, map: &HashMap<Peer, Bucket>, peer: Peer) -> Peer {
+        let (_, hard, networks) = self.caps;
+        if map.len() < hard || map.contains_key(&peer) {
+            return peer;
+        }
+        let net = peer.network();
+        if map.len() < hard + networks || map.contains_key(&net) {
+            net
+        } else {
+            Peer::OVERFLOW
         }
     }
 
@@ -83,13 +133,10 @@ impl RateLimiter {
             return Ok(());
         }
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let mut peer = peer;
-        if map.len() >= RATE_TABLE_SOFT_CAP && !map.contains_key(&peer) {
+        if map.len() >= self.caps.0 && !map.contains_key(&peer) {
             prune(&mut map, self.rate, now);
-            if map.len() >= RATE_TABLE_HARD_CAP {
-                peer = Peer::OVERFLOW;
-            }
         }
+        let peer = self.slot(&map, peer);
         let b = map.entry(peer).or_insert(Bucket {
             tokens: self.rate,
             last: now,
@@ -114,11 +161,7 @@ impl RateLimiter {
             return;
         }
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let peer = if map.contains_key(&peer) {
-            peer
-        } else {
-            Peer::OVERFLOW
-        };
+        let peer = self.slot(&map, peer);
         let b = map.entry(peer).or_insert(Bucket {
             tokens: self.rate,
             last: now,
@@ -270,6 +313,31 @@ mod tests {
         rl.prune(t0 + Duration::from_secs(10));
         assert!(rl.buckets.lock().unwrap().is_empty());
         assert!(RateLimiter::new(0).check(p, t0).is_ok());
+    }
+
+    #[test]
+    fn a_full_rate_table_limits_new_sources_by_network_not_all_together() {
+        let rl = RateLimiter::with_caps(2, (4, 4, 2));
+        let t0 = Instant::now();
+        // An attacker fills the table from one /48 (buckets still in use: not pruned).
+        for i in 0..6u16 {
+            let p = Peer::from_ip(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, i, 0, 0, 0, 1)));
+            let _ = rl.check(p, t0);
+            let _ = rl.check(p, t0);
+        }
+        // Its further addresses share its network's bucket, spent by now...
+        let more = Peer::parse("2001:db8:1:99::1").unwrap();
+        assert!(rl.check(more, t0).is_err());
+        // ...while a newcomer from elsewhere has one of its own.
+        let other = Peer::parse("198.51.100.7").unwrap();
+        assert!(rl.check(other, t0).is_ok());
+        assert!(rl.check(other, t0).is_ok());
+        assert!(rl.check(other, t0).is_err());
+        assert_ne!(other.network(), other);
+        assert_ne!(
+            Peer::parse("2001:db8:1::").unwrap().network(),
+            Peer::parse("2001:db8:1::").unwrap()
+        );
     }
 
     #[test]
