@@ -250,3 +250,40 @@ fn on_all_interfaces_without_a_public_url_the_relay_warns_and_accepts_its_port()
     let r = signed_raw(&local, &local, &alice, "GET", "", now());
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+#[test]
+fn the_real_client_works_by_localhost_and_a_copying_relay_cannot_replay_its_requests() {
+    use crate::users::User;
+    let (ha, hb) = (home(), home());
+    let relay = Relay::start(ha.path(), &[]);
+    let other = Relay::start(hb.path(), &[]);
+    let port = relay.addr().rsplit_once(':').unwrap().1.to_string();
+    let url = format!("http://localhost:{port}");
+    let (alice, bob) = (User::new(), User::new());
+    for (u, name) in [(&alice, "alice"), (&bob, "bob")] {
+        u.run(&["keygen", "--name", name]).ok();
+        u.run(&["relay", "add", &url]).ok();
+    }
+    alice.add_contact(&String::from_utf8(bob.run(&["card"]).ok().stdout).unwrap());
+    bob.add_contact(&String::from_utf8(alice.run(&["card"]).ok().stdout).unwrap());
+    alice.run(&["send", "--to", "bob", "by name"]).ok();
+    let got = bob.run(&["recv"]).ok().json();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["body"], "by name");
+    // The relay's log of that session, replayed to another relay, is refused there.
+    let o = Owner::new();
+    let r = signed_raw(
+        &other.addr(),
+        &format!("localhost:{port}"),
+        &o,
+        "GET",
+        "",
+        now(),
+    );
+    assert_eq!(
+        (r.status, code(&r.body)),
+        (401, "wrong_relay"),
+        "{}",
+        r.text
+    );
+}
