@@ -1,6 +1,6 @@
 //! Who sent a request: the socket's peer, or — only when that peer is a listed trusted proxy
-//! — the right-most address in `Forwarded` / `X-Forwarded-For` that is not itself a trusted
-//! proxy. Headers from anyone else are ignored, so a client cannot pick its own source
+//! — the right-most address in `X-Forwarded-For` (else `Forwarded`) that is not itself a
+//! trusted proxy. Headers from anyone else are ignored, so a client cannot pick its own source
 //! address to dodge a lockout or to get someone else locked out.
 
 use std::net::IpAddr;
@@ -67,20 +67,23 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[Cidr]) -> IpAddr 
     if proxies.is_empty() || !trusted(proxies, peer) {
         return peer;
     }
-    // `Forwarded` (RFC 7239) when present, else `X-Forwarded-For`; every line, in order.
-    let hops: Vec<Option<IpAddr>> = if headers.contains_key("forwarded") {
-        headers
-            .get_all("forwarded")
-            .iter()
-            .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
-            .map(forwarded_for)
-            .collect()
-    } else {
+    // `X-Forwarded-For` when present, else `Forwarded` (RFC 7239); every line, in order.
+    // X-Forwarded-For first: it is what Caddy, nginx, HAProxy and Traefik set, and they
+    // pass a client's own `Forwarded` through untouched, so preferring that would let the
+    // client name itself.
+    let hops: Vec<Option<IpAddr>> = if headers.contains_key("x-forwarded-for") {
         headers
             .get_all("x-forwarded-for")
             .iter()
             .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
             .map(|h| parse_hop(h.trim()))
+            .collect()
+    } else {
+        headers
+            .get_all("forwarded")
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
+            .map(forwarded_for)
             .collect()
     };
     let mut client = peer;
@@ -174,6 +177,10 @@ mod tests {
             &["for=198.51.100.1, for=\"[2001:db8::7]:4711\";proto=https"],
         );
         assert_eq!(client_ip(ip("127.0.0.1"), &fwd, &proxy), ip("2001:db8::7"));
+        // A client's own Forwarded does not beat the X-Forwarded-For the proxy set.
+        let mut both = with("x-forwarded-for", &["203.0.113.9"]);
+        both.append("forwarded", HeaderValue::from_static("for=6.6.6.6"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &both, &proxy), ip("203.0.113.9"));
         let none = HeaderMap::new();
         assert_eq!(client_ip(ip("127.0.0.1"), &none, &proxy), ip("127.0.0.1"));
     }
