@@ -198,6 +198,10 @@ impl BodyBudget {
     /// Reserves `bytes`, waiting at most `patience`; `None` when the relay is too busy.
     pub async fn reserve(&self, bytes: u64, patience: Duration) -> Option<OwnedSemaphorePermit> {
         let n = bytes.min(self.max) as u32;
+        // Called per chunk of every body: no timer unless it has to wait.
+        if let Ok(p) = self.sem.clone().try_acquire_many_owned(n) {
+            return Some(p);
+        }
         tokio::time::timeout(patience, self.sem.clone().acquire_many_owned(n))
             .await
             .ok()?
