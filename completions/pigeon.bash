@@ -1218,7 +1218,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__serve)
-            opts="-q -h --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --quiet --help token unblock help"
+            opts="-q -h --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --quiet --help token unblock help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1301,6 +1301,26 @@ _pigeon() {
                     return 0
                     ;;
                 --max-lockouts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-bytes-per-source-hour)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

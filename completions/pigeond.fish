@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pigeond_global_optspecs
-    string join \n q/quiet listen= db= name= password-file= require-token web on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= h/help V/version
+    string join \n q/quiet listen= db= name= password-file= require-token web on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= public-url= trusted-proxy= max-connections-per-source= write-timeout= max-bytes-per-source-hour= h/help V/version
 end
 
 function __fish_pigeond_needs_command
@@ -44,6 +44,11 @@ complete -c pigeond -n "__fish_pigeond_needs_command" -l body-timeout -d 'Time a
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-failures -d 'Failed attempts before an address is locked out [default: 3]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l lockout -d 'How long a lockout lasts [default: 10m]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-lockouts -d 'Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l public-url -d 'A URL clients reach this relay by (repeatable); signed requests naming another host are refused (see docs/protocol.md, "Relay names")' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l trusted-proxy -d 'A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded names the client; from anyone else those headers are ignored' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-connections-per-source -d 'Concurrent connections from one source address (trusted proxies exempt) [default: 64]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l write-timeout -d 'Time a client may leave a reply unread before its connection is closed [default: 30s]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l max-bytes-per-source-hour -d 'Bytes one source address may store per hour, 0 for no cap [default: 0]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeond -n "__fish_pigeond_needs_command" -l require-token -d 'Posting needs a token from `pigeon serve token`'
 complete -c pigeond -n "__fish_pigeond_needs_command" -l web -d 'Also serve the web client at / (a page that talks to this relay\'s /v1)'

@@ -299,6 +299,7 @@ pub struct RecvArgs {
   pigeon serve --listen 0.0.0.0:7447 --db /var/lib/pigeon/relay.sqlite
   pigeon serve --listen 127.0.0.1:0              # a free port, printed
   pigeon serve --password-file /etc/pigeon/pass  # posting needs the password
+  pigeon serve --public-url https://pigeon.example.org --trusted-proxy 127.0.0.1   # behind Caddy
   pigeon serve token --label bob --expires 30d
   pigeon serve unblock 203.0.113.7"
 )]
@@ -381,6 +382,33 @@ pub struct ServeRunArgs {
     /// Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]
     #[arg(long, value_name = "N", env = "PIGEON_MAX_LOCKOUTS")]
     pub max_lockouts: Option<u32>,
+    /// A URL clients reach this relay by (repeatable); signed requests naming another host
+    /// are refused (see docs/protocol.md, "Relay names")
+    #[arg(
+        long = "public-url",
+        value_name = "URL",
+        env = "PIGEON_PUBLIC_URL",
+        value_delimiter = ','
+    )]
+    pub public_urls: Vec<String>,
+    /// A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded
+    /// names the client; from anyone else those headers are ignored
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "ADDR|CIDR",
+        env = "PIGEON_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Concurrent connections from one source address (trusted proxies exempt) [default: 64]
+    #[arg(long, value_name = "N", env = "PIGEON_MAX_CONNECTIONS_PER_SOURCE")]
+    pub max_connections_per_source: Option<u32>,
+    /// Time a client may leave a reply unread before its connection is closed [default: 30s]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_WRITE_TIMEOUT")]
+    pub write_timeout: Option<String>,
+    /// Bytes one source address may store per hour, 0 for no cap [default: 0]
+    #[arg(long, value_name = "BYTES", env = "PIGEON_MAX_BYTES_PER_SOURCE_HOUR")]
+    pub max_bytes_per_source_hour: Option<u64>,
 }
 
 /// pigeond: the pigeon relay on its own (`pigeon serve` without the client), for small hosts

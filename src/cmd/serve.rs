@@ -72,6 +72,21 @@ async fn serve_until_signal(ctx: &Ctx, cfg: relay::RelayConfig) -> Result<Exit> 
             ctx.say(format!("  join by {j}"));
         }
     }
+    if r.names().is_strict() {
+        ctx.say(format!(
+            "  signed requests must name this relay: {}",
+            r.names().describe()
+        ));
+    } else {
+        // Not quiet-able: the operator should know the relay is less strict than it can be.
+        eprintln!(
+            "pigeon relay: warning: listening on all interfaces without --public-url, so signed \
+             requests naming any host on port {} are accepted (a request signed for another \
+             relay on that port could be replayed here); set --public-url to the URLs \
+             clients use",
+            addr.port()
+        );
+    }
     let line = json!({"type": "listening", "addr": addr.to_string(), "url": netinfo::url(addr), "join": join});
     if let Err(e) = output::json_line(&mut std::io::stdout().lock(), &line) {
         // A closed stdout must not stop a relay people depend on.

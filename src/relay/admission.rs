@@ -4,82 +4,17 @@
 //! JSON event on stderr and runs the operator's hook.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::hooks::run_hook;
 use super::limits::Peer;
 use super::storage::now;
-
-/// A token: `pgt1.<label, base64url>.<expiry, unix seconds>.<HMAC-SHA256, base64url>`.
-const TOKEN_PREFIX: &str = "pgt1";
-/// Hooks running at once, at most; more events are logged without running it.
-const MAX_HOOKS: usize = 4;
-const HOOK_TIMEOUT: Duration = Duration::from_secs(10);
-/// A source's strikes are forgotten after this long without a failure.
-const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
-/// Sources with strikes kept at most; an attacker with more addresses than this gains
-/// nothing by it that the addresses did not give them already.
-const MAX_STRIKES: usize = 100_000;
-
-fn mac(secret: &[u8; 32], label: &str, expires: u64) -> Hmac<Sha256> {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
-    m.update(format!("pigeon-token-v1\n{label}\n{expires}").as_bytes());
-    m
-}
-
-/// Makes a posting token for `label`, valid until `expires` (unix seconds).
-pub fn make_token(secret: &[u8; 32], label: &str, expires: u64) -> String {
-    let tag = mac(secret, label, expires).finalize().into_bytes();
-    format!(
-        "{TOKEN_PREFIX}.{}.{expires}.{}",
-        B64URL.encode(label),
-        B64URL.encode(tag)
-    )
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum TokenError {
-    /// Not made with this relay's secret (or damaged): counts as a failed attempt.
-    Forged,
-    /// Genuine, but past its expiry.
-    Expired,
-}
-
-/// Checks a token; returns its label.
-pub fn verify_token(secret: &[u8; 32], token: &str, now: u64) -> Result<String, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(TOKEN_PREFIX), Some(label), Some(expires), Some(tag), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(TokenError::Forged);
-    };
-    let label = B64URL
-        .decode(label)
-        .ok()
-        .and_then(|l| String::from_utf8(l).ok())
-        .ok_or(TokenError::Forged)?;
-    let expires: u64 = expires.parse().map_err(|_| TokenError::Forged)?;
-    let tag = B64URL.decode(tag).map_err(|_| TokenError::Forged)?;
-    mac(secret, &label, expires)
-        .verify_slice(&tag)
-        .map_err(|_| TokenError::Forged)?;
-    if now >= expires {
-        return Err(TokenError::Expired);
-    }
-    Ok(label)
-}
+use super::strikes::{FORGET_AFTER, Strikes, strike_entry};
+pub use super::tokens::{TOKEN_PREFIX, TokenError, make_token, verify_token};
 
 /// The answer to "may this request post?".
 #[derive(Debug, PartialEq, Eq)]
@@ -108,14 +43,6 @@ pub enum Escalation {
     Block,
 }
 
-#[derive(Debug)]
-struct Strikes {
-    failures: u32,
-    lockouts: u32,
-    locked_until: Option<Instant>,
-    last: Instant,
-}
-
 pub struct Admission {
     password: Option<[u8; 32]>,
     require_token: bool,
@@ -124,6 +51,8 @@ pub struct Admission {
     lockout: Duration,
     max_lockouts: u32,
     strikes: Mutex<HashMap<Peer, Strikes>>,
+    /// Bad signatures, per source and claimed key: see [`Admission::key_failure`].
+    key_strikes: Mutex<HashMap<(Peer, [u8; 32]), Strikes>>,
     /// Blocked sources, with when this process learnt of the block.
     blocked: Mutex<HashMap<Peer, Instant>>,
     on_event: Option<String>,
@@ -153,6 +82,7 @@ impl Admission {
             lockout: c.lockout,
             max_lockouts: c.max_lockouts,
             strikes: Mutex::new(HashMap::new()),
+            key_strikes: Mutex::new(HashMap::new()),
             blocked: Mutex::new(parse_peers(blocked).map(|p| (p, t)).collect()),
             on_event: c.on_event,
             hooks_running: Default::default(),
@@ -187,7 +117,12 @@ impl Admission {
         }
     }
 
-    /// Whether the source may make requests at all right now.
+    /// Whether the source is blocked (every request refused).
+    pub fn is_blocked(&self, peer: Peer) -> bool {
+        self.lock_blocked().contains_key(&peer)
+    }
+
+    /// Whether the source may post right now (not blocked, not locked out).
     pub fn gate(&self, peer: Peer, now: Instant) -> Result<(), Gate> {
         if self.lock_blocked().contains_key(&peer) {
             return Err(Gate::Blocked);
@@ -203,23 +138,97 @@ impl Admission {
         Ok(())
     }
 
+    /// Whether `peer` may try signed requests with `key` now: a (source, key) pair locked
+    /// out by [`Admission::key_failure`] is refused, other keys from the same source are not.
+    pub fn key_gate(&self, peer: Peer, key: &[u8; 32], now: Instant) -> Result<(), Gate> {
+        let map = self.key_strikes.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&(peer, *key)).and_then(|s| s.locked_until) {
+            Some(until) if until > now => Err(Gate::Locked(
+                (until - now).as_secs_f64().ceil().max(1.0) as u64,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a bad signature by `key` from `peer`; true when it locks the pair out.
+    ///
+    /// A bad signature proves nothing about the source's other users: anyone can make a
+    /// throwaway key. So it costs only that (source, key) pair, never the whole source (behind
+    /// a NAT or a proxy that would lock out everyone there). Guessing stays bounded: an
+    /// Ed25519 signature cannot be guessed anyway, each pair gets `max_failures` tries per
+    /// `lockout`, and the rate limit bounds how many keys a source can try.
+    pub fn key_failure(&self, peer: Peer, key: &[u8; 32], now: Instant) -> bool {
+        let mut map = self.key_strikes.lock().unwrap_or_else(|e| e.into_inner());
+        let s = strike_entry(&mut map, (peer, *key), now);
+        s.failures += 1;
+        if s.failures < self.max_failures {
+            return false;
+        }
+        s.failures = 0;
+        s.lockouts += 1;
+        s.locked_until = Some(now + self.lockout);
+        drop(map);
+        self.event_with(
+            "lockout",
+            &peer.to_string(),
+            Some(self.lockout.as_secs()),
+            Some(&hex::encode(key)),
+        );
+        true
+    }
+
+    /// Checks a posting credential from `peer` and counts it when bad, in one step under
+    /// the strikes lock: concurrent guesses cannot all pass the gate before the first
+    /// failure is counted, so at most `max_failures` guesses are answered per lockout.
+    /// `Err` when the source is locked out (the guess is not even looked at).
+    pub fn check_post_from(
+        &self,
+        peer: Peer,
+        bearer: Option<&str>,
+        now: Instant,
+    ) -> Result<(Credential, Escalation), Gate> {
+        if self.password.is_none() && !self.require_token {
+            return Ok((Credential::Ok, Escalation::None));
+        }
+        let mut map = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = map.get(&peer).and_then(|s| s.locked_until)
+            && until > now
+        {
+            return Err(Gate::Locked(
+                (until - now).as_secs_f64().ceil().max(1.0) as u64
+            ));
+        }
+        let cred = self.check_post(bearer);
+        if cred != Credential::Bad {
+            return Ok((cred, Escalation::None));
+        }
+        let esc = self.count_failure(&mut map, peer, now);
+        drop(map);
+        if esc == Escalation::Lockout {
+            self.event("lockout", &peer.to_string(), Some(self.lockout.as_secs()));
+        }
+        Ok((cred, esc))
+    }
+
     /// Counts a failed attempt. On `Block` the caller persists the block, then calls
     /// [`Admission::blocked_now`].
     pub fn failure(&self, peer: Peer, now: Instant) -> Escalation {
         let mut map = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_STRIKES && !map.contains_key(&peer) {
-            map.retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
-            if map.len() >= MAX_STRIKES {
-                return Escalation::None;
-            }
+        let esc = self.count_failure(&mut map, peer, now);
+        drop(map);
+        if esc == Escalation::Lockout {
+            self.event("lockout", &peer.to_string(), Some(self.lockout.as_secs()));
         }
-        let s = map.entry(peer).or_insert(Strikes {
-            failures: 0,
-            lockouts: 0,
-            locked_until: None,
-            last: now,
-        });
-        s.last = now;
+        esc
+    }
+
+    fn count_failure(
+        &self,
+        map: &mut HashMap<Peer, Strikes>,
+        peer: Peer,
+        now: Instant,
+    ) -> Escalation {
+        let s = strike_entry(map, peer, now);
         s.failures += 1;
         if s.failures < self.max_failures {
             return Escalation::None;
@@ -231,8 +240,6 @@ impl Admission {
             map.remove(&peer);
             return Escalation::Block;
         }
-        drop(map);
-        self.event("lockout", &peer.to_string(), Some(self.lockout.as_secs()));
         Escalation::Lockout
     }
 
@@ -276,6 +283,10 @@ impl Admission {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
+        self.key_strikes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, s| now.saturating_duration_since(s.last) < FORGET_AFTER);
     }
 
     fn lock_blocked(&self) -> std::sync::MutexGuard<'_, HashMap<Peer, Instant>> {
@@ -284,9 +295,16 @@ impl Admission {
 
     /// Logs an event line on stderr and runs the hook with it on stdin.
     fn event(&self, event: &str, addr: &str, lockout_secs: Option<u64>) {
+        self.event_with(event, addr, lockout_secs, None);
+    }
+
+    fn event_with(&self, event: &str, addr: &str, lockout_secs: Option<u64>, key: Option<&str>) {
         let mut v = serde_json::json!({"type": "event", "event": event, "addr": addr, "ts": now()});
         if let Some(s) = lockout_secs {
             v["lockout_secs"] = s.into();
+        }
+        if let Some(k) = key {
+            v["key"] = k.into();
         }
         let line = v.to_string();
         eprintln!("{line}");
@@ -299,53 +317,6 @@ impl Admission {
 /// Addresses as stored in the blocks table; a row that does not parse is ignored.
 fn parse_peers(addrs: HashSet<String>) -> impl Iterator<Item = Peer> {
     addrs.into_iter().filter_map(|a| Peer::parse(&a))
-}
-
-/// Runs `sh -c CMD` with `line` on stdin on its own thread, killed after [`HOOK_TIMEOUT`].
-fn run_hook(cmd: String, line: String, running: std::sync::Arc<AtomicUsize>) {
-    if running.fetch_add(1, Ordering::SeqCst) >= MAX_HOOKS {
-        running.fetch_sub(1, Ordering::SeqCst);
-        eprintln!("pigeon relay: {MAX_HOOKS} event hooks still running; not starting another");
-        return;
-    }
-    let spawned = std::thread::Builder::new()
-        .name("pigeon-hook".into())
-        .spawn(move || {
-            let result = (|| -> std::io::Result<()> {
-                let mut child = Command::new("sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .spawn()?;
-                if let Some(mut stdin) = child.stdin.take() {
-                    let _ = writeln!(stdin, "{line}");
-                }
-                let deadline = Instant::now() + HOOK_TIMEOUT;
-                loop {
-                    if let Some(status) = child.try_wait()? {
-                        if !status.success() {
-                            eprintln!("pigeon relay: event hook exited with {status}");
-                        }
-                        return Ok(());
-                    }
-                    if Instant::now() >= deadline {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        eprintln!("pigeon relay: event hook killed after {HOOK_TIMEOUT:?}");
-                        return Ok(());
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            })();
-            if let Err(e) = result {
-                eprintln!("pigeon relay: cannot run the event hook: {e}");
-            }
-            running.fetch_sub(1, Ordering::SeqCst);
-        });
-    if spawned.is_err() {
-        eprintln!("pigeon relay: cannot start a thread for the event hook");
-    }
 }
 
 #[cfg(test)]
@@ -368,26 +339,6 @@ mod tests {
     }
 
     #[test]
-    fn tokens_verify_expire_and_resist_forgery() {
-        let s = [5u8; 32];
-        let t = make_token(&s, "bob", 2000);
-        assert_eq!(verify_token(&s, &t, 1000), Ok("bob".into()));
-        assert_eq!(verify_token(&s, &t, 2000), Err(TokenError::Expired));
-        assert_eq!(verify_token(&[6u8; 32], &t, 1000), Err(TokenError::Forged));
-        // Moving the expiry or the label breaks the MAC.
-        let later = t.replace(".2000.", ".9999.");
-        assert_eq!(verify_token(&s, &later, 1000), Err(TokenError::Forged));
-        let eve = make_token(&s, "eve", 2000);
-        let swapped = format!(
-            "{}.{}",
-            eve.rsplit_once('.').unwrap().0,
-            t.rsplit_once('.').unwrap().1
-        );
-        assert_eq!(verify_token(&s, &swapped, 1000), Err(TokenError::Forged));
-        assert_eq!(verify_token(&s, "pgt1.x", 1000), Err(TokenError::Forged));
-    }
-
-    #[test]
     fn credentials_by_mode() {
         assert_eq!(adm(None, false).check_post(None), Credential::Ok);
         let a = adm(Some("pw"), false);
@@ -401,6 +352,21 @@ mod tests {
         assert_eq!(t.check_post(Some(&tok)), Credential::Ok);
         let old = make_token(&[5u8; 32], "bob", now() - 1);
         assert_eq!(t.check_post(Some(&old)), Credential::Expired);
+    }
+
+    #[test]
+    fn bad_signatures_lock_out_the_source_and_key_pair_only() {
+        let a = adm(None, false);
+        let p = Peer::parse("192.0.2.9").unwrap();
+        let t = Instant::now();
+        assert!(!a.key_failure(p, &[1; 32], t));
+        assert!(!a.key_failure(p, &[1; 32], t));
+        assert!(a.key_failure(p, &[1; 32], t));
+        assert_eq!(a.key_gate(p, &[1; 32], t), Err(Gate::Locked(60)));
+        assert_eq!(a.key_gate(p, &[2; 32], t), Ok(()));
+        assert_eq!(a.gate(p, t), Ok(()), "the source itself is not locked");
+        let other = Peer::parse("192.0.2.10").unwrap();
+        assert_eq!(a.key_gate(other, &[1; 32], t), Ok(()));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, VerifyingKey};
 
+use super::names::Names;
 use crate::wire;
 
 /// Seconds a request's time may differ from the relay's clock, either way.
@@ -33,6 +34,8 @@ pub enum AuthError {
     WrongKey,
     /// The time is outside the skew window.
     Stale,
+    /// The signed `Host` is not one of this relay's names (what they are).
+    WrongRelay(String),
     BadSignature,
     Replay,
 }
@@ -44,6 +47,7 @@ impl AuthError {
             AuthError::Malformed(_) => "unauthorized",
             AuthError::WrongKey => "wrong_key",
             AuthError::Stale => "stale",
+            AuthError::WrongRelay(_) => "wrong_relay",
             AuthError::BadSignature => "bad_signature",
             AuthError::Replay => "replay",
         }
@@ -56,6 +60,10 @@ impl AuthError {
             AuthError::Stale => {
                 format!("the request time is more than {SKEW} s from the relay's clock")
             }
+            AuthError::WrongRelay(names) => format!(
+                "this request was signed for another relay; this one is {names} \
+                 (behind a proxy, its operator sets --public-url)"
+            ),
             AuthError::BadSignature => "the request signature does not verify".into(),
             AuthError::Replay => "this signed request was already used".into(),
         }
@@ -146,17 +154,39 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, AuthError> {
         .map_err(|_| AuthError::Malformed(format!("header {name} is not text")))
 }
 
-/// Checks a signed request for `mbox` (64 hex digits). `path` and `query` are exactly as
-/// received (query without `?`, empty when none).
+/// The key a signed request claims, when its header is readable (for counting failures
+/// per key).
+pub fn claimed_key(headers: &HeaderMap) -> Option<[u8; 32]> {
+    let mut key = [0u8; 32];
+    let text = headers.get(wire::HDR_KEY)?.to_str().ok()?;
+    hex::decode_to_slice(text, &mut key).ok()?;
+    Some(key)
+}
+
+/// A request to check, as received: `path` and `query` exactly as sent (query without `?`,
+/// empty when none).
+pub struct Signed<'a> {
+    pub headers: &'a HeaderMap,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+}
+
+/// Checks a signed request for `mbox` (64 hex digits) made for one of `names`; returns the
+/// signed time (a delete reaches no envelope that arrived after it).
 pub fn verify(
-    headers: &HeaderMap,
-    method: &str,
-    path: &str,
-    query: &str,
+    req: &Signed<'_>,
     mbox: &str,
+    names: &Names,
     now: u64,
     cache: &ReplayCache,
-) -> Result<(), AuthError> {
+) -> Result<u64, AuthError> {
+    let Signed {
+        headers,
+        method,
+        path,
+        query,
+    } = *req;
     let key_hex = header(headers, wire::HDR_KEY)?;
     let time_text = header(headers, wire::HDR_TIME)?;
     let nonce = header(headers, wire::HDR_NONCE)?;
@@ -185,16 +215,21 @@ pub fn verify(
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or(AuthError::BadSignature)?;
-    let vk = VerifyingKey::from_bytes(&key).map_err(|_| AuthError::BadSignature)?;
-    // The Host header as received: a signature made for another relay does not verify here.
+    // The Host header as received is what was signed; it must also name this relay, or one
+    // relay could replay its users' requests to another.
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
+    if !names.accepts(host) {
+        return Err(AuthError::WrongRelay(names.describe()));
+    }
+    let vk = VerifyingKey::from_bytes(&key).map_err(|_| AuthError::BadSignature)?;
     let msg = wire::request_signing_bytes(method, host, path, query, time, nonce);
     vk.verify_strict(&msg, &Signature::from_bytes(&sig_bytes))
         .map_err(|_| AuthError::BadSignature)?;
-    cache.insert(&sig_bytes, time + SKEW)
+    cache.insert(&sig_bytes, time + SKEW)?;
+    Ok(time)
 }
 
 #[cfg(test)]
@@ -213,6 +248,53 @@ mod tests {
             h.insert(k, HeaderValue::from_str(&v).unwrap());
         }
         h
+    }
+
+    fn verify(
+        h: &HeaderMap,
+        method: &str,
+        path: &str,
+        query: &str,
+        mbox: &str,
+        now: u64,
+        cache: &ReplayCache,
+    ) -> Result<(), AuthError> {
+        let names = Names::new(
+            "127.0.0.1:1".parse().unwrap(),
+            &["http://relay.test".into()],
+        );
+        let req = Signed {
+            headers: h,
+            method,
+            path,
+            query,
+        };
+        super::verify(&req, mbox, &names, now, cache).map(|_| ())
+    }
+
+    #[test]
+    fn a_host_that_is_not_this_relay_is_wrong_relay_and_not_a_failure() {
+        let key = SigningKey::from_bytes(&[1u8; 32]);
+        let mbox = wire::mailbox_id(key.verifying_key().as_bytes());
+        let path = format!("/v1/mailboxes/{mbox}");
+        let mut h = signed(&key, "GET", &path, "", 1000);
+        h.insert(
+            axum::http::header::HOST,
+            HeaderValue::from_static("elsewhere.test"),
+        );
+        let names = Names::new(
+            "127.0.0.1:1".parse().unwrap(),
+            &["http://relay.test".into()],
+        );
+        let req = Signed {
+            headers: &h,
+            method: "GET",
+            path: &path,
+            query: "",
+        };
+        let e = super::verify(&req, &mbox, &names, 1000, &ReplayCache::default()).unwrap_err();
+        assert_eq!(e.code(), "wrong_relay");
+        assert!(!e.is_failure());
     }
 
     #[test]

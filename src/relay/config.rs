@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use super::source::Cidr;
 use crate::cli::ServeRunArgs;
 use crate::error::{Exit, Fail, WithHint};
 use crate::home::Home;
@@ -53,6 +54,16 @@ pub struct RelayConfig {
     pub max_inflight_bytes: u64,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// URLs clients reach the relay by, besides its bound address (see `names`).
+    pub public_urls: Vec<String>,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Connections open at once from one source address (trusted proxies exempt).
+    pub max_connections_per_source: u32,
+    /// How long a reply may wait for the client to read it before the connection closes.
+    pub write_timeout: Duration,
+    /// Stored bytes one source may add per hour; 0 means no cap.
+    pub max_bytes_per_source_hour: u64,
 }
 
 impl RelayConfig {
@@ -86,6 +97,11 @@ impl RelayConfig {
             readers: 2,
             max_inflight_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(10),
+            public_urls: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_connections_per_source: 64,
+            write_timeout: Duration::from_secs(30),
+            max_bytes_per_source_hour: 0,
         }
     }
 
@@ -134,6 +150,12 @@ pub struct FileServe {
     pub readers: Option<usize>,
     pub max_inflight_bytes: Option<u64>,
     pub shutdown_grace: Option<Secs>,
+    pub public_url: Option<String>,
+    pub public_urls: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub max_connections_per_source: Option<u32>,
+    pub write_timeout: Option<Secs>,
+    pub max_bytes_per_source_hour: Option<u64>,
 }
 
 /// A duration in the file: a number of seconds or a string such as `"14d"`.
@@ -248,6 +270,36 @@ pub fn resolve(args: &ServeRunArgs, file: FileServe, home: &Home) -> Result<Rela
         .or(file.max_lockouts)
         .unwrap_or(c.max_lockouts);
     c.readers = file.readers.unwrap_or(c.readers);
+    c.max_connections_per_source = args
+        .max_connections_per_source
+        .or(file.max_connections_per_source)
+        .unwrap_or(c.max_connections_per_source);
+    c.max_bytes_per_source_hour = num(
+        args.max_bytes_per_source_hour,
+        file.max_bytes_per_source_hour,
+        c.max_bytes_per_source_hour,
+    );
+    // Lists: the flags replace the file's, as a single value would.
+    c.public_urls = if args.public_urls.is_empty() {
+        file.public_url
+            .into_iter()
+            .chain(file.public_urls.into_iter().flatten())
+            .collect()
+    } else {
+        args.public_urls.clone()
+    };
+    for u in &c.public_urls {
+        super::names::check_public_url(u).map_err(|e| usage(format!("public_url: {e}")))?;
+    }
+    let proxies = if args.trusted_proxies.is_empty() {
+        file.trusted_proxies.unwrap_or_default()
+    } else {
+        args.trusted_proxies.clone()
+    };
+    c.trusted_proxies = proxies
+        .iter()
+        .map(|p| Cidr::parse(p).map_err(|e| usage(format!("trusted_proxy: {e}"))))
+        .collect::<Result<_>>()?;
     c.max_inflight_bytes = file.max_inflight_bytes.unwrap_or(c.max_inflight_bytes);
 
     let dur =
@@ -290,6 +342,12 @@ pub fn resolve(args: &ServeRunArgs, file: FileServe, home: &Home) -> Result<Rela
     )?);
     c.lockout = secs(dur(&args.lockout, &file.lockout, "lockout", 600)?);
     c.shutdown_grace = secs(dur(&None, &file.shutdown_grace, "shutdown_grace", 10)?);
+    c.write_timeout = secs(dur(
+        &args.write_timeout,
+        &file.write_timeout,
+        "write_timeout",
+        30,
+    )?);
 
     if explicit_default_ttl && c.default_ttl > c.max_ttl {
         return Err(usage(format!(
@@ -318,6 +376,11 @@ fn validate(c: &RelayConfig) -> Result<()> {
         ("sweep_interval", c.sweep_interval.as_secs()),
         ("header_timeout", c.header_timeout.as_secs()),
         ("body_timeout", c.body_timeout.as_secs()),
+        ("write_timeout", c.write_timeout.as_secs()),
+        (
+            "max_connections_per_source",
+            c.max_connections_per_source.into(),
+        ),
     ];
     for (key, v) in positive {
         if v == 0 {
@@ -362,92 +425,5 @@ fn read_password(path: &Path) -> Result<String> {
 pub use crate::config::parse_duration;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn home() -> (tempfile::TempDir, Home) {
-        let d = tempfile::tempdir().unwrap();
-        let h = Home::at(d.path());
-        (d, h)
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("90").unwrap(), 90);
-        assert_eq!(parse_duration("30m").unwrap(), 1800);
-        assert_eq!(parse_duration("14d").unwrap(), 14 * DAY);
-        assert_eq!(parse_duration("2w").unwrap(), 14 * DAY);
-        assert!(parse_duration("5y").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn flags_beat_file_beats_defaults() {
-        let (_d, h) = home();
-        let file = parse_file(
-            "[send]\nttl = \"1d\"\n[serve]\nrate = 7\nmax_body = 2048\nmax_ttl = \"2d\"\nlisten = \"0.0.0.0:1\"\n",
-            &h.config,
-        )
-        .unwrap();
-        let args = ServeRunArgs {
-            rate: Some(9),
-            max_ttl: Some("1h".into()),
-            ..Default::default()
-        };
-        let c = resolve(&args, file, &h).unwrap();
-        assert_eq!(c.rate, 9, "flag wins over file");
-        assert_eq!(c.max_body, 2048, "file wins over default");
-        assert_eq!(c.max_ttl, 3600);
-        assert_eq!(c.default_ttl, 3600, "default ttl is clamped to the max");
-        assert_eq!(c.listen.to_string(), "0.0.0.0:1");
-        assert_eq!(c.max_envelopes, 10_000, "default");
-        assert_eq!(c.db, h.relay_db_path());
-        assert_eq!(c.admission(), "open");
-    }
-
-    #[test]
-    fn unknown_key_is_named() {
-        let (_d, h) = home();
-        let err = parse_file("[serve]\nmax_bdy = 1\n", &h.config).unwrap_err();
-        let text = format!("{err:#}");
-        assert!(text.contains("max_bdy"), "{text}");
-        assert_eq!(crate::error::exit_code(&err), Exit::Usage);
-    }
-
-    #[test]
-    fn bad_values_are_refused() {
-        let (_d, h) = home();
-        let args = ServeRunArgs {
-            listen: Some("nowhere".into()),
-            ..Default::default()
-        };
-        assert!(resolve(&args, FileServe::default(), &h).is_err());
-        let args = ServeRunArgs {
-            max_ttl: Some("1h".into()),
-            default_ttl: Some("2h".into()),
-            ..Default::default()
-        };
-        assert!(resolve(&args, FileServe::default(), &h).is_err());
-        let args = ServeRunArgs {
-            max_body: Some(0),
-            ..Default::default()
-        };
-        assert!(resolve(&args, FileServe::default(), &h).is_err());
-    }
-
-    #[test]
-    fn password_file_is_read_and_relative_paths_follow_the_file() {
-        let (d, h) = home();
-        std::fs::write(d.path().join("pass"), "s3cret\n").unwrap();
-        let file = parse_file(
-            "[serve]\npassword_file = \"pass\"\ndb = \"r.sqlite\"\n",
-            &h.config,
-        )
-        .unwrap();
-        let c = resolve(&ServeRunArgs::default(), file, &h).unwrap();
-        assert_eq!(c.password.as_deref(), Some("s3cret"));
-        assert_eq!(c.db, d.path().join("r.sqlite"));
-        assert_eq!(c.admission(), "password");
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

@@ -34,6 +34,24 @@ impl Peer {
         }
     }
 
+    /// The network a source counts in when the rate table is full: an IPv4 /24, an IPv6
+    /// /48. Marked so that it never equals a real source (those are plain IPv4, or a /64
+    /// with its host half zero).
+    pub fn network(self) -> Peer {
+        match self.0 {
+            IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                Peer(IpAddr::V6(
+                    std::net::Ipv4Addr::new(a, b, c, 0).to_ipv6_mapped(),
+                ))
+            }
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                Peer(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 1)))
+            }
+        }
+    }
+
     /// Parses what an operator types: `203.0.113.7`, `2001:db8::1` or `2001:db8::/64`.
     pub fn parse(text: &str) -> Option<Peer> {
         let t = text.trim();
@@ -53,9 +71,12 @@ impl fmt::Display for Peer {
 
 /// Entries kept before idle ones are pruned.
 const RATE_TABLE_SOFT_CAP: usize = 16_384;
-/// Past this many busy sources, new ones share one bucket: memory stays bounded even when
-/// an attacker rotates through a whole IPv6 prefix.
+/// Past this many busy sources, new ones share a bucket per network ([`Peer::network`]):
+/// memory stays bounded even when an attacker rotates through a whole IPv6 prefix, and the
+/// attacker's network is limited together without starving everyone else's.
 const RATE_TABLE_HARD_CAP: usize = 100_000;
+/// Network buckets kept at most on top; past them the rest share one last bucket.
+const RATE_TABLE_NETWORKS: usize = 50_000;
 
 struct Bucket {
     tokens: f64,
@@ -66,14 +87,43 @@ struct Bucket {
 pub struct RateLimiter {
     rate: f64,
     buckets: Mutex<HashMap<Peer, Bucket>>,
+    /// (soft, hard, networks): the table caps above, smaller in tests.
+    caps: (usize, usize, usize),
 }
 
 impl RateLimiter {
     /// `rate` 0 turns the limit off.
     pub fn new(rate: u32) -> RateLimiter {
+        RateLimiter::with_caps(
+            rate,
+            (
+                RATE_TABLE_SOFT_CAP,
+                RATE_TABLE_HARD_CAP,
+                RATE_TABLE_NETWORKS,
+            ),
+        )
+    }
+
+    fn with_caps(rate: u32, caps: (usize, usize, usize)) -> RateLimiter {
         RateLimiter {
             rate: f64::from(rate),
             buckets: Mutex::new(HashMap::new()),
+            caps,
+        }
+    }
+
+    /// The bucket a new source gets in a table this full: its own, its network's, or the
+    /// last shared one.
+    fn slot(&self, map: &HashMap<Peer, Bucket>, peer: Peer) -> Peer {
+        let (_, hard, networks) = self.caps;
+        if map.len() < hard || map.contains_key(&peer) {
+            return peer;
+        }
+        let net = peer.network();
+        if map.len() < hard + networks || map.contains_key(&net) {
+            net
+        } else {
+            Peer::OVERFLOW
         }
     }
 
@@ -83,13 +133,10 @@ impl RateLimiter {
             return Ok(());
         }
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let mut peer = peer;
-        if map.len() >= RATE_TABLE_SOFT_CAP && !map.contains_key(&peer) {
+        if map.len() >= self.caps.0 && !map.contains_key(&peer) {
             prune(&mut map, self.rate, now);
-            if map.len() >= RATE_TABLE_HARD_CAP {
-                peer = Peer::OVERFLOW;
-            }
         }
+        let peer = self.slot(&map, peer);
         let b = map.entry(peer).or_insert(Bucket {
             tokens: self.rate,
             last: now,
@@ -104,6 +151,22 @@ impl RateLimiter {
             let wait = (1.0 - b.tokens) / self.rate;
             Err(wait.ceil().max(1.0) as u64)
         }
+    }
+
+    /// Takes `n` more tokens from a source that [`RateLimiter::check`] just let in (the
+    /// rest of a batch's items), going into debt if need be: its next requests wait until
+    /// the items are paid for, so a batch cannot carry more than the rate allows.
+    pub fn charge(&self, peer: Peer, n: u64, now: Instant) {
+        if self.rate <= 0.0 || n == 0 {
+            return;
+        }
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let peer = self.slot(&map, peer);
+        let b = map.entry(peer).or_insert(Bucket {
+            tokens: self.rate,
+            last: now,
+        });
+        b.tokens -= n as f64;
     }
 
     /// Forgets sources whose bucket is full again (they would start full anyway).
@@ -134,11 +197,82 @@ impl BodyBudget {
 
     /// Reserves `bytes`, waiting at most `patience`; `None` when the relay is too busy.
     pub async fn reserve(&self, bytes: u64, patience: Duration) -> Option<OwnedSemaphorePermit> {
-        let n = bytes.clamp(1, self.max) as u32;
+        let n = bytes.min(self.max) as u32;
+        // Called per chunk of every body: no timer unless it has to wait.
+        if let Ok(p) = self.sem.clone().try_acquire_many_owned(n) {
+            return Some(p);
+        }
         tokio::time::timeout(patience, self.sem.clone().acquire_many_owned(n))
             .await
             .ok()?
             .ok()
+    }
+}
+
+/// How long a source's stored bytes are counted against `max_bytes_per_source_hour`.
+const SOURCE_WINDOW: Duration = Duration::from_secs(3600);
+/// Sources counted at most; when full, the one that stored least this hour is forgotten.
+const SOURCE_TABLE_CAP: usize = 100_000;
+
+/// Bytes stored per source in the current hour (a fixed window from its first post).
+pub struct SourceQuota {
+    cap: u64,
+    used: Mutex<HashMap<Peer, (Instant, u64)>>,
+}
+
+impl SourceQuota {
+    /// `cap` 0 turns the quota off.
+    pub fn new(cap: u64) -> SourceQuota {
+        SourceQuota {
+            cap,
+            used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts `bytes` for `peer`; `Err(seconds)` until its window ends when that would pass
+    /// the cap (then nothing is counted).
+    pub fn take(&self, peer: Peer, bytes: u64, now: Instant) -> Result<(), u64> {
+        if self.cap == 0 {
+            return Ok(());
+        }
+        let mut map = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= SOURCE_TABLE_CAP && !map.contains_key(&peer) {
+            map.retain(|_, (start, _)| now.saturating_duration_since(*start) < SOURCE_WINDOW);
+            if map.len() >= SOURCE_TABLE_CAP
+                && let Some(k) = map.iter().min_by_key(|(_, (_, b))| *b).map(|(k, _)| *k)
+            {
+                map.remove(&k);
+            }
+        }
+        let e = map.entry(peer).or_insert((now, 0));
+        if now.saturating_duration_since(e.0) >= SOURCE_WINDOW {
+            *e = (now, 0);
+        }
+        if e.1.saturating_add(bytes) > self.cap {
+            let left = SOURCE_WINDOW.saturating_sub(now.saturating_duration_since(e.0));
+            return Err(left.as_secs().max(1));
+        }
+        e.1 += bytes;
+        Ok(())
+    }
+
+    /// Gives back what [`SourceQuota::take`] counted for envelopes that were not stored.
+    pub fn give_back(&self, peer: Peer, bytes: u64) {
+        if self.cap == 0 || bytes == 0 {
+            return;
+        }
+        let mut map = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = map.get_mut(&peer) {
+            e.1 = e.1.saturating_sub(bytes);
+        }
+    }
+
+    /// Forgets windows that are over.
+    pub fn prune(&self, now: Instant) {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, (start, _)| now.saturating_duration_since(*start) < SOURCE_WINDOW);
     }
 }
 
@@ -183,6 +317,60 @@ mod tests {
         rl.prune(t0 + Duration::from_secs(10));
         assert!(rl.buckets.lock().unwrap().is_empty());
         assert!(RateLimiter::new(0).check(p, t0).is_ok());
+    }
+
+    #[test]
+    fn a_full_rate_table_limits_new_sources_by_network_not_all_together() {
+        let rl = RateLimiter::with_caps(2, (4, 4, 2));
+        let t0 = Instant::now();
+        // An attacker fills the table from one /48 (buckets still in use: not pruned).
+        for i in 0..6u16 {
+            let p = Peer::from_ip(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, i, 0, 0, 0, 1)));
+            let _ = rl.check(p, t0);
+            let _ = rl.check(p, t0);
+        }
+        // Its further addresses share its network's bucket, spent by now...
+        let more = Peer::parse("2001:db8:1:99::1").unwrap();
+        assert!(rl.check(more, t0).is_err());
+        // ...while a newcomer from elsewhere has one of its own.
+        let other = Peer::parse("198.51.100.7").unwrap();
+        assert!(rl.check(other, t0).is_ok());
+        assert!(rl.check(other, t0).is_ok());
+        assert!(rl.check(other, t0).is_err());
+        assert_ne!(other.network(), other);
+        assert_ne!(
+            Peer::parse("2001:db8:1::").unwrap().network(),
+            Peer::parse("2001:db8:1::").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_batch_is_paid_for_by_its_items() {
+        let rl = RateLimiter::new(5);
+        let p = Peer::parse("192.0.2.1").unwrap();
+        let t0 = Instant::now();
+        assert!(rl.check(p, t0).is_ok());
+        rl.charge(p, 19, t0);
+        // 5 - 20 = -15 tokens: 16 / 5 = 3.2 s before the next request.
+        assert_eq!(rl.check(p, t0), Err(4));
+        assert!(rl.check(p, t0 + Duration::from_secs(4)).is_ok());
+    }
+
+    #[test]
+    fn source_quota_caps_an_hour_and_gives_back() {
+        let q = SourceQuota::new(1000);
+        let p = Peer::parse("192.0.2.1").unwrap();
+        let t0 = Instant::now();
+        assert!(q.take(p, 600, t0).is_ok());
+        assert_eq!(q.take(p, 600, t0), Err(3600));
+        assert!(q.take(Peer::parse("192.0.2.2").unwrap(), 600, t0).is_ok());
+        q.give_back(p, 600);
+        assert!(q.take(p, 1000, t0).is_ok());
+        assert!(
+            q.take(p, 1, t0 + Duration::from_secs(3600)).is_ok(),
+            "new hour"
+        );
+        assert!(SourceQuota::new(0).take(p, u64::MAX, t0).is_ok());
     }
 
     #[tokio::test]

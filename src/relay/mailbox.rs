@@ -1,7 +1,7 @@
 //! The owner's side of a mailbox: signed fetch (with long polling) and signed delete.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -10,10 +10,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::App;
+use super::admission::Gate;
 use super::auth;
 use super::limits::Peer;
 use super::reply::{ApiErr, json};
-use super::routes::{failed_attempt, mailbox_hash};
+use super::routes::mailbox_hash;
 use super::storage::{self, now};
 use crate::wire;
 
@@ -22,7 +23,11 @@ const PAGE_BYTES: u64 = 4 << 20;
 /// Envelopes in a fetch reply when the reader names no limit.
 const DEFAULT_PAGE: u64 = 100;
 
-/// A signed mailbox request: only the key holder gets past.
+/// A signed mailbox request: only the key holder gets past. Returns the signed time.
+///
+/// The path must be exactly `/v1/mailboxes/<mbox>` as sent (no percent-encoding, no extra
+/// slashes): the signature covers the path as sent and the router reads it decoded, so the
+/// two readings must be the same text.
 async fn signed(
     app: &App,
     peer: Peer,
@@ -30,13 +35,49 @@ async fn signed(
     uri: &Uri,
     headers: &HeaderMap,
     mbox: &str,
-) -> Result<(), ApiErr> {
-    let query = uri.query().unwrap_or("");
-    match auth::verify(headers, method, uri.path(), query, mbox, now(), &app.replay) {
-        Ok(()) => Ok(()),
+) -> Result<u64, ApiErr> {
+    if uri.path() != format!("/v1/mailboxes/{mbox}") {
+        return Err(ApiErr::bad(
+            "the path must be /v1/mailboxes/<64 lowercase hex digits>, not percent-encoded",
+        ));
+    }
+    // The signed host is the one Host header; a second one, or an absolute request target
+    // naming another authority, is a host that a proxy could route by instead.
+    let mut hosts = headers.get_all(axum::http::header::HOST).iter();
+    let host = hosts.next().and_then(|h| h.to_str().ok());
+    let target_differs = uri
+        .authority()
+        .is_some_and(|a| host.is_none_or(|h| !a.as_str().eq_ignore_ascii_case(h)));
+    if hosts.next().is_some() || target_differs {
+        return Err(ApiErr::bad(
+            "a signed request has exactly one Host header, and a request target naming no other host",
+        ));
+    }
+    let key = auth::claimed_key(headers);
+    if let Some(k) = &key
+        && let Err(Gate::Locked(secs)) = app.admission.key_gate(peer, k, Instant::now())
+    {
+        return Err(ApiErr::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "locked_out",
+            &format!("too many bad signatures with this key; locked out for {secs} s"),
+        )
+        .retry_after(secs));
+    }
+    let req = auth::Signed {
+        headers,
+        method,
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+    };
+    match auth::verify(&req, mbox, &app.names, now(), &app.replay) {
+        Ok(t) => Ok(t),
         Err(e) => {
-            if e.is_failure() {
-                failed_attempt(app, peer).await;
+            if e.is_failure()
+                && let Some(k) = &key
+                && app.admission.key_failure(peer, k, Instant::now())
+            {
+                app.metrics.lockouts.inc();
             }
             Err(ApiErr::new(
                 StatusCode::UNAUTHORIZED,
@@ -56,6 +97,8 @@ struct Query {
     upto: Option<u64>,
 }
 
+/// Strict, so that no reader of the signed query can see other values than the relay does:
+/// each key at most once, values plain decimal digits (no `+`, no percent-encoding).
 fn parse_query(q: Option<&str>) -> Result<Query, ApiErr> {
     let mut out = Query::default();
     for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -67,10 +110,14 @@ fn parse_query(q: Option<&str>) -> Result<Query, ApiErr> {
             "upto" => &mut out.upto,
             _ => continue,
         };
-        *slot = Some(
-            v.parse()
-                .map_err(|_| ApiErr::bad(&format!("{k} must be a whole number")))?,
-        );
+        if slot.is_some() {
+            return Err(ApiErr::bad(&format!("{k} is given twice")));
+        }
+        let n = Some(v)
+            .filter(|v| !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| ApiErr::bad(&format!("{k} must be a whole number")))?;
+        *slot = Some(n);
     }
     Ok(out)
 }
@@ -108,6 +155,7 @@ pub async fn fetch(
     } else {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
         let guard = app.waiters.register(hash);
+        let _counted = LongPoll::new(&app);
         let mut stop = app.shutdown.clone();
         loop {
             // Armed before reading, so a commit between the read and the wait still wakes us.
@@ -145,6 +193,22 @@ pub async fn fetch(
     ))
 }
 
+/// Counts a waiting long poll in `/metrics` while it lives (a dropped connection drops it).
+struct LongPoll<'a>(&'a App);
+
+impl<'a> LongPoll<'a> {
+    fn new(app: &'a App) -> LongPoll<'a> {
+        app.metrics.long_polls.inc();
+        LongPoll(app)
+    }
+}
+
+impl Drop for LongPoll<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.long_polls.sub(1);
+    }
+}
+
 pub async fn delete(
     State(app): State<Arc<App>>,
     Extension(peer): Extension<Peer>,
@@ -153,13 +217,16 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiErr> {
     let hash = mailbox_hash(&mbox)?;
-    signed(&app, peer, "DELETE", &uri, &headers, &mbox).await?;
+    let signed_at = signed(&app, peer, "DELETE", &uri, &headers, &mbox).await?;
     let upto = parse_query(uri.query())?
         .upto
         .ok_or_else(|| ApiErr::bad("DELETE needs ?upto=SEQ"))?;
+    // Only what had arrived when the owner signed: a delete replayed later (after a
+    // restart emptied the replay cache, say) or an `upto` inflated by a lying relay cannot
+    // reach envelopes that came after.
     let deleted = app
         .writer
-        .ack(hash, upto)
+        .ack(hash, upto, signed_at)
         .await
         .map_err(ApiErr::unavailable)?;
     Ok(json(

@@ -29,12 +29,15 @@ pub const REJECT_REASONS: &[&str] = &[
     "too_large",
     "quota",
     "relay_full",
+    "disk_full",
     "rate_limited",
     "locked_out",
     "blocked",
     "unauthorized",
     "bad_signature",
     "wrong_key",
+    "wrong_relay",
+    "source_quota",
     "stale",
     "replay",
     "timeout",
@@ -50,7 +53,7 @@ pub const ROUTES: &[&str] = &[
 #[derive(Default)]
 pub struct Metrics {
     requests: [Counter; 8],
-    rejects: [Counter; 16],
+    rejects: [Counter; 19],
     pub stored: Counter,
     pub stored_bytes: Counter,
     pub duplicates: Counter,
@@ -64,6 +67,9 @@ pub struct Metrics {
     pub connections_open: Counter,
     pub connections_refused: Counter,
     pub header_timeouts: Counter,
+    pub write_timeouts: Counter,
+    /// Long-poll reads waiting now.
+    pub long_polls: Counter,
 }
 
 impl Metrics {
@@ -169,6 +175,18 @@ impl Metrics {
             "gauge",
             self.connections_open.get(),
         );
+        counter(
+            "pigeon_write_timeouts_total",
+            "Connections closed because the client did not read its reply in time.",
+            "counter",
+            self.write_timeouts.get(),
+        );
+        counter(
+            "pigeon_long_polls",
+            "Long-poll reads waiting now.",
+            "gauge",
+            self.long_polls.get(),
+        );
         if let Some((mailboxes, envelopes, bytes)) = stored {
             counter(
                 "pigeon_mailboxes",
@@ -177,7 +195,12 @@ impl Metrics {
                 mailboxes,
             );
             counter("pigeon_envelopes", "Envelopes held.", "gauge", envelopes);
-            counter("pigeon_bytes", "Payload bytes held.", "gauge", bytes);
+            counter(
+                "pigeon_bytes",
+                "Bytes held, payload and row overhead.",
+                "gauge",
+                bytes,
+            );
         }
         let _ = writeln!(
             out,

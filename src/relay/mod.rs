@@ -17,15 +17,21 @@
 pub mod admission;
 pub mod auth;
 pub mod config;
+mod hooks;
 pub mod limits;
 pub mod mailbox;
 pub mod metrics;
+pub mod names;
 pub mod netinfo;
 mod ops;
 pub mod reply;
 pub mod routes;
 pub mod server;
+pub mod source;
 pub mod storage;
+mod strikes;
+mod timed_io;
+pub mod tokens;
 pub mod waiters;
 pub mod web;
 pub mod writer;
@@ -42,8 +48,9 @@ pub use config::RelayConfig;
 
 use crate::error::WithHint;
 use admission::{Admission, AdmissionConfig};
-use limits::{BodyBudget, RateLimiter};
+use limits::{BodyBudget, RateLimiter, SourceQuota};
 use metrics::Metrics;
+use names::Names;
 use storage::Readers;
 use waiters::Waiters;
 use writer::{Quotas, Writer};
@@ -65,6 +72,12 @@ pub struct App {
     pub rate: RateLimiter,
     pub replay: auth::ReplayCache,
     pub bodies: BodyBudget,
+    /// What each source stored this hour.
+    pub per_source: SourceQuota,
+    /// The hosts signed requests may name.
+    pub names: Names,
+    /// Connections open per source address.
+    pub conns_per_source: server::PerSource,
     /// Turns true when the relay is stopping; long polls return early.
     pub shutdown: watch::Receiver<bool>,
     /// The database's instance id, sent with every fetch.
@@ -121,6 +134,9 @@ pub async fn start(cfg: RelayConfig) -> Result<Relay> {
         blocked,
     );
     let app = Arc::new(App {
+        names: Names::new(addr, &cfg.public_urls),
+        per_source: SourceQuota::new(cfg.max_bytes_per_source_hour),
+        conns_per_source: server::PerSource::default(),
         rate: RateLimiter::new(cfg.rate),
         bodies: BodyBudget::new(cfg.max_inflight_bytes),
         replay: auth::ReplayCache::default(),
@@ -161,6 +177,11 @@ impl Relay {
     /// Where the relay listens (with the real port when asked for port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The hosts it answers signed requests for.
+    pub fn names(&self) -> &Names {
+        &self.app.names
     }
 
     /// Stops accepting, lets requests in flight finish (up to the grace time), then lets
@@ -212,6 +233,7 @@ async fn sweeper(app: Arc<App>) {
         app.rate.prune(now);
         app.replay.prune(storage::now());
         app.admission.prune(now);
+        app.per_source.prune(now);
     }
 }
 

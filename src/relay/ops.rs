@@ -6,7 +6,19 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::writer::{NewEnvelope, PostOutcome, Quotas};
 
-/// A mailbox row as the current transaction sees it.
+/// Bytes an envelope costs on disk besides its payload, counted against every byte quota:
+/// the row's integers and id (about 40 bytes with SQLite's record header), its entries in
+/// the three indexes (about 60), and page slack. Without it a flood of tiny envelopes would
+/// fill the disk while the quotas saw almost nothing.
+pub const ROW_OVERHEAD: u64 = 128;
+
+/// What an envelope of `payload` bytes counts as against the byte quotas.
+pub fn stored_size(payload: usize) -> u64 {
+    payload as u64 + ROW_OVERHEAD
+}
+
+/// A mailbox row as the current transaction sees it; `id` 0 until the row is written (it
+/// is created only when an envelope is stored, never for a refused post).
 pub struct Mbox {
     id: i64,
     count: u64,
@@ -37,14 +49,7 @@ pub fn post_one(
                     ))
                 })
                 .optional()?;
-            let (id, count, bytes) = match row {
-                Some(r) => r,
-                None => {
-                    tx.prepare_cached("INSERT INTO mailboxes (hash) VALUES (?1)")?
-                        .execute(params![item.mbox.as_slice()])?;
-                    (tx.last_insert_rowid(), 0, 0)
-                }
-            };
+            let (id, count, bytes) = row.unwrap_or((0, 0, 0));
             mboxes.entry(item.mbox).or_insert(Mbox {
                 id,
                 count: count as u64,
@@ -54,12 +59,15 @@ pub fn post_one(
         }
     };
     let find_dup = |mb: &Mbox| -> rusqlite::Result<Option<u64>> {
+        if mb.id == 0 {
+            return Ok(None);
+        }
         tx.prepare_cached("SELECT seq FROM envelopes WHERE mbox = ?1 AND id = ?2")?
             .query_row(params![mb.id, item.id.as_slice()], |r| r.get::<_, i64>(0))
             .optional()
             .map(|s| s.map(|s| s as u64))
     };
-    let len = item.payload.len() as u64;
+    let len = stored_size(item.payload.len());
     let full = if mb.count + 1 > quotas.max_envelopes {
         Some(PostOutcome::MailboxFull("envelopes"))
     } else if mb.bytes + len > quotas.max_mailbox_bytes {
@@ -72,6 +80,11 @@ pub fn post_one(
     if let Some(full) = full {
         // A re-post of something stored is still a success, full or not.
         return Ok(find_dup(mb)?.map_or(full, PostOutcome::Duplicate));
+    }
+    if mb.id == 0 {
+        tx.prepare_cached("INSERT INTO mailboxes (hash) VALUES (?1)")?
+            .execute(params![item.mbox.as_slice()])?;
+        mb.id = tx.last_insert_rowid();
     }
     let s = *seq;
     // The unique (mbox, id) index finds a duplicate as part of the insert: no extra lookup
@@ -114,7 +127,14 @@ pub fn flush(tx: &Connection, mboxes: &mut HashMap<[u8; 32], Mbox>) -> rusqlite:
     Ok(())
 }
 
-pub fn ack(tx: &Connection, hash: &[u8; 32], upto: u64, total: &mut u64) -> rusqlite::Result<u64> {
+/// Deletes the mailbox's envelopes with `seq <= upto` that arrived at or before `not_after`.
+pub fn ack(
+    tx: &Connection,
+    hash: &[u8; 32],
+    upto: u64,
+    not_after: u64,
+    total: &mut u64,
+) -> rusqlite::Result<u64> {
     let Some(id) = tx
         .prepare_cached("SELECT id FROM mailboxes WHERE hash = ?1")?
         .query_row(params![hash.as_slice()], |r| r.get::<_, i64>(0))
@@ -123,17 +143,19 @@ pub fn ack(tx: &Connection, hash: &[u8; 32], upto: u64, total: &mut u64) -> rusq
         return Ok(0);
     };
     let upto = upto.min(i64::MAX as u64) as i64;
+    let not_after = not_after.min(i64::MAX as u64) as i64;
     let (n, bytes): (i64, i64) = tx
         .prepare_cached(
             "SELECT count(*), coalesce(sum(length(payload)), 0) FROM envelopes
-             WHERE mbox = ?1 AND seq <= ?2",
+             WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3",
         )?
-        .query_row(params![id, upto], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row(params![id, upto, not_after], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if n == 0 {
         return Ok(0);
     }
-    tx.prepare_cached("DELETE FROM envelopes WHERE mbox = ?1 AND seq <= ?2")?
-        .execute(params![id, upto])?;
+    let bytes = bytes + n * ROW_OVERHEAD as i64;
+    tx.prepare_cached("DELETE FROM envelopes WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3")?
+        .execute(params![id, upto, not_after])?;
     shrink(tx, id, n, bytes)?;
     *total = total.saturating_sub(bytes as u64);
     Ok(n as u64)
@@ -155,9 +177,10 @@ pub fn sweep(tx: &Connection, now: u64, limit: usize, total: &mut u64) -> rusqli
     for (seq, mbox, len) in &victims {
         del.execute(params![seq])?;
         let e = per_mbox.entry(*mbox).or_default();
+        let len = len + ROW_OVERHEAD as i64;
         e.0 += 1;
         e.1 += len;
-        *total = total.saturating_sub(*len as u64);
+        *total = total.saturating_sub(len as u64);
     }
     for (id, (n, bytes)) in per_mbox {
         shrink(tx, id, n, bytes)?;

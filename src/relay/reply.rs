@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use http_body_util::BodyExt as _;
 use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -112,7 +112,9 @@ impl IntoResponse for ApiErr {
 }
 
 /// Reads the whole body: at most `max_body` bytes (413), within `body_timeout` (408), and
-/// only when the memory budget has room (503). The permit must live as long as the bytes.
+/// only when the memory budget has room (503). The budget is taken as bytes arrive, not
+/// from `Content-Length`: a client that announces a megabyte and sends nothing holds none
+/// of it. The permit must live as long as the bytes.
 pub async fn read_body(
     app: &App,
     headers: &HeaderMap,
@@ -133,27 +135,53 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > max) {
         return Err(too_large());
     }
-    let permit = app
-        .bodies
-        .reserve(declared.unwrap_or(max), BUDGET_PATIENCE)
-        .await
-        .ok_or_else(|| {
-            ApiErr::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "the relay is busy; try again",
-            )
-            .retry_after(1)
-        })?;
-    let collect = Limited::new(body, max as usize).collect();
-    match tokio::time::timeout(app.cfg.body_timeout, collect).await {
+    let busy = || {
+        ApiErr::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the relay is busy; try again",
+        )
+        .retry_after(1)
+    };
+    let read = async {
+        let mut permit = app
+            .bodies
+            .reserve(0, BUDGET_PATIENCE)
+            .await
+            .ok_or_else(busy)?;
+        let mut chunks: Vec<Bytes> = Vec::new();
+        let mut len = 0usize;
+        let mut body = body;
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| ApiErr::bad(&format!("cannot read the request body: {e}")))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if (len + data.len()) as u64 > max {
+                return Err(too_large());
+            }
+            let more = app
+                .bodies
+                .reserve(data.len() as u64, BUDGET_PATIENCE)
+                .await
+                .ok_or_else(busy)?;
+            permit.merge(more);
+            len += data.len();
+            chunks.push(data);
+        }
+        let bytes = match chunks.len() {
+            1 => chunks.pop().unwrap_or_default(),
+            _ => Bytes::from(chunks.concat()),
+        };
+        Ok((bytes, permit))
+    };
+    match tokio::time::timeout(app.cfg.body_timeout, read).await {
         Err(_) => Err(ApiErr::new(
             StatusCode::REQUEST_TIMEOUT,
             "timeout",
             "the request body did not arrive in time",
         )),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Ok(Err(e)) => Err(ApiErr::bad(&format!("cannot read the request body: {e}"))),
-        Ok(Ok(c)) => Ok((c.to_bytes(), permit)),
+        Ok(r) => r,
     }
 }

@@ -14,9 +14,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::App;
-use super::admission::{Credential, Escalation};
+use super::admission::{Credential, Escalation, Gate};
 use super::limits::Peer;
 use super::mailbox;
+use super::ops::stored_size;
 use super::reply::{ApiErr, json, read_body};
 use super::storage;
 use super::writer::{NewEnvelope, PostOutcome};
@@ -71,9 +72,14 @@ pub(super) fn mailbox_hash(mbox: &str) -> Result<[u8; 32], ApiErr> {
     Ok(h)
 }
 
-/// Counts a failed attempt and, when it tips the source over, locks or blocks it.
-pub(super) async fn failed_attempt(app: &App, peer: Peer) {
-    match app.admission.failure(peer, Instant::now()) {
+/// Batch items per rate-limit token. An item costs the relay about a third of a single post
+/// (one request parsed, one transaction shared), so this is generous to clients that batch
+/// (pigeon sends 100 at a time) while a batch of 1000 still counts as 50 requests, not 1.
+const ITEMS_PER_TOKEN: u64 = 20;
+
+/// Acts on what a counted failure led to: a lockout is counted, a block is stored.
+async fn escalate(app: &App, peer: Peer, esc: Escalation) {
+    match esc {
         Escalation::None => {}
         Escalation::Lockout => app.metrics.lockouts.inc(),
         Escalation::Block => match app.writer.block(peer.to_string()).await {
@@ -95,16 +101,35 @@ async fn admit(app: &App, peer: Peer, headers: &HeaderMap) -> Result<(), ApiErr>
         .map(str::trim);
     let unauthorized =
         |msg: &str| ApiErr::new(StatusCode::UNAUTHORIZED, "unauthorized", msg).bearer();
-    match app.admission.check_post(bearer) {
+    let checked = app.admission.check_post_from(peer, bearer, Instant::now());
+    let cred = match checked {
+        Ok((cred, esc)) => {
+            escalate(app, peer, esc).await;
+            cred
+        }
+        Err(Gate::Locked(secs)) => {
+            return Err(ApiErr::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "locked_out",
+                &format!("too many failed attempts; locked out for {secs} s"),
+            )
+            .retry_after(secs));
+        }
+        Err(Gate::Blocked) => {
+            return Err(ApiErr::new(
+                StatusCode::FORBIDDEN,
+                "blocked",
+                "this address is blocked; ask the relay's operator",
+            ));
+        }
+    };
+    match cred {
         Credential::Ok => Ok(()),
         Credential::Missing => Err(unauthorized(
             "this relay needs a password or token to post: Authorization: Bearer …",
         )),
         Credential::Expired => Err(unauthorized("the token has expired")),
-        Credential::Bad => {
-            failed_attempt(app, peer).await;
-            Err(unauthorized("wrong password or token"))
-        }
+        Credential::Bad => Err(unauthorized("wrong password or token")),
     }
 }
 
@@ -122,6 +147,10 @@ fn decode_envelope(app: &App, mbox: [u8; 32], e: Envelope) -> Result<NewEnvelope
     let payload = B64
         .decode(e.payload.as_bytes())
         .map_err(|_| ApiErr::bad("the payload is not standard base64"))?;
+    if payload.is_empty() {
+        // Nothing to deliver, yet a row and its quota: refused.
+        return Err(ApiErr::bad("the payload is empty"));
+    }
     let ttl = e
         .ttl
         .unwrap_or(app.cfg.default_ttl)
@@ -156,6 +185,12 @@ fn outcome(app: &App, o: &PostOutcome) -> Result<(StatusCode, u64, bool), ApiErr
                 ),
             },
         )),
+        PostOutcome::DiskFull => Err(ApiErr::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "disk_full",
+            "the relay's disk is full; nothing was stored, try again later",
+        )
+        .retry_after(60)),
         PostOutcome::RelayFull => Err(ApiErr::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "relay_full",
@@ -167,6 +202,54 @@ fn outcome(app: &App, o: &PostOutcome) -> Result<(StatusCode, u64, bool), ApiErr
             msg,
         )),
     }
+}
+
+/// Counts the items against the source's hourly cap, in order; an item over it gets its
+/// refusal in place. Returns the items to store and, per item, `None` or its refusal.
+fn source_quota(
+    app: &App,
+    peer: Peer,
+    items: Vec<NewEnvelope>,
+) -> (Vec<NewEnvelope>, Vec<Option<ApiErr>>) {
+    let now = Instant::now();
+    let mut keep = Vec::with_capacity(items.len());
+    let mut verdicts = Vec::with_capacity(items.len());
+    for item in items {
+        match app
+            .per_source
+            .take(peer, stored_size(item.payload.len()), now)
+        {
+            Ok(()) => {
+                keep.push(item);
+                verdicts.push(None);
+            }
+            Err(secs) => verdicts.push(Some(over_source_quota(app, secs))),
+        }
+    }
+    (keep, verdicts)
+}
+
+fn over_source_quota(app: &App, secs: u64) -> ApiErr {
+    ApiErr::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "source_quota",
+        &format!(
+            "this address has stored its maximum of {} bytes this hour",
+            app.cfg.max_bytes_per_source_hour
+        ),
+    )
+    .retry_after(secs)
+}
+
+/// Gives back the hourly quota of items that were not stored.
+fn refund(app: &App, peer: Peer, sizes: &[u64], outs: &[PostOutcome]) {
+    let unused: u64 = sizes
+        .iter()
+        .zip(outs)
+        .filter(|(_, o)| !matches!(o, PostOutcome::Stored(_)))
+        .map(|(s, _)| *s)
+        .sum();
+    app.per_source.give_back(peer, unused);
 }
 
 async fn post_envelope(
@@ -182,11 +265,16 @@ async fn post_envelope(
     let env: Envelope = serde_json::from_slice(&bytes)
         .map_err(|e| ApiErr::bad(&format!("bad envelope JSON: {e}")))?;
     let item = decode_envelope(&app, hash, env)?;
+    let size = stored_size(item.payload.len());
+    app.per_source
+        .take(peer, size, Instant::now())
+        .map_err(|secs| over_source_quota(&app, secs))?;
     let outs = app
         .writer
         .post(vec![item])
         .await
         .map_err(ApiErr::unavailable)?;
+    refund(&app, peer, &[size], &outs);
     let (status, seq, duplicate) = outcome(&app, &outs[0])?;
     Ok(json(
         status,
@@ -221,22 +309,36 @@ async fn batch(
             &format!("a batch holds at most {} items", app.cfg.max_batch),
         ));
     }
+    // The request itself took one token; the batch costs one per ITEMS_PER_TOKEN items.
+    let cost = (req.items.len() as u64).div_ceil(ITEMS_PER_TOKEN);
+    app.rate
+        .charge(peer, cost.saturating_sub(1), Instant::now());
     let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(req.items.len());
-    let mut valid = Vec::new();
+    let mut decoded = Vec::new();
     for item in req.items {
         match mailbox_hash(&item.mailbox).and_then(|h| decode_envelope(&app, h, item.envelope)) {
             Ok(e) => {
-                valid.push(e);
+                decoded.push(e);
                 results.push(None);
             }
             Err(e) => results.push(Some(e.as_batch_result())),
         }
     }
+    let (valid, verdicts) = source_quota(&app, peer, decoded);
+    let mut verdicts = verdicts.into_iter();
+    for r in results.iter_mut().filter(|r| r.is_none()) {
+        if let Some(Some(e)) = verdicts.next() {
+            app.metrics.reject(e.code);
+            *r = Some(e.as_batch_result());
+        }
+    }
+    let sizes: Vec<u64> = valid.iter().map(|i| stored_size(i.payload.len())).collect();
     let outs = if valid.is_empty() {
         Vec::new()
     } else {
         app.writer.post(valid).await.map_err(ApiErr::unavailable)?
     };
+    refund(&app, peer, &sizes, &outs);
     let mut outs = outs.iter();
     let results = results
         .into_iter()

@@ -1,12 +1,14 @@
-//! Accepting connections: the connection limit, TCP_NODELAY, the header read timeout, and
+//! Accepting connections: the connection limits (all and per source), TCP_NODELAY, the
+//! header read timeout (which also ends idle keep-alive connections), the write timeout, and
 //! the checks every request passes before routing (block, lockout, rate).
 //!
 //! axum's own `serve` does not expose hyper's header timeout or a connection limit, so the
 //! relay drives hyper's HTTP/1 connection itself and hands each request to the router.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -21,10 +23,11 @@ use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
 
 use super::App;
-use super::admission::Gate;
 use super::limits::Peer;
 use super::reply::{ApiErr, RejectCode};
 use super::routes::route_name;
+use super::source;
+use super::timed_io::TimedIo;
 
 /// Refusals of connections over the limit being written at once; past it they are dropped.
 const MAX_REFUSALS: usize = 64;
@@ -53,7 +56,24 @@ pub async fn accept_loop(
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let Ok(permit) = conns.clone().try_acquire_owned() else {
+        // Trusted proxies carry many clients each: only other sources have a cap.
+        let slot = if app
+            .cfg
+            .trusted_proxies
+            .iter()
+            .any(|c| c.contains(addr.ip()))
+        {
+            Some(None)
+        } else {
+            app.conns_per_source
+                .take(Peer::from_ip(addr.ip()), app.cfg.max_connections_per_source)
+                .map(Some)
+        };
+        let permit = match (slot, conns.clone().try_acquire_owned()) {
+            (Some(slot), Ok(permit)) => Some((slot, permit)),
+            _ => None,
+        };
+        let Some((slot, permit)) = permit else {
             app.metrics.connections_refused.inc();
             if let Ok(p) = refusals.clone().try_acquire_owned() {
                 tokio::spawn(async move {
@@ -69,6 +89,7 @@ pub async fn accept_loop(
         tokio::spawn(async move {
             serve_connection(stream, addr, app.clone(), router, stop).await;
             app.metrics.connections_open.sub(1);
+            drop(slot);
             drop(permit);
         });
     }
@@ -95,6 +116,56 @@ async fn refuse(stream: TcpStream) {
     .await;
 }
 
+/// Open connections per source address, for `max_connections_per_source`.
+#[derive(Default)]
+pub struct PerSource {
+    open: Arc<Mutex<HashMap<Peer, u32>>>,
+}
+
+/// One connection's place in [`PerSource`], given back on drop.
+pub struct Slot {
+    open: Arc<Mutex<HashMap<Peer, u32>>>,
+    peer: Peer,
+}
+
+impl PerSource {
+    /// A place for one more connection from `peer`; `None` when it has `cap` open.
+    pub fn take(&self, peer: Peer, cap: u32) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(peer).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            open: self.open.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.peer) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.peer);
+            }
+        }
+    }
+}
+
+/// Aborts the task when dropped: hyper drops a request's future when its client goes away,
+/// and the handler (a long poll, say) must stop with it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn serve_connection(
     stream: TcpStream,
     addr: SocketAddr,
@@ -102,12 +173,14 @@ async fn serve_connection(
     router: Router,
     mut stop: watch::Receiver<bool>,
 ) {
-    let peer = Peer::from_ip(addr.ip());
+    let ip = addr.ip();
     let svc_app = app.clone();
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let (app, router) = (svc_app.clone(), router.clone());
-        async move { Ok::<_, Infallible>(handle(app, peer, router, req).await) }
+        async move { Ok::<_, Infallible>(handle(app, ip, router, req).await) }
     });
+    let io = TimedIo::new(stream, app.cfg.write_timeout);
+    let timed_out = io.timed_out.clone();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -115,7 +188,7 @@ async fn serve_connection(
         .keep_alive(true)
         // Headers beyond this are refused (431): no request here needs more than a few KiB.
         .max_buf_size(64 * 1024);
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
@@ -129,43 +202,45 @@ async fn serve_connection(
     {
         app.metrics.header_timeouts.inc();
     }
+    if timed_out.load(std::sync::atomic::Ordering::Relaxed) {
+        app.metrics.write_timeouts.inc();
+    }
 }
 
 /// Every request: metrics, the source's gate (blocked, locked out), its rate, then routing.
 async fn handle(
     app: Arc<App>,
-    peer: Peer,
+    ip: IpAddr,
     router: Router,
     req: Request<Incoming>,
 ) -> Response<Body> {
+    let peer = Peer::from_ip(source::client_ip(
+        ip,
+        req.headers(),
+        &app.cfg.trusted_proxies,
+    ));
     let route = route_name(req.method(), req.uri().path());
     app.metrics.request(route);
     let now = Instant::now();
-    let refused = match app.admission.gate(peer, now) {
-        Err(Gate::Blocked) => Some(ApiErr::new(
+    // A lockout stops what it was earned by (posting with a password or token: see
+    // `routes::admit`; signing with one key: `mailbox::signed`), not the source's signed
+    // reads: those prove themselves, and behind a NAT belong to other people. A block
+    // (the operator's decision, or lockouts over and over) stops everything.
+    let refused = if app.admission.is_blocked(peer) {
+        Some(ApiErr::new(
             StatusCode::FORBIDDEN,
             "blocked",
             "this address is blocked; ask the relay's operator",
-        )),
-        Err(Gate::Locked(secs)) => Some(
+        ))
+    } else {
+        app.rate.check(peer, now).err().map(|secs| {
             ApiErr::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "locked_out",
-                &format!("too many failed attempts; locked out for {secs} s"),
+                "rate_limited",
+                "too many requests; slow down",
             )
-            .retry_after(secs),
-        ),
-        Ok(()) => match app.rate.check(peer, now) {
-            Err(secs) => Some(
-                ApiErr::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "too many requests; slow down",
-                )
-                .retry_after(secs),
-            ),
-            Ok(()) => None,
-        },
+            .retry_after(secs)
+        })
     };
     let mut resp = match refused {
         Some(e) => e.into_response(),
@@ -174,7 +249,8 @@ async fn handle(
             req.extensions_mut().insert(peer);
             // Its own task, so a bug that panics in a handler still gets the client an
             // answer instead of a dropped connection.
-            match tokio::spawn(router.oneshot(req)).await {
+            let mut task = AbortOnDrop(tokio::spawn(router.oneshot(req)));
+            match (&mut task.0).await {
                 Ok(Ok(r)) => r,
                 Ok(Err(never)) => match never {},
                 Err(e) => {

@@ -41,6 +41,8 @@ pub enum PostOutcome {
     /// The mailbox is full: which limit.
     MailboxFull(&'static str),
     RelayFull,
+    /// The filesystem is full: nothing of the transaction was stored.
+    DiskFull,
     Failed(String),
 }
 
@@ -52,6 +54,7 @@ pub enum Op {
     Ack {
         mbox: [u8; 32],
         upto: u64,
+        not_after: u64,
         reply: oneshot::Sender<Result<u64, String>>,
     },
     Sweep {
@@ -138,8 +141,15 @@ impl Writer {
     pub async fn post(&self, items: Vec<NewEnvelope>) -> Result<Vec<PostOutcome>, String> {
         self.ask(|reply| Op::Post { items, reply }).await
     }
-    pub async fn ack(&self, mbox: [u8; 32], upto: u64) -> Result<u64, String> {
-        self.ask(|reply| Op::Ack { mbox, upto, reply }).await?
+    /// Deletes envelopes of `mbox` up to `upto` that arrived at or before `not_after`.
+    pub async fn ack(&self, mbox: [u8; 32], upto: u64, not_after: u64) -> Result<u64, String> {
+        self.ask(|reply| Op::Ack {
+            mbox,
+            upto,
+            not_after,
+            reply,
+        })
+        .await?
     }
     pub async fn sweep(&self, limit: usize) -> Result<u64, String> {
         self.ask(|reply| Op::Sweep { limit, reply }).await?
@@ -151,6 +161,14 @@ impl Writer {
     pub async fn stop(&self) {
         let _ = self.tx.send(Op::Stop).await;
     }
+}
+
+/// The first seq of a new database: unix time in microseconds.
+fn first_seq() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros() as u64)
+        .max(1)
 }
 
 fn op_bytes(op: &Op) -> usize {
@@ -189,10 +207,17 @@ impl State {
         waiters: Arc<Waiters>,
         metrics: Arc<Metrics>,
     ) -> Result<State> {
-        let stored = storage::meta_u64(&conn, "next_seq")?.unwrap_or(1);
+        let stored = storage::meta_u64(&conn, "next_seq")?;
         let max: Option<i64> =
             conn.query_row("SELECT max(seq) FROM envelopes", [], |r| r.get(0))?;
-        let next_seq = stored.max(max.unwrap_or(0) as u64 + 1);
+        let next_seq = match (stored, max) {
+            // No seq was ever assigned (a delete or sweep would have stored the counter):
+            // start from the clock, in microseconds, so that a relay whose database was
+            // deleted and recreated still hands out seqs above those clients saw before
+            // (their cursors would otherwise skip every new envelope). 2^53 is centuries off.
+            (None, None) => first_seq(),
+            (s, m) => s.unwrap_or(1).max(m.unwrap_or(0) as u64 + 1),
+        };
         let (_, _, total_bytes) = storage::totals(&conn)?;
         Ok(State {
             conn,
@@ -224,7 +249,7 @@ impl State {
                 match p {
                     Pending::Post(tx, outs) => {
                         let out = if is_disk_full(&e) {
-                            PostOutcome::RelayFull
+                            PostOutcome::DiskFull
                         } else {
                             PostOutcome::Failed(msg.clone())
                         };
@@ -301,9 +326,14 @@ impl State {
                     }
                     pending.push(Pending::Post(reply, outs));
                 }
-                Op::Ack { mbox, upto, reply } => {
+                Op::Ack {
+                    mbox,
+                    upto,
+                    not_after,
+                    reply,
+                } => {
                     flush(&tx, &mut mboxes)?;
-                    let n = ack(&tx, &mbox, upto, &mut total)?;
+                    let n = ack(&tx, &mbox, upto, not_after, &mut total)?;
                     mboxes.clear();
                     deleted |= n > 0;
                     pending.push(Pending::Ack(reply, n));
@@ -412,46 +442,56 @@ mod tests {
     #[tokio::test]
     async fn duplicates_quotas_acks_and_seq_survive_restart() {
         let d = tempfile::tempdir().unwrap();
+        // Each envelope also counts ROW_OVERHEAD bytes.
+        let o = super::super::ops::ROW_OVERHEAD;
         let quotas = Quotas {
             max_envelopes: 2,
-            max_mailbox_bytes: 250,
-            max_total_bytes: 400,
+            max_mailbox_bytes: 250 + 2 * o,
+            max_total_bytes: 400 + 3 * o,
         };
         let (w, h, _) = start(d.path(), quotas);
         // The same id twice in one group: stored once.
         let out = w.post(vec![env(1, 1, 100), env(1, 1, 100)]).await.unwrap();
-        assert_eq!(out, vec![PostOutcome::Stored(1), PostOutcome::Duplicate(1)]);
+        // A new database counts from the clock (microseconds): far above 1.
+        let PostOutcome::Stored(b) = out[0] else {
+            panic!("{out:?}")
+        };
+        assert!(b > 1_700_000_000_000_000, "{b}");
+        assert_eq!(out, vec![PostOutcome::Stored(b), PostOutcome::Duplicate(b)]);
         let out = w.post(vec![env(1, 2, 200)]).await.unwrap();
         assert_eq!(out, vec![PostOutcome::MailboxFull("bytes")]);
         let out = w.post(vec![env(1, 3, 10), env(1, 4, 10)]).await.unwrap();
         assert_eq!(
             out,
             vec![
-                PostOutcome::Stored(2),
+                PostOutcome::Stored(b + 1),
                 PostOutcome::MailboxFull("envelopes")
             ]
         );
         // Full, but a re-post of a stored id is still a success.
         let out = w.post(vec![env(1, 1, 100)]).await.unwrap();
-        assert_eq!(out, vec![PostOutcome::Duplicate(1)]);
+        assert_eq!(out, vec![PostOutcome::Duplicate(b)]);
         let out = w.post(vec![env(2, 5, 250), env(3, 6, 100)]).await.unwrap();
-        assert_eq!(out, vec![PostOutcome::Stored(3), PostOutcome::RelayFull]);
-        assert_eq!(w.ack([1; 32], 1).await.unwrap(), 1);
-        assert_eq!(w.ack([1; 32], 1).await.unwrap(), 0);
-        assert_eq!(w.ack([9; 32], 100).await.unwrap(), 0);
+        assert_eq!(
+            out,
+            vec![PostOutcome::Stored(b + 2), PostOutcome::RelayFull]
+        );
+        assert_eq!(w.ack([1; 32], b, u64::MAX).await.unwrap(), 1);
+        assert_eq!(w.ack([1; 32], b, u64::MAX).await.unwrap(), 0);
+        assert_eq!(w.ack([9; 32], b + 100, u64::MAX).await.unwrap(), 0);
         assert_eq!(
             w.post(vec![env(1, 7, 10)]).await.unwrap(),
-            vec![PostOutcome::Stored(4)]
+            vec![PostOutcome::Stored(b + 3)]
         );
         // Delete everything: the next seq must still be new after a restart.
-        assert_eq!(w.ack([1; 32], 100).await.unwrap(), 2);
-        assert_eq!(w.ack([2; 32], 100).await.unwrap(), 1);
+        assert_eq!(w.ack([1; 32], b + 100, u64::MAX).await.unwrap(), 2);
+        assert_eq!(w.ack([2; 32], b + 100, u64::MAX).await.unwrap(), 1);
         w.stop().await;
         h.join().unwrap();
         let (w, h, _) = start(d.path(), quotas);
         assert_eq!(
             w.post(vec![env(1, 8, 10)]).await.unwrap(),
-            vec![PostOutcome::Stored(5)]
+            vec![PostOutcome::Stored(b + 4)]
         );
         w.stop().await;
         h.join().unwrap();
@@ -459,7 +499,7 @@ mod tests {
         let (w, h, _) = start(d.path(), quotas);
         assert_eq!(
             w.post(vec![env(1, 9, 10)]).await.unwrap(),
-            vec![PostOutcome::Stored(6)]
+            vec![PostOutcome::Stored(b + 5)]
         );
         w.stop().await;
         h.join().unwrap();

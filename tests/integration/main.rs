@@ -2,6 +2,7 @@
 //! files, real relays on 127.0.0.1 and the real `age` and `gpg` programs.
 
 mod adversarial_client;
+mod adversarial_relay;
 mod deps;
 mod export;
 mod generated;
