@@ -168,6 +168,13 @@ fn each_missing_need_names_its_package() {
         String::from_utf8_lossy(&check.stdout),
         "nettle-dev\npkg-config\nage\ngnupg\nchromium\nnpm\n"
     );
+    // scripts/demo asks only for what the build needs.
+    let build = m.run(&["build", "--check"]);
+    assert_eq!(
+        String::from_utf8_lossy(&build.stdout),
+        "nettle-dev\npkg-config\n"
+    );
+    assert_eq!(m.run(&["--bogus"]).status.code(), Some(2));
 }
 
 #[test]
