@@ -39,6 +39,12 @@ pub(crate) fn looks_like_pgp(data: &[u8]) -> bool {
     }
 }
 
+/// True if `data` is ASCII-armored (after leading white space).
+pub(crate) fn looks_armored(data: &[u8]) -> bool {
+    let start = data.iter().position(|b| !b.is_ascii_whitespace());
+    start.is_some_and(|i| data[i..].starts_with(b"-----BEGIN PGP "))
+}
+
 /// Lowercase hex fingerprint of a cert (40 digits for v4).
 pub(crate) fn fingerprint(cert: &Cert) -> String {
     cert.fingerprint().to_hex().to_lowercase()
