@@ -26,7 +26,11 @@ fn check_name(name: &str) {
     assert!(matches!(comps.as_slice(), [Component::Normal(_)]), "{s:?}");
     // Names shown to people are one line without escapes.
     let shown = sanitize(name);
-    assert!(!shown.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+    assert!(
+        !shown
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

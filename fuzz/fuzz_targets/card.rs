@@ -27,7 +27,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let f = fixture();
-    let id = if card.kind == "pgp" { &f.sender_pgp } else { &f.sender_age };
+    let id = if card.kind == "pgp" {
+        &f.sender_pgp
+    } else {
+        &f.sender_age
+    };
     let public = id.secret.public();
     card.type_ = "card".into();
     card.kind = id.meta.kind.clone();

@@ -70,7 +70,11 @@ fuzz_target!(|data: &[u8]| {
     if reply.is_empty() {
         return;
     }
-    assert!(reply.starts_with(b"HTTP/1.1 "), "{:?}", String::from_utf8_lossy(&reply));
+    assert!(
+        reply.starts_with(b"HTTP/1.1 "),
+        "{:?}",
+        String::from_utf8_lossy(&reply)
+    );
     let status: u16 = std::str::from_utf8(&reply[9..12.min(reply.len())])
         .ok()
         .and_then(|s| s.parse().ok())

@@ -44,7 +44,15 @@ fuzz_target!(|input: Input| {
             raw.append(n, v);
         }
     }
-    let r = verify(&raw, &input.method, &input.path, &input.query, &mbox, now, cache());
+    let r = verify(
+        &raw,
+        &input.method,
+        &input.path,
+        &input.query,
+        &mbox,
+        now,
+        cache(),
+    );
     assert!(r.is_err(), "unsigned headers accepted");
 
     // The honest path.
@@ -57,33 +65,79 @@ fuzz_target!(|input: Input| {
     }
     let mut h = HeaderMap::new();
     h.insert(HOST, host);
-    for (k, v) in wire::sign_request(&key, &input.method, &input.host, &input.path, &input.query, time) {
+    for (k, v) in wire::sign_request(
+        &key,
+        &input.method,
+        &input.host,
+        &input.path,
+        &input.query,
+        time,
+    ) {
         h.insert(k, HeaderValue::from_str(&v).unwrap());
     }
-    let first = verify(&h, &input.method, &input.path, &input.query, &mbox, now, cache());
+    let first = verify(
+        &h,
+        &input.method,
+        &input.path,
+        &input.query,
+        &mbox,
+        now,
+        cache(),
+    );
     if time.abs_diff(now) > SKEW {
         assert_eq!(first, Err(AuthError::Stale));
         return;
     }
     assert_eq!(first, Ok(()), "an honest signed request was refused");
-    let again = verify(&h, &input.method, &input.path, &input.query, &mbox, now, cache());
+    let again = verify(
+        &h,
+        &input.method,
+        &input.path,
+        &input.query,
+        &mbox,
+        now,
+        cache(),
+    );
     assert_eq!(again, Err(AuthError::Replay));
     let h2 = {
         let mut h2 = HeaderMap::new();
         h2.insert(HOST, HeaderValue::from_str(&input.host).unwrap());
-        for (k, v) in wire::sign_request(&key, &input.method, &input.host, &input.path, &input.query, time) {
+        for (k, v) in wire::sign_request(
+            &key,
+            &input.method,
+            &input.host,
+            &input.path,
+            &input.query,
+            time,
+        ) {
             h2.insert(k, HeaderValue::from_str(&v).unwrap());
         }
         h2
     };
     let other_query = format!("{}&x", input.query);
     assert_eq!(
-        verify(&h2, &input.method, &input.path, &other_query, &mbox, now, cache()),
+        verify(
+            &h2,
+            &input.method,
+            &input.path,
+            &other_query,
+            &mbox,
+            now,
+            cache()
+        ),
         Err(AuthError::BadSignature)
     );
     let other_method = format!("{}X", input.method);
     assert_eq!(
-        verify(&h2, &other_method, &input.path, &input.query, &mbox, now, cache()),
+        verify(
+            &h2,
+            &other_method,
+            &input.path,
+            &input.query,
+            &mbox,
+            now,
+            cache()
+        ),
         Err(AuthError::BadSignature)
     );
 });

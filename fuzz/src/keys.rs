@@ -5,7 +5,8 @@ pub const ME_AGE: &str = r#"# created: 2026-12-01T23:01:00Z
 # public key: age1djfaevm56a948ksje32l96m3fg5e4y8qdz35cyruedhvepdnn9hs97p7u0
 AGE-SECRET-KEY-1GXKDE2GY9QFD0UQYQYVKMY0XDNPETEELDGWPHSS0X4SH56RJMPMQXE2CUP
 "#;
-pub const ME_AGE_MAILBOX: &str = "8644482eef67606813e00e0bdbdda3f64ac897ed7efbe23e3451d72ff7269c86\n";
+pub const ME_AGE_MAILBOX: &str =
+    "8644482eef67606813e00e0bdbdda3f64ac897ed7efbe23e3451d72ff7269c86\n";
 
 pub const ME_PGP: &str = r#"-----BEGIN PGP PRIVATE KEY BLOCK-----
 Comment: E5D6 4B9D 6AA0 BEA6 DD91  A79F 3B6D A29A AA7E 8449
@@ -41,13 +42,15 @@ baKaqn6ESQAAm3EBAMXUSN1cH315Uumx/10/5NJIakr5G9VPSnCu5nNL16s2AP4/
 =bSK/
 -----END PGP PRIVATE KEY BLOCK-----
 "#;
-pub const ME_PGP_MAILBOX: &str = "1dff905c983f73330d48a5b8a548654973cc1d2ed199a290db9a1c2beb0fcb47\n";
+pub const ME_PGP_MAILBOX: &str =
+    "1dff905c983f73330d48a5b8a548654973cc1d2ed199a290db9a1c2beb0fcb47\n";
 
 pub const SENDER_AGE: &str = r#"# created: 2026-12-01T23:01:00Z
 # public key: age1xgfhftg88h0cgyx8luj5nkq2dpzdplcm8679xez32kvfy7569vfs70xez6
 AGE-SECRET-KEY-1XYLQ2CN6HF6PP8Q24E324M2LGW5FX2G4KPLD38SUV82KTMN2G3RQCS29RL
 "#;
-pub const SENDER_AGE_MAILBOX: &str = "2cd3bb1e1ac396ac95e025765b9bca5aa8cae85185224f55fabb6120283b8dd9\n";
+pub const SENDER_AGE_MAILBOX: &str =
+    "2cd3bb1e1ac396ac95e025765b9bca5aa8cae85185224f55fabb6120283b8dd9\n";
 
 pub const SENDER_PGP: &str = r#"-----BEGIN PGP PRIVATE KEY BLOCK-----
 Comment: 2CD6 8617 D412 EAA3 12C6  E653 1AA3 72DC 5B15 BEFE
@@ -83,4 +86,5 @@ kwEAuEgyUMFMtEV0hwjTow4Uj68+vxfIMjR83moknoTxPww=
 =Gz0h
 -----END PGP PRIVATE KEY BLOCK-----
 "#;
-pub const SENDER_PGP_MAILBOX: &str = "b42eb98899db6024c0f379ba071f79545eebe1142bd27fcd05897352dafa8e6d\n";
+pub const SENDER_PGP_MAILBOX: &str =
+    "b42eb98899db6024c0f379ba071f79545eebe1142bd27fcd05897352dafa8e6d\n";

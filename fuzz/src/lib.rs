@@ -33,10 +33,9 @@ const ISSUED: u64 = 1_790_000_000;
 
 fn identity(kind: Kind, name: &str, files: &[(&str, &str)]) -> Identity {
     let files: HashMap<&str, &str> = files.iter().copied().collect();
-    let secret = SecretIdentity::from_secret_files(kind, &|n| {
-        files.get(n).map(|s| s.as_bytes().to_vec())
-    })
-    .expect("the fixed fuzz identities load");
+    let secret =
+        SecretIdentity::from_secret_files(kind, &|n| files.get(n).map(|s| s.as_bytes().to_vec()))
+            .expect("the fixed fuzz identities load");
     let public = secret.public();
     let meta = IdentityMeta {
         v: 1,
@@ -59,12 +58,18 @@ pub fn fixture() -> &'static Fixture {
         let me_age = identity(
             Kind::Age,
             "me-age",
-            &[("age.key", keys::ME_AGE), ("mailbox.key", keys::ME_AGE_MAILBOX)],
+            &[
+                ("age.key", keys::ME_AGE),
+                ("mailbox.key", keys::ME_AGE_MAILBOX),
+            ],
         );
         let me_pgp = identity(
             Kind::Pgp,
             "me-pgp",
-            &[("pgp.key", keys::ME_PGP), ("mailbox.key", keys::ME_PGP_MAILBOX)],
+            &[
+                ("pgp.key", keys::ME_PGP),
+                ("mailbox.key", keys::ME_PGP_MAILBOX),
+            ],
         );
         let sender_age = identity(
             Kind::Age,

@@ -31,12 +31,8 @@ const PASSPHRASE_HINT: &str = "set PIGEON_GPG_PASSPHRASE or pass --import-passph
 
 /// True if `data` looks like an OpenPGP message (armored, or a binary packet header).
 pub(crate) fn looks_like_pgp(data: &[u8]) -> bool {
-    let start = data.iter().position(|b| !b.is_ascii_whitespace());
-    match start {
-        Some(i) if data[i..].starts_with(b"-----BEGIN PGP ") => true,
-        // Binary OpenPGP: the first octet is a packet tag with bit 7 set.
-        _ => data.first().is_some_and(|b| b & 0x80 != 0),
-    }
+    // Binary OpenPGP: the first octet is a packet tag with bit 7 set.
+    looks_armored(data) || data.first().is_some_and(|b| b & 0x80 != 0)
 }
 
 /// True if `data` is ASCII-armored (after leading white space).

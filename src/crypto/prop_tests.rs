@@ -34,7 +34,11 @@ fn config(cases: u32) -> ProptestConfig {
 
 /// An inner message of exactly `len` bytes (valid UTF-8; JSON-ish like the real thing).
 fn inner_of(len: usize, fill: u8) -> Vec<u8> {
-    let fill = if fill.is_ascii_alphanumeric() { fill } else { b'x' };
+    let fill = if fill.is_ascii_alphanumeric() {
+        fill
+    } else {
+        b'x'
+    };
     vec![fill; len]
 }
 
@@ -51,10 +55,16 @@ fn sizes() -> impl Strategy<Value = usize> {
 /// Opens `ct` as `to` and checks it is exactly the frame `from` sealed.
 fn opens_as_sealed(to: &SecretIdentity, from: &SecretIdentity, ct: &[u8], inner: &[u8]) {
     match open(to, ct, &[from.public()]).expect("a recipient opens it") {
-        Opened::Pigeon { inner: i, card, sig } => {
+        Opened::Pigeon {
+            inner: i,
+            card,
+            sig,
+        } => {
             assert_eq!(i, inner);
             assert_eq!(card, CARD);
-            from.public().verify(MSG_DOMAIN, &i, &sig).expect("signature verifies");
+            from.public()
+                .verify(MSG_DOMAIN, &i, &sig)
+                .expect("signature verifies");
         }
         Opened::Foreign { .. } => panic!("a sealed message opened as foreign"),
     }
@@ -153,7 +163,13 @@ fn samples() -> &'static [Sample] {
                 let sealed = seal(&pool[from], &[&pool[to].public()], &inner, CARD, armor).unwrap();
                 let ct = sealed.into_iter().next().unwrap().ciphertext;
                 let frame = decrypt_raw(&pool[to], &ct, &[]).unwrap().0.to_vec();
-                out.push(Sample { from, to, armor, ct, frame });
+                out.push(Sample {
+                    from,
+                    to,
+                    armor,
+                    ct,
+                    frame,
+                });
             }
         }
         out
@@ -188,4 +204,3 @@ proptest! {
         }
     }
 }
-

@@ -16,16 +16,16 @@ fn repository_files(root: &Path) -> Vec<PathBuf> {
         ])
         .current_dir(root)
         .output();
-    if let Ok(out) = listed {
-        if out.status.success() {
-            return out
-                .stdout
-                .split(|b| *b == 0)
-                .filter(|p| !p.is_empty())
-                .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
-                .filter(|p| p.is_file())
-                .collect();
-        }
+    if let Ok(out) = listed
+        && out.status.success()
+    {
+        return out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
+            .filter(|p| p.is_file())
+            .collect();
     }
     let mut files = Vec::new();
     let mut dirs = vec![root.to_path_buf()];

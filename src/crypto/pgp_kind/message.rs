@@ -167,10 +167,8 @@ fn dearmor(ciphertext: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
     if !super::looks_armored(ciphertext) {
         return Ok(std::borrow::Cow::Borrowed(ciphertext));
     }
-    let mut reader = openpgp::armor::Reader::from_bytes(
-        ciphertext,
-        openpgp::armor::ReaderMode::Tolerant(None),
-    );
+    let mut reader =
+        openpgp::armor::Reader::from_bytes(ciphertext, openpgp::armor::ReaderMode::Tolerant(None));
     let mut out = Vec::with_capacity(ciphertext.len() / 4 * 3);
     reader
         .read_to_end(&mut out)
