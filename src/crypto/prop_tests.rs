@@ -71,7 +71,7 @@ fn opens_as_sealed(to: &SecretIdentity, from: &SecretIdentity, ct: &[u8], inner:
 }
 
 proptest! {
-    #![proptest_config(config(24))]
+    #![proptest_config(config(48))]
 
     #[test]
     fn every_recipient_opens_and_nobody_else_does(
@@ -177,7 +177,7 @@ fn samples() -> &'static [Sample] {
 }
 
 proptest! {
-    #![proptest_config(config(160))]
+    #![proptest_config(config(600))]
 
     /// Any single-byte change is refused. The one exception allowed is armor that still
     /// decodes to the very same ciphertext (a changed line break in base64 text): it then
