@@ -22,6 +22,7 @@ use openpgp::{Cert, Profile};
 
 pub(crate) use openpgp::Cert as PgpCert;
 
+mod guard;
 mod message;
 pub(crate) use message::{decrypt, encrypt};
 

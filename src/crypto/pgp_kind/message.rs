@@ -18,7 +18,7 @@ use openpgp::serialize::stream::{
 };
 use openpgp::types::{Features, SymmetricAlgorithm};
 
-use super::{POLICY, fingerprint, signing_keypair};
+use super::{POLICY, fingerprint, guard, signing_keypair};
 
 /// Encrypts to every valid encryption subkey of `recipients` (forcing SEIPDv1 for GnuPG 2.2),
 /// compressed, and signed inline by `signer` if given.
@@ -156,26 +156,6 @@ impl DecryptionHelper for DecryptHelper<'_> {
     }
 }
 
-/// The binary packets of an armored message (the input itself when it is binary).
-///
-/// sequoia 2.4's streaming armor reader can read a damaged armored message (a byte that is not
-/// base64 just after the encrypted packet's header) differently the second time, and its
-/// decryptor then panics ("Consume the header. This shouldn't fail", parse.rs): anyone who can
-/// encrypt to a user could stop their `recv` with one such message. Decoding the armor in full
-/// first makes a damaged armor an error before any packet is parsed.
-fn dearmor(ciphertext: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
-    if !super::looks_armored(ciphertext) {
-        return Ok(std::borrow::Cow::Borrowed(ciphertext));
-    }
-    let mut reader =
-        openpgp::armor::Reader::from_bytes(ciphertext, openpgp::armor::ReaderMode::Tolerant(None));
-    let mut out = Vec::with_capacity(ciphertext.len() / 4 * 3);
-    reader
-        .read_to_end(&mut out)
-        .context("the armored OpenPGP message is damaged (its ASCII armor does not decode)")?;
-    Ok(std::borrow::Cow::Owned(out))
-}
-
 /// Decrypts an OpenPGP message (armored or binary) with `me`; checks signatures against `known`.
 /// Returns the plaintext and the fingerprint of a cert whose signature verified.
 pub(crate) fn decrypt(
@@ -189,18 +169,22 @@ pub(crate) fn decrypt(
         encrypted: false,
         signer: None,
     };
-    let binary = dearmor(ciphertext)?;
-    let mut d = DecryptorBuilder::from_bytes(&binary[..])
-        .context("not a readable OpenPGP message")?
-        .with_policy(&POLICY, None, helper)
-        .context("OpenPGP decryption failed")?;
-    let mut plaintext = Vec::new();
-    // Compression makes the plaintext arbitrarily larger than the ciphertext, and all of
-    // it is read before anything is verified: bound it.
-    (&mut d)
-        .take(crate::crypto::MAX_PLAINTEXT as u64 + 1)
-        .read_to_end(&mut plaintext)
-        .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
+    let binary = guard::dearmor(ciphertext)?;
+    guard::refuse_truncated(&binary)?;
+    let (plaintext, d) = guard::no_panic(|| -> Result<_> {
+        let mut d = DecryptorBuilder::from_bytes(&binary[..])
+            .context("not a readable OpenPGP message")?
+            .with_policy(&POLICY, None, helper)
+            .context("OpenPGP decryption failed")?;
+        let mut plaintext = Vec::new();
+        // Compression makes the plaintext arbitrarily larger than the ciphertext, and all of
+        // it is read before anything is verified: bound it.
+        (&mut d)
+            .take(crate::crypto::MAX_PLAINTEXT as u64 + 1)
+            .read_to_end(&mut plaintext)
+            .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
+        Ok((plaintext, d))
+    })?;
     if plaintext.len() > crate::crypto::MAX_PLAINTEXT {
         bail!(
             "the OpenPGP message decompresses to more than {} MiB; refused",
@@ -323,6 +307,22 @@ baKaqn6ESQAAm3EBAMXUSN1cH315Uumx/10/5NJIakr5G9VPSnCu5nNL16s2AP4/
         // The same message undamaged still opens.
         let good = include_bytes!("../../../fuzz/corpus/open_pgp/sealed-armored.pgp");
         decrypt(&me, good, &[]).unwrap();
+    }
+
+    /// A truncated message (its encrypted packet cut short) made sequoia's decryptor panic;
+    /// found by the `open_pgp` fuzz target, the input is
+    /// `fuzz/regressions/open_pgp/truncated-seip.pgp`. Every truncation is now an error.
+    #[test]
+    fn a_truncated_message_is_an_error_not_a_panic() {
+        let me = super::super::parse_tsk(FUZZ_ME_PGP.as_bytes()).unwrap();
+        let bad = include_bytes!("../../../fuzz/regressions/open_pgp/truncated-seip.pgp");
+        let err = decrypt(&me, bad, &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("truncated"), "{err:#}");
+        let good = include_bytes!("../../../fuzz/corpus/open_pgp/sealed.pgp");
+        decrypt(&me, good, &[]).unwrap();
+        for n in 0..good.len() {
+            assert!(decrypt(&me, &good[..n], &[]).is_err(), "cut at {n}");
+        }
     }
 
     #[test]
