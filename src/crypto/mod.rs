@@ -10,6 +10,8 @@ mod seal;
 #[cfg(test)]
 mod interop_tests;
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod seal_tests;
 
 use anyhow::{Context, Result, anyhow, bail};

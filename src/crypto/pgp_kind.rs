@@ -22,6 +22,7 @@ use openpgp::{Cert, Profile};
 
 pub(crate) use openpgp::Cert as PgpCert;
 
+mod guard;
 mod message;
 // `decrypt` keeps its first signature for callers content with the default bound.
 #[allow(unused_imports)]
@@ -34,12 +35,14 @@ const PASSPHRASE_HINT: &str = "set PIGEON_GPG_PASSPHRASE or pass --import-passph
 
 /// True if `data` looks like an OpenPGP message (armored, or a binary packet header).
 pub(crate) fn looks_like_pgp(data: &[u8]) -> bool {
+    // Binary OpenPGP: the first octet is a packet tag with bit 7 set.
+    looks_armored(data) || data.first().is_some_and(|b| b & 0x80 != 0)
+}
+
+/// True if `data` is ASCII-armored (after leading white space).
+pub(crate) fn looks_armored(data: &[u8]) -> bool {
     let start = data.iter().position(|b| !b.is_ascii_whitespace());
-    match start {
-        Some(i) if data[i..].starts_with(b"-----BEGIN PGP ") => true,
-        // Binary OpenPGP: the first octet is a packet tag with bit 7 set.
-        _ => data.first().is_some_and(|b| b & 0x80 != 0),
-    }
+    start.is_some_and(|i| data[i..].starts_with(b"-----BEGIN PGP "))
 }
 
 /// Lowercase hex fingerprint of a cert (40 digits for v4).

@@ -18,7 +18,7 @@ use openpgp::serialize::stream::{
 };
 use openpgp::types::{Features, SymmetricAlgorithm};
 
-use super::{POLICY, fingerprint, signing_keypair};
+use super::{POLICY, fingerprint, guard, signing_keypair};
 
 /// Encrypts to every valid encryption subkey of `recipients` (forcing SEIPDv1 for GnuPG 2.2),
 /// compressed, and signed inline by `signer` if given.
@@ -181,21 +181,27 @@ pub(crate) fn decrypt_limited(
         encrypted: false,
         signer: None,
     };
-    // sequoia holds back up to `buffer_size` of plaintext until the signatures are checked;
-    // everything is read to the end here before any of it is used (a bad signature is an
-    // error at the end), so a small buffer keeps memory at one copy of the plaintext.
-    let mut d = DecryptorBuilder::from_bytes(ciphertext)
-        .context("not a readable OpenPGP message")?
-        .buffer_size(limit.min(1 << 20))
-        .with_policy(&POLICY, None, helper)
-        .context("OpenPGP decryption failed")?;
-    let mut plaintext = Vec::new();
-    // Compression makes the plaintext arbitrarily larger than the ciphertext, and all of
-    // it is read before anything is verified: bound it.
-    (&mut d)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut plaintext)
-        .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
+    let binary = guard::dearmor(ciphertext)?;
+    guard::refuse_truncated(&binary)?;
+    let (plaintext, d) = guard::no_panic(|| -> Result<_> {
+        // sequoia holds back up to `buffer_size` of plaintext until the signatures are
+        // checked; everything is read to the end here before any of it is used (a bad
+        // signature is an error at the end), so a small buffer keeps memory at one copy of
+        // the plaintext.
+        let mut d = DecryptorBuilder::from_bytes(&binary[..])
+            .context("not a readable OpenPGP message")?
+            .buffer_size(limit.min(1 << 20))
+            .with_policy(&POLICY, None, helper)
+            .context("OpenPGP decryption failed")?;
+        let mut plaintext = Vec::new();
+        // Compression makes the plaintext arbitrarily larger than the ciphertext, and all of
+        // it is read before anything is verified: bound it.
+        (&mut d)
+            .take(limit as u64 + 1)
+            .read_to_end(&mut plaintext)
+            .context("OpenPGP decryption failed: the message is corrupted or was tampered with")?;
+        Ok((plaintext, d))
+    })?;
     if plaintext.len() > limit {
         bail!(
             "the OpenPGP message decompresses to more than {} bytes; refused",
@@ -264,6 +270,76 @@ mod tests {
         // Without the signer's cert the signature cannot be checked: not attributed.
         let (_, who) = decrypt(&rcpt, &bad, &[]).unwrap();
         assert_eq!(who, None);
+    }
+
+    /// The throwaway secret key of the fuzz targets' receiver (`fuzz/src/keys.rs`), which the
+    /// committed crash inputs are encrypted to. A test vector; it protects nothing.
+    const FUZZ_ME_PGP: &str = r#"-----BEGIN PGP PRIVATE KEY BLOCK-----
+Comment: E5D6 4B9D 6AA0 BEA6 DD91  A79F 3B6D A29A AA7E 8449
+Comment: me-pgp
+
+xVgEaw9RcBYJKwYBBAHaRw8BAQdAJzes4llDBkspOhP1vFG/aBS9OHJMDKhdbWqE
+69G6sLwAAQCMFqXeUl2bgQMC9+QTUwe+eSY4g+c9dojpgqMuX72PUg6xwsALBB8W
+CgB9BYJrD1FwAwsJBwkQO22imqp+hElHFAAAAAAAHgAgc2FsdEBub3RhdGlvbnMu
+c2VxdW9pYS1wZ3Aub3JnRc0DsclmmJ+RfJlC+Kheh28mYxHnHHDGDwZve3DrrmYD
+FQoIApsBAh4BFiEE5dZLnWqgvqbdkaefO22imqp+hEkAAPfcAQCsKaloCxNBtv3M
+1kFQeh3zdMTcqiMlJ0KCfw3qLDPlTAEA1kRwtbH6OEhTfcjmBUQyUCMl/tfya0n6
+hVtHVyWZYAzNBm1lLXBncMLADgQTFgoAgAWCaw9RcAMLCQcJEDttopqqfoRJRxQA
+AAAAAB4AIHNhbHRAbm90YXRpb25zLnNlcXVvaWEtcGdwLm9yZ9uEbnE2fG1tqWyi
+7Lfnr1EtJFbW2NL2ON+JDPMKIRJNAxUKCAKZAQKbAQIeARYhBOXWS51qoL6m3ZGn
+nzttopqqfoRJAADwxgD/UWfmRIQJG3yFvxrIdMJf1c/mieF0AafCP84FHs4LuFAB
+AO7VQzSzgDdNz4g4JsbofwXhJMu6VQE0cmBeLDV2nUwOx1gEaw9RcBYJKwYBBAHa
+Rw8BAQdAtORlUcQis3WiI1JwlMKFkaHgzmsTfwXfOAsLyywB1ZcAAP47OkjSEmJb
+dvg0MqSC4ZoFK3IaAhMzQdp3qLQ0rTsAoQ2AwsC/BBgWCgExBYJrD1FwCRA7baKa
+qn6ESUcUAAAAAAAeACBzYWx0QG5vdGF0aW9ucy5zZXF1b2lhLXBncC5vcme6V7oA
+jQraR8JQaK2Mb6rNMJWC/PVz9k2EGyg9aCXz3wKbAr6gBBkWCgBvBYJrD1FwCRDP
+ousbS08F4EcUAAAAAAAeACBzYWx0QG5vdGF0aW9ucy5zZXF1b2lhLXBncC5vcmdj
+d2t88meeXEFiB1h3BJe1+ZiZ1KQd0MGxP4BRuTQ5aBYhBNdF7O217r5ZpksUYs+i
+6xtLTwXgAAAigAEAi8eFVgj7R+xhtEWPTBYhMRN1QQyqw9OAKZsKyP3kykgA/iok
+LpND4QyL4X/VgNGtBhw0PDLUtZC8QM+zGRC5ktAGFiEE5dZLnWqgvqbdkaefO22i
+mqp+hEkAACxoAP4u9kyXiJXj72LU/vlMfH4e/7hpZfVsb6rPzmJPY2P60gD/WgTH
+Vv+gAE4A8M+Yg8Q3AJArlaxwoyDDyubKjA2LSQLHXQRrD1FwEgorBgEEAZdVAQUB
+AQdAHggPWYUNEBJ+xvq9xGlgXH1mRMkJ+O567asadaJJDHkDAQgHAAD/STmpwXog
+rwIvbo+92HhmcNkSBZ8X4a2/e3rCmVGTWFAQFMLAAAQYFgoAcgWCaw9RcAkQO22i
+mqp+hElHFAAAAAAAHgAgc2FsdEBub3RhdGlvbnMuc2VxdW9pYS1wZ3Aub3Jnmr2j
+T3ahT8P08vrJWhDOEkOXG2xkVA3BqRczjKQQXQwCmwwWIQTl1kudaqC+pt2Rp587
+baKaqn6ESQAAm3EBAMXUSN1cH315Uumx/10/5NJIakr5G9VPSnCu5nNL16s2AP4/
++I9kmIVekKABr6v3AgC2yil9ABHWsOyhJn9LZrWrCw==
+=bSK/
+-----END PGP PRIVATE KEY BLOCK-----
+"#;
+
+    /// A byte that is not base64 just after the encrypted packet's header made sequoia's
+    /// decryptor panic ("Consume the header. This shouldn't fail"); found by
+    /// `prop_tests::any_single_byte_change_is_refused`, the input is a real sealed message with
+    /// one byte changed. Now it is an error like any damaged message.
+    #[test]
+    fn a_damaged_armor_is_an_error_not_a_panic() {
+        let me = super::super::parse_tsk(FUZZ_ME_PGP.as_bytes()).unwrap();
+        let bad = include_bytes!(
+            "../../../fuzz/regressions/open_pgp/armor-bad-char-after-seip-header.pgp"
+        );
+        let err = decrypt(&me, bad, &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("armor"), "{err:#}");
+        // The same message undamaged still opens.
+        let good = include_bytes!("../../../fuzz/corpus/open_pgp/sealed-armored.pgp");
+        decrypt(&me, good, &[]).unwrap();
+    }
+
+    /// A truncated message (its encrypted packet cut short) made sequoia's decryptor panic;
+    /// found by the `open_pgp` fuzz target, the input is
+    /// `fuzz/regressions/open_pgp/truncated-seip.pgp`. Every truncation is now an error.
+    #[test]
+    fn a_truncated_message_is_an_error_not_a_panic() {
+        let me = super::super::parse_tsk(FUZZ_ME_PGP.as_bytes()).unwrap();
+        let bad = include_bytes!("../../../fuzz/regressions/open_pgp/truncated-seip.pgp");
+        let err = decrypt(&me, bad, &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("truncated"), "{err:#}");
+        let good = include_bytes!("../../../fuzz/corpus/open_pgp/sealed.pgp");
+        decrypt(&me, good, &[]).unwrap();
+        for n in 0..good.len() {
+            assert!(decrypt(&me, &good[..n], &[]).is_err(), "cut at {n}");
+        }
     }
 
     #[test]
