@@ -177,7 +177,8 @@ pub fn request_signing_bytes(
     format!("pigeon-request-v1\n{method}\n{host}\n{path}\n{query}\n{time}\n{nonce}").into_bytes()
 }
 
-/// The authority (`host[:port]`) of a relay URL, lowercased: what its `Host` header carries.
+/// The authority (`host[:port]`) of a relay URL, as written: what its `Host` header carries
+/// (`relay add` stores URLs with the authority lowercased and refuses user info).
 pub fn url_authority(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.split(['/', '?', '#']).next().unwrap_or(rest)

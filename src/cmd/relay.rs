@@ -49,17 +49,31 @@ pub fn run(ctx: &Ctx, cmd: RelayCommand) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// `http(s)://host[:port][/path]` without a trailing slash.
+/// `http(s)://host[:port][/path]` without a trailing slash, scheme and authority lowercased.
+/// Signed requests sign the authority as written here and the relay checks the `Host` it
+/// receives, so the two must not differ in case, and a URL with user info (`http://a@b`,
+/// whose `Host` is `b`) is refused rather than signed for the wrong name.
 pub fn normalize_url(url: &str) -> Result<String> {
     let u = url.trim().trim_end_matches('/');
-    let rest = u
-        .strip_prefix("http://")
-        .or_else(|| u.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(u.to_string()),
-        _ => Err(fail(Exit::Usage, format!("{url:?} is not a relay URL")))
-            .hint("use a URL like http://pi.local:7447"),
+    let lower = u.to_ascii_lowercase();
+    let scheme = ["http://", "https://"]
+        .into_iter()
+        .find(|s| lower.starts_with(s));
+    let bad = || {
+        Err(fail(Exit::Usage, format!("{url:?} is not a relay URL")))
+            .hint("use a URL like http://pi.local:7447")
+    };
+    let Some(scheme) = scheme else {
+        return bad();
+    };
+    let rest = &u[scheme.len()..];
+    let (authority, path) = rest
+        .find(['/', '?', '#'])
+        .map_or((rest, ""), |i| rest.split_at(i));
+    if authority.is_empty() || authority.contains('@') || u.contains(char::is_whitespace) {
+        return bad();
     }
+    Ok(format!("{scheme}{}{path}", authority.to_ascii_lowercase()))
 }
 
 #[cfg(test)]
@@ -71,5 +85,11 @@ mod tests {
         assert_eq!(normalize_url("http://pi:7447/").unwrap(), "http://pi:7447");
         assert!(normalize_url("pi:7447").is_err());
         assert!(normalize_url("http://").is_err());
+        assert_eq!(
+            normalize_url("HTTP://Pi.Local:7447/Relay/").unwrap(),
+            "http://pi.local:7447/Relay"
+        );
+        assert!(normalize_url("http://alice@pi:7447").is_err());
+        assert!(normalize_url("http://pi :7447").is_err());
     }
 }
