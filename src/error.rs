@@ -114,6 +114,9 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            // serde_json writing a long line straight to stdout wraps the I/O error.
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
     })
 }
 
@@ -174,6 +177,23 @@ mod tests {
         let e = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert_eq!(exit_code(&e), Exit::Ok);
         assert_eq!(exit_code(&anyhow::anyhow!("x")), Exit::Failure);
+    }
+
+    #[test]
+    fn a_closed_pipe_under_a_long_json_line_is_still_a_broken_pipe() {
+        struct Closed;
+        impl std::io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        // Longer than serde_json's buffer, so the write fails inside serde_json.
+        let long = serde_json::json!({"type": "message", "body": "x".repeat(64 * 1024)});
+        let e = crate::output::json_line(&mut Closed, &long).unwrap_err();
+        assert!(is_broken_pipe(&e), "{e:#}");
     }
 
     #[test]
