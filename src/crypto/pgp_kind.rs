@@ -159,6 +159,11 @@ pub(crate) fn check_public(cert: &Cert) -> Result<()> {
             cert.fingerprint()
         )
     })?;
+    // A cert sequoia parses but cannot write back out (found by fuzzing: a subpacket naming
+    // an unknown kind of fingerprint) would make `pigeon card` fail later; refuse it here.
+    cert.armored()
+        .to_vec()
+        .context("this OpenPGP certificate has a packet pigeon cannot write back out")?;
     Ok(())
 }
 

@@ -217,3 +217,25 @@ fn protect_round_trip_and_wrong_passphrase() {
     assert!(unprotect(secret, "correct horse").is_err());
     assert!(protect(secret, "").is_err());
 }
+
+#[test]
+fn a_cert_that_cannot_be_written_back_is_refused_not_a_later_panic() {
+    // Found by the cert_import fuzz target: sequoia parses this cert but cannot serialize it
+    // again ("Unknown kind of fingerprint"), so `pigeon card` would have panicked on it.
+    let input = include_bytes!(
+        "../../fuzz/regressions/cert_import/unserializable-fingerprint-subpacket.bin"
+    );
+    let text = std::str::from_utf8(&input[1..]).unwrap(); // byte 0 is the target's mode
+    let mailbox = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
+        .verifying_key()
+        .to_bytes();
+    let r = PublicIdentity::from_parts(Kind::Pgp, None, Some(text), &mailbox);
+    if let Ok(p) = &r {
+        let _ = p.pgp_armored();
+    }
+    let err = r.err().expect("refused");
+    assert!(
+        format!("{err:#}").contains("cannot write back out"),
+        "{err:#}"
+    );
+}
