@@ -670,6 +670,9 @@ fn attachment_names_and_planted_symlinks_stay_inside_the_files_dir() {
         i.files = names.iter().map(|n| attachment(n, b"x")).collect()
     });
     post(&relay, &bob, &id, &ct);
+    // `../../x` must land nowhere outside; whatever the machine had there before is its own.
+    let outside = [bob.path("x"), bob.dir.path().parent().unwrap().join("x")];
+    let before: Vec<bool> = outside.iter().map(|p| p.exists()).collect();
     let r = bob.run(&["recv"]).ok();
     let files_dir = bob.path("files").canonicalize().unwrap();
     let m = &r.json()[0];
@@ -684,7 +687,11 @@ fn attachment_names_and_planted_symlinks_stay_inside_the_files_dir() {
         assert!(paths.insert(p.to_path_buf()), "two attachments share {p:?}");
     }
     assert_eq!(paths.len(), names.len());
-    assert!(!bob.path("x").exists() && !bob.dir.path().parent().unwrap().join("x").exists());
+    let after: Vec<bool> = outside.iter().map(|p| p.exists()).collect();
+    assert_eq!(
+        after, before,
+        "an attachment was written outside: {outside:?}"
+    );
 
     // A symlink planted where a sender's folder goes is refused, never followed.
     let elsewhere = User::new();
