@@ -1,5 +1,6 @@
-//! Throwaway identities for fuzzing only, made once with `pigeon keygen`. They protect
-//! nothing; they are fixed so the committed seed ciphertexts stay decryptable.
+// Throwaway identities for fuzzing only, made once with `pigeon keygen`. They protect
+// nothing; they are fixed so the committed seed ciphertexts stay decryptable. Plain
+// comments, not `//!`: the crypto unit tests `include!` this file for the same keys.
 
 pub const ME_AGE: &str = r#"# created: 2026-12-01T23:01:00Z
 # public key: age1djfaevm56a948ksje32l96m3fg5e4y8qdz35cyruedhvepdnn9hs97p7u0

@@ -272,42 +272,13 @@ mod tests {
         assert_eq!(who, None);
     }
 
-    /// The throwaway secret key of the fuzz targets' receiver (`fuzz/src/keys.rs`), which the
-    /// committed crash inputs are encrypted to. A test vector; it protects nothing.
-    const FUZZ_ME_PGP: &str = r#"-----BEGIN PGP PRIVATE KEY BLOCK-----
-Comment: E5D6 4B9D 6AA0 BEA6 DD91  A79F 3B6D A29A AA7E 8449
-Comment: me-pgp
-
-xVgEaw9RcBYJKwYBBAHaRw8BAQdAJzes4llDBkspOhP1vFG/aBS9OHJMDKhdbWqE
-69G6sLwAAQCMFqXeUl2bgQMC9+QTUwe+eSY4g+c9dojpgqMuX72PUg6xwsALBB8W
-CgB9BYJrD1FwAwsJBwkQO22imqp+hElHFAAAAAAAHgAgc2FsdEBub3RhdGlvbnMu
-c2VxdW9pYS1wZ3Aub3JnRc0DsclmmJ+RfJlC+Kheh28mYxHnHHDGDwZve3DrrmYD
-FQoIApsBAh4BFiEE5dZLnWqgvqbdkaefO22imqp+hEkAAPfcAQCsKaloCxNBtv3M
-1kFQeh3zdMTcqiMlJ0KCfw3qLDPlTAEA1kRwtbH6OEhTfcjmBUQyUCMl/tfya0n6
-hVtHVyWZYAzNBm1lLXBncMLADgQTFgoAgAWCaw9RcAMLCQcJEDttopqqfoRJRxQA
-AAAAAB4AIHNhbHRAbm90YXRpb25zLnNlcXVvaWEtcGdwLm9yZ9uEbnE2fG1tqWyi
-7Lfnr1EtJFbW2NL2ON+JDPMKIRJNAxUKCAKZAQKbAQIeARYhBOXWS51qoL6m3ZGn
-nzttopqqfoRJAADwxgD/UWfmRIQJG3yFvxrIdMJf1c/mieF0AafCP84FHs4LuFAB
-AO7VQzSzgDdNz4g4JsbofwXhJMu6VQE0cmBeLDV2nUwOx1gEaw9RcBYJKwYBBAHa
-Rw8BAQdAtORlUcQis3WiI1JwlMKFkaHgzmsTfwXfOAsLyywB1ZcAAP47OkjSEmJb
-dvg0MqSC4ZoFK3IaAhMzQdp3qLQ0rTsAoQ2AwsC/BBgWCgExBYJrD1FwCRA7baKa
-qn6ESUcUAAAAAAAeACBzYWx0QG5vdGF0aW9ucy5zZXF1b2lhLXBncC5vcme6V7oA
-jQraR8JQaK2Mb6rNMJWC/PVz9k2EGyg9aCXz3wKbAr6gBBkWCgBvBYJrD1FwCRDP
-ousbS08F4EcUAAAAAAAeACBzYWx0QG5vdGF0aW9ucy5zZXF1b2lhLXBncC5vcmdj
-d2t88meeXEFiB1h3BJe1+ZiZ1KQd0MGxP4BRuTQ5aBYhBNdF7O217r5ZpksUYs+i
-6xtLTwXgAAAigAEAi8eFVgj7R+xhtEWPTBYhMRN1QQyqw9OAKZsKyP3kykgA/iok
-LpND4QyL4X/VgNGtBhw0PDLUtZC8QM+zGRC5ktAGFiEE5dZLnWqgvqbdkaefO22i
-mqp+hEkAACxoAP4u9kyXiJXj72LU/vlMfH4e/7hpZfVsb6rPzmJPY2P60gD/WgTH
-Vv+gAE4A8M+Yg8Q3AJArlaxwoyDDyubKjA2LSQLHXQRrD1FwEgorBgEEAZdVAQUB
-AQdAHggPWYUNEBJ+xvq9xGlgXH1mRMkJ+O567asadaJJDHkDAQgHAAD/STmpwXog
-rwIvbo+92HhmcNkSBZ8X4a2/e3rCmVGTWFAQFMLAAAQYFgoAcgWCaw9RcAkQO22i
-mqp+hElHFAAAAAAAHgAgc2FsdEBub3RhdGlvbnMuc2VxdW9pYS1wZ3Aub3Jnmr2j
-T3ahT8P08vrJWhDOEkOXG2xkVA3BqRczjKQQXQwCmwwWIQTl1kudaqC+pt2Rp587
-baKaqn6ESQAAm3EBAMXUSN1cH315Uumx/10/5NJIakr5G9VPSnCu5nNL16s2AP4/
-+I9kmIVekKABr6v3AgC2yil9ABHWsOyhJn9LZrWrCw==
-=bSK/
------END PGP PRIVATE KEY BLOCK-----
-"#;
+    /// The throwaway keys of the fuzz targets, which the committed crash inputs are
+    /// encrypted to (test vectors; they protect nothing).
+    mod fuzz_keys {
+        #![allow(dead_code)]
+        include!("../../../fuzz/src/keys.rs");
+    }
+    use fuzz_keys::ME_PGP as FUZZ_ME_PGP;
 
     /// A byte that is not base64 just after the encrypted packet's header made sequoia's
     /// decryptor panic ("Consume the header. This shouldn't fail"); found by
