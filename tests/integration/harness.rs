@@ -232,3 +232,12 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 pub fn touch(p: &Path) -> File {
     File::create(p).expect("create file")
 }
+
+/// `PRAGMA integrity_check` of a relay database (or any SQLite file) says "ok".
+pub fn integrity_ok(db: &std::path::Path) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let v: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, "ok");
+}

@@ -13,7 +13,7 @@ use ed25519_dalek::SigningKey;
 use pigeon::wire;
 use serde_json::{Value, json};
 
-use crate::harness::{Relay, Reply, agent, call_with, eventually, home, reply, run};
+use crate::harness::{Relay, Reply, agent, call_with, eventually, home, integrity_ok, reply, run};
 
 /// A mailbox owner: the key and the mailbox id it owns.
 struct Owner {
@@ -105,14 +105,6 @@ fn fetch_all(url: &str, o: &Owner) -> Vec<Value> {
 
 fn code(r: &Reply) -> &str {
     r.body["error"]["code"].as_str().unwrap_or("")
-}
-
-fn integrity_ok(db: &std::path::Path) {
-    let c = rusqlite::Connection::open(db).unwrap();
-    let v: String = c
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(v, "ok");
 }
 
 #[test]

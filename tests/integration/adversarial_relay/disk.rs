@@ -26,14 +26,6 @@ impl Drop for Tmpfs {
     }
 }
 
-fn integrity_ok(db: &Path) {
-    let c = rusqlite::Connection::open(db).unwrap();
-    let v: String = c
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(v, "ok");
-}
-
 #[test]
 fn the_relays_disk_full() {
     let Some(fs) = Tmpfs::mount("6m") else {

@@ -22,7 +22,7 @@ use pigeon::message::new_id;
 use pigeon::wire::{self, now};
 use serde_json::{Value, json};
 
-use crate::harness::{Relay, Reply, agent, eventually, home, reply};
+use crate::harness::{Relay, Reply, agent, eventually, home, integrity_ok, reply};
 
 pub(super) struct Owner {
     pub(super) key: SigningKey,
