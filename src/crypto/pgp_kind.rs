@@ -112,6 +112,7 @@ pub(crate) fn import(tsk: &[u8], passphrase: Option<&str>) -> Result<Cert> {
         .insert_packets(decrypted)
         .context("could not merge decrypted secret keys into the cert")?;
     check_usable_secret(&cert)?;
+    check_writable(&cert)?;
     Ok(cert)
 }
 
@@ -159,8 +160,13 @@ pub(crate) fn check_public(cert: &Cert) -> Result<()> {
             cert.fingerprint()
         )
     })?;
-    // A cert sequoia parses but cannot write back out (found by fuzzing: a subpacket naming
-    // an unknown kind of fingerprint) would make `pigeon card` fail later; refuse it here.
+    Ok(())
+}
+
+/// A cert sequoia parses but cannot write back out (found by fuzzing: a subpacket naming an
+/// unknown kind of fingerprint) would make `pigeon card` fail later; refuse it where a cert
+/// comes from outside (an import, a card), not on every start with pigeon's own `pgp.key`.
+fn check_writable(cert: &Cert) -> Result<()> {
     cert.armored()
         .to_vec()
         .context("this OpenPGP certificate has a packet pigeon cannot write back out")?;
@@ -173,6 +179,7 @@ pub(crate) fn parse_public(armored: &str) -> Result<Cert> {
         .context("not a readable OpenPGP certificate")?
         .strip_secret_key_material();
     check_public(&cert)?;
+    check_writable(&cert)?;
     Ok(cert)
 }
 
