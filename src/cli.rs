@@ -255,6 +255,7 @@ pub enum RecvFormat {
   pigeon recv                          # JSON Lines, then exit (cron)
   pigeon recv --follow                 # stream as messages arrive
   pigeon recv --exec ./on-message.sh   # run a command per message
+  pigeon recv --keep-for 7d            # leave them on the relays a week (other devices)
   pigeon recv --format text")]
 pub struct RecvArgs {
     /// Keep running and print messages as they arrive
@@ -269,6 +270,11 @@ pub struct RecvArgs {
     /// Leave messages on the relays
     #[arg(long)]
     pub keep: bool,
+    /// Leave messages on the relays this long (30m, 12h, 7d), for your other devices to
+    /// read; a later run acknowledges them once the relay has held them that long. Each
+    /// message is still printed once [default: keep_for in [recv] of config.toml]
+    #[arg(long, value_name = "DURATION", conflicts_with = "keep")]
+    pub keep_for: Option<String>,
     /// Hold back messages from senders who are not contacts
     #[arg(long)]
     pub from_contacts_only: bool,

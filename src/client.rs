@@ -191,7 +191,7 @@ fn mailbox_of(key: &SigningKey) -> String {
     wire::mailbox_id(key.verifying_key().as_bytes())
 }
 
-/// Posting is idempotent (relays store an envelope id once), so a post that met a rate
+/// Posting is idempotent (relays store the same id and bytes once), so a post that met a rate
 /// limit or a busy relay is simply tried again after the delay the relay asked for.
 fn with_backoff<T: DeserializeOwned + Serialize>(
     send: impl Fn() -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,

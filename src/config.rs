@@ -9,6 +9,7 @@
 //! [recv]
 //! files_dir = "/home/me/Downloads/pigeon"
 //! max_file_size = 16777216   # bytes
+//! keep_for = "7d"            # leave messages on the relays a week (`recv --keep-for`)
 //! [serve]            # read by the relay: see `pigeon serve --help`
 //! listen = "0.0.0.0:7447"
 //! ```
@@ -58,6 +59,9 @@ pub struct RecvConfig {
     pub files_dir: Option<PathBuf>,
     /// Largest attachment `recv` saves, in bytes (`recv --max-file-size`).
     pub max_file_size: Option<u64>,
+    /// How long messages stay on the relays before `recv` acknowledges them
+    /// (`recv --keep-for`).
+    pub keep_for: Option<String>,
 }
 
 impl Config {

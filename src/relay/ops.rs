@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest as _, Sha256};
 
 use super::writer::{NewEnvelope, PostOutcome, Quotas};
 
@@ -15,6 +16,21 @@ pub const ROW_OVERHEAD: u64 = 128;
 /// What an envelope of `payload` bytes counts as against the byte quotas.
 pub fn stored_size(payload: usize) -> u64 {
     payload as u64 + ROW_OVERHEAD
+}
+
+/// Bytes of SHA-256 kept per envelope to tell two payloads under one id apart: 128 bits, so
+/// nobody can make junk that matches a payload they have seen (a second preimage), and small
+/// enough that the unique index stays a few dozen bytes an entry.
+pub const DIGEST_LEN: usize = 16;
+
+/// The payload digest stored with an envelope: a post is a duplicate only when mailbox, id
+/// *and* digest match, so junk posted first under a known id cannot make the genuine copy
+/// look like a retry (a client's retry re-posts the same bytes and still dedupes).
+pub fn payload_digest(payload: &[u8]) -> [u8; DIGEST_LEN] {
+    let full = Sha256::digest(payload);
+    let mut d = [0u8; DIGEST_LEN];
+    d.copy_from_slice(&full[..DIGEST_LEN]);
+    d
 }
 
 /// A mailbox row as the current transaction sees it; `id` 0 until the row is written (it
@@ -62,8 +78,11 @@ pub fn post_one(
         if mb.id == 0 {
             return Ok(None);
         }
-        tx.prepare_cached("SELECT seq FROM envelopes WHERE mbox = ?1 AND id = ?2")?
-            .query_row(params![mb.id, item.id.as_slice()], |r| r.get::<_, i64>(0))
+        tx.prepare_cached("SELECT seq FROM envelopes WHERE mbox = ?1 AND id = ?2 AND digest = ?3")?
+            .query_row(
+                params![mb.id, item.id.as_slice(), item.digest.as_slice()],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()
             .map(|s| s.map(|s| s as u64))
     };
@@ -87,12 +106,12 @@ pub fn post_one(
         mb.id = tx.last_insert_rowid();
     }
     let s = *seq;
-    // The unique (mbox, id) index finds a duplicate as part of the insert: no extra lookup
-    // on the common path.
+    // The unique (mbox, id, digest) index finds a duplicate as part of the insert: no extra
+    // lookup on the common path.
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO envelopes (seq, mbox, id, received, expires, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (mbox, id) DO NOTHING",
+            "INSERT INTO envelopes (seq, mbox, id, received, expires, payload, digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (mbox, id, digest) DO NOTHING",
         )?
         .execute(params![
             s as i64,
@@ -100,7 +119,8 @@ pub fn post_one(
             item.id.as_slice(),
             now as i64,
             now.saturating_add(item.ttl) as i64,
-            item.payload
+            item.payload,
+            item.digest.as_slice()
         ])?;
     if inserted == 0 {
         let dup = find_dup(mb)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;

@@ -155,12 +155,7 @@ fn decode_envelope(app: &App, mbox: [u8; 32], e: Envelope) -> Result<NewEnvelope
         .ttl
         .unwrap_or(app.cfg.default_ttl)
         .clamp(1, app.cfg.max_ttl);
-    Ok(NewEnvelope {
-        mbox,
-        id,
-        ttl,
-        payload,
-    })
+    Ok(NewEnvelope::new(mbox, id, ttl, payload))
 }
 
 /// The HTTP answer one post outcome would have.

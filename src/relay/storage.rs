@@ -4,7 +4,8 @@
 //! Layout, chosen so that writes are sequential and small: `envelopes` is a rowid table whose
 //! rowid *is* the relay's `seq`, so new envelopes append at the end of the file; a 1 KiB
 //! payload fits in the row without an overflow page. The index on `mbox` (entries are
-//! `(mbox, seq)`) and the unique `(mbox, id)` index are a few dozen bytes per entry; the
+//! `(mbox, seq)`) and the unique `(mbox, id, digest)` index are a few dozen bytes per entry
+//! (`digest` is the first 16 bytes of the payload's SHA-256, never the payload); the
 //! `expires` index appends too when senders use the default TTL. Counts and bytes per
 //! mailbox live in `mailboxes`, updated once per mailbox per transaction by the writer.
 
@@ -39,6 +40,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE UNIQUE INDEX envelopes_mbox_id ON envelopes (mbox, id);
      CREATE INDEX envelopes_expires ON envelopes (expires);
      CREATE TABLE blocks (addr TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;",
+    // 2: a duplicate is the same id *with the same payload*: junk posted first under a
+    // known id no longer makes the genuine copy look like a retry. Old rows were unique
+    // by (mbox, id) already; they get their digests in Rust ([`fill_digests`]) in the same
+    // transaction.
+    "ALTER TABLE envelopes ADD COLUMN digest BLOB NOT NULL DEFAULT x'';
+     DROP INDEX envelopes_mbox_id;
+     CREATE UNIQUE INDEX envelopes_mbox_id_digest ON envelopes (mbox, id, digest);",
 ];
 
 /// SQLite's page cache per connection, in KiB (negative `cache_size` means KiB).
@@ -99,10 +107,33 @@ fn migrate(conn: &Connection) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
+        if i + 1 == 2 {
+            fill_digests(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Gives every stored envelope its payload digest (migration to schema 2), a thousand rows
+/// at a time so a large relay does not hold every payload in memory.
+fn fill_digests(tx: &Connection) -> Result<()> {
+    let mut after = i64::MIN;
+    loop {
+        let rows: Vec<(i64, Vec<u8>)> = tx
+            .prepare("SELECT seq, payload FROM envelopes WHERE seq > ?1 ORDER BY seq LIMIT 1000")?
+            .query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(&(last, _)) = rows.last() else {
+            return Ok(());
+        };
+        let mut set = tx.prepare_cached("UPDATE envelopes SET digest = ?2 WHERE seq = ?1")?;
+        for (seq, payload) in &rows {
+            set.execute(params![seq, super::ops::payload_digest(payload).as_slice()])?;
+        }
+        after = last;
+    }
 }
 
 fn open_ro(path: &Path) -> Result<Connection> {

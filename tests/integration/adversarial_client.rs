@@ -21,16 +21,16 @@ use serde_json::{Value, json};
 use crate::harness::agent;
 use crate::users::{Relay, Run, User, pair_on};
 
-fn card_of(u: &User) -> Value {
+pub(crate) fn card_of(u: &User) -> Value {
     serde_json::from_slice(&u.run(&["card"]).ok().stdout).unwrap()
 }
 
-fn identity(u: &User) -> Identity {
+pub(crate) fn identity(u: &User) -> Identity {
     Identity::load(&Home::at(u.dir.path()), None).unwrap()
 }
 
 /// A message from `from` to `to`, signed and sealed as pigeon does, after `edit` changed it.
-fn craft(
+pub(crate) fn craft(
     from: &Identity,
     to: &User,
     body: &str,
@@ -57,7 +57,7 @@ fn craft(
 }
 
 /// Posts an envelope into `to`'s mailbox on `relay`.
-fn post(relay: &Relay, to: &User, id: &str, ct: &[u8]) {
+pub(crate) fn post(relay: &Relay, to: &User, id: &str, ct: &[u8]) {
     let mailbox = card_of(to)["mailbox"].as_str().unwrap().to_string();
     let r = agent()
         .post(format!("{}/v1/mailboxes/{mailbox}", relay.url))
@@ -66,7 +66,7 @@ fn post(relay: &Relay, to: &User, id: &str, ct: &[u8]) {
     assert!(r.status().is_success(), "post: {}", r.status());
 }
 
-fn bodies(r: &Run) -> Vec<String> {
+pub(crate) fn bodies(r: &Run) -> Vec<String> {
     r.json()
         .iter()
         .filter(|m| m["type"] == "message")
@@ -74,7 +74,7 @@ fn bodies(r: &Run) -> Vec<String> {
         .collect()
 }
 
-fn rejected(r: &Run) -> Vec<Value> {
+pub(crate) fn rejected(r: &Run) -> Vec<Value> {
     r.json()
         .into_iter()
         .filter(|m| m["type"] == "rejected")
@@ -83,7 +83,7 @@ fn rejected(r: &Run) -> Vec<Value> {
 
 /// What `u`'s mailbox still holds on its relays: fetched with --keep, by a copy of the
 /// identity with an empty archive.
-fn mailbox_len(u: &User) -> usize {
+pub(crate) fn mailbox_len(u: &User) -> usize {
     let device = User::new();
     std::fs::create_dir_all(device.path("identity")).unwrap();
     for e in std::fs::read_dir(u.path("identity")).unwrap() {
@@ -182,7 +182,7 @@ fn a_copied_id_from_another_sender_is_refused_and_never_hides_the_real_message()
         .as_str()
         .unwrap()
         .to_string();
-    // The relay would store the id once per mailbox: post it to a second relay.
+    // Mallory's copy comes from a second relay (a relay keeps both, see squat.rs).
     let other = Relay::start();
     bob.run(&["relay", "add", &other.url]).ok();
     post(&other, &bob, &id, &fake);

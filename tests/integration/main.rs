@@ -10,6 +10,7 @@ mod harness;
 mod hygiene;
 mod identity;
 mod interop;
+mod keep_for;
 mod messaging;
 mod relay;
 mod users;

@@ -65,6 +65,9 @@ impl Receiver {
                     }
                     self.note_instance(&relay, page.instance.as_deref())?;
                     self.process(&relay, page.envelopes)?;
+                    if self.release_due(&relay) {
+                        self.release_kept(&relay);
+                    }
                     if !self.exec_failed.is_empty() && retry_at.is_none() {
                         retry_at = Some(Instant::now() + retry_in);
                     }

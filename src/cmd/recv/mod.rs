@@ -25,6 +25,7 @@ use crate::store::{MessageKey, Store};
 const DEFAULT_MAX_FILE: u64 = 16 << 20;
 
 mod follow;
+mod keep;
 mod page;
 
 /// Envelopes per page: one archive transaction each (relays cap it, at 500 by default).
@@ -38,6 +39,10 @@ struct Receiver {
     client: Client,
     handover: HandOver,
     keep: bool,
+    /// `--keep-for`: seconds a message stays on the relay before a run acknowledges it.
+    keep_for: Option<u64>,
+    /// When each relay was last looked at for kept messages old enough (`--follow`).
+    released_at: HashMap<String, std::time::Instant>,
     show_rejected: bool,
     /// `--quiet`: no notes about transient trouble (security warnings and errors stay).
     quiet: bool,
@@ -74,6 +79,11 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         .max_file_size
         .or(cfg.recv.max_file_size)
         .unwrap_or(DEFAULT_MAX_FILE);
+    let keep_for = keep_for_secs(
+        args.keep,
+        args.keep_for.as_deref(),
+        cfg.recv.keep_for.as_deref(),
+    )?;
     let mut r = Receiver {
         max_file_size,
         max_plaintext: plaintext_limit(max_file_size),
@@ -91,6 +101,8 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
             from_contacts_only: args.from_contacts_only,
         },
         keep: args.keep,
+        keep_for,
+        released_at: HashMap::new(),
         show_rejected: args.show_rejected,
         quiet: ctx.quiet,
         id,
@@ -111,7 +123,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
     } else {
         for relay in &relays {
             match r.drain(relay) {
-                Ok(()) => {}
+                Ok(()) => r.release_kept(relay),
                 Err(DrainError::Relay(e)) => {
                     failed += 1;
                     r.warn(&format!("{relay}: {e}"), false);
@@ -143,6 +155,19 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
     } else {
         Exit::Ok
     })
+}
+
+/// `--keep-for`, else `keep_for` of the config unless `--keep` (which keeps for good).
+fn keep_for_secs(keep: bool, flag: Option<&str>, config: Option<&str>) -> Result<Option<u64>> {
+    let (text, from) = match (flag, config) {
+        (Some(t), _) => (t, "--keep-for"),
+        (None, Some(t)) if !keep => (t, "keep_for in [recv] of config.toml"),
+        _ => return Ok(None),
+    };
+    crate::config::parse_duration(text)
+        .map(Some)
+        .with_context(|| crate::error::Fail(Exit::Usage, format!("{from} is not a duration")))
+        .hint("give a duration like 30m, 12h or 7d")
 }
 
 /// One recv at a time: two cron runs must not interleave.

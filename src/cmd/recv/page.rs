@@ -155,7 +155,9 @@ impl Receiver {
             .filter(|(key, _)| self.not_handed.contains(key))
             .map(|(_, seq)| seq.saturating_sub(1))
             .fold(batch.last_seq, u64::min);
+        // Under --keep-for, `release_kept` acknowledges later, by age.
         if !self.keep
+            && self.keep_for.is_none()
             && ack_upto > 0
             && let Err(e) = self.client.ack(relay, self.mailbox_key(), ack_upto)
         {

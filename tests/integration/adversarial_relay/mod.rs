@@ -7,6 +7,7 @@ mod lockout;
 mod names;
 mod quotas;
 mod slow;
+mod squat;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};

@@ -1,0 +1,120 @@
+//! `recv --keep-for DURATION` (issue 13): messages stay on the real relay for my other
+//! devices, are printed once, and a later run acknowledges them once they are old enough,
+//! never a newer one.
+
+use std::time::Duration;
+
+use pigeon::client::Client;
+use pigeon::wire::StoredEnvelope;
+
+use crate::adversarial_client::{bodies, identity};
+use crate::users::{Relay, User, pair_on};
+
+/// What `u`'s mailbox holds on `relay`, by a signed fetch of its own.
+fn on_relay(relay: &Relay, u: &User) -> Vec<StoredEnvelope> {
+    let key = identity(u).secret.mailbox_signing_key().clone();
+    Client::new(Duration::from_secs(20))
+        .fetch(&relay.url, &key, 0, 100, 0)
+        .unwrap()
+        .envelopes
+}
+
+/// A second device: a copy of `u`'s identity with an archive of its own.
+fn device_of(u: &User) -> User {
+    let device = User::new();
+    std::fs::create_dir_all(device.path("identity")).unwrap();
+    for e in std::fs::read_dir(u.path("identity")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), device.path("identity").join(e.file_name())).unwrap();
+    }
+    device
+}
+
+/// Sleeps until the relay has held `e` for more than `secs` seconds (by the clock it
+/// stamps with, the same machine's), at most `secs + 2` seconds.
+fn wait_older_than(e: &StoredEnvelope, secs: u64) {
+    let until = e.received + secs + 1;
+    while pigeon::wire::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn kept_messages_stay_for_other_devices_are_printed_once_and_acknowledged_when_old() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    alice.run(&["send", "--to", "bob", "m1"]).ok();
+
+    // Run 1 prints m1 and leaves it on the relay, where another device reads it too.
+    let r1 = bob.run(&["recv", "--keep-for", "2s"]).ok();
+    assert_eq!(bodies(&r1), ["m1"]);
+    let kept = on_relay(&relay, &bob);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let phone = device_of(&bob);
+    assert_eq!(bodies(&phone.run(&["recv", "--keep"]).ok()), ["m1"]);
+
+    // Run 2 (still young): nothing printed twice, nothing rejected, m1 still there.
+    let r2 = bob.run(&["recv", "--keep-for", "2s"]).ok();
+    assert!(r2.stdout.is_empty(), "{:?}", r2.json());
+    assert!(!r2.stderr.contains("rejected"), "{}", r2.stderr);
+    assert_eq!(on_relay(&relay, &bob).len(), 1);
+    // Fetched again from the start (a cursor that started over): skipped by its (sender,
+    // id), neither printed nor counted as rejected.
+    let archive = pigeon::home::Home::at(bob.dir.path()).archive_path();
+    rusqlite::Connection::open(&archive)
+        .unwrap()
+        .execute("UPDATE cursors SET seq = 0", [])
+        .unwrap();
+    let again = bob
+        .run(&["recv", "--keep-for", "2s", "--show-rejected"])
+        .ok();
+    assert!(again.stdout.is_empty(), "{:?}", again.json());
+    assert!(!again.stderr.contains("rejected"), "{}", again.stderr);
+    assert_eq!(on_relay(&relay, &bob).len(), 1);
+
+    // Run 3, once m1 is older than 2 s and m2 has just arrived: m2 printed (once), m1
+    // acknowledged, m2 kept.
+    wait_older_than(&kept[0], 2);
+    alice.run(&["send", "--to", "bob", "m2"]).ok();
+    let r3 = bob.run(&["recv", "--keep-for", "2s"]).ok();
+    assert_eq!(bodies(&r3), ["m2"], "m1 is not printed twice");
+    let left = on_relay(&relay, &bob);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].seq > kept[0].seq, "only the newer one is left");
+    assert!(
+        bob.run(&["recv", "--keep-for", "2s"])
+            .ok()
+            .stdout
+            .is_empty(),
+        "nothing twice"
+    );
+    // The archive keeps what the relay let go.
+    let history = bob.run(&["export"]).ok();
+    assert_eq!(bodies(&history), ["m1", "m2"]);
+}
+
+#[test]
+fn keep_for_from_the_config_and_without_it_recv_acknowledges_at_once() {
+    let relay = Relay::start();
+    let (alice, bob) = pair_on(&[&relay], "age", "age");
+    std::fs::write(bob.path("config.toml"), "[recv]\nkeep_for = \"1h\"\n").unwrap();
+    alice.run(&["send", "--to", "bob", "kept"]).ok();
+    assert_eq!(bodies(&bob.run(&["recv"]).ok()), ["kept"]);
+    assert_eq!(on_relay(&relay, &bob).len(), 1, "kept by the config");
+    // --keep on the command line still means: never acknowledge.
+    alice.run(&["send", "--to", "bob", "again"]).ok();
+    assert_eq!(bodies(&bob.run(&["recv", "--keep"]).ok()), ["again"]);
+    assert_eq!(on_relay(&relay, &bob).len(), 2);
+    // A bad duration is a usage error, from the flag or the file.
+    bob.run(&["recv", "--keep-for", "soon"]).code(2);
+    std::fs::write(bob.path("config.toml"), "[recv]\nkeep_for = \"7x\"\n").unwrap();
+    bob.run(&["recv"]).code(2);
+    bob.run(&["recv", "--keep", "--keep-for", "1h"]).code(2);
+
+    // Without keep_for, recv acknowledges what it received, as before (here also what an
+    // earlier run kept).
+    std::fs::remove_file(bob.path("config.toml")).unwrap();
+    alice.run(&["send", "--to", "bob", "plain"]).ok();
+    assert_eq!(bodies(&bob.run(&["recv"]).ok()), ["plain"]);
+    assert!(on_relay(&relay, &bob).is_empty());
+}
