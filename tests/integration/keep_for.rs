@@ -19,6 +19,10 @@ fn on_relay(relay: &Relay, u: &User) -> Vec<StoredEnvelope> {
         .envelopes
 }
 
+fn seqs(envs: &[StoredEnvelope]) -> Vec<(u64, u64)> {
+    envs.iter().map(|e| (e.seq, e.received)).collect()
+}
+
 /// A second device: a copy of `u`'s identity with an archive of its own.
 fn device_of(u: &User) -> User {
     let device = User::new();
@@ -49,7 +53,7 @@ fn kept_messages_stay_for_other_devices_are_printed_once_and_acknowledged_when_o
     let r1 = bob.run(&["recv", "--keep-for", "2s"]).ok();
     assert_eq!(bodies(&r1), ["m1"]);
     let kept = on_relay(&relay, &bob);
-    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept.len(), 1, "{:?}", seqs(&kept));
     let phone = device_of(&bob);
     assert_eq!(bodies(&phone.run(&["recv", "--keep"]).ok()), ["m1"]);
 
@@ -79,7 +83,7 @@ fn kept_messages_stay_for_other_devices_are_printed_once_and_acknowledged_when_o
     let r3 = bob.run(&["recv", "--keep-for", "2s"]).ok();
     assert_eq!(bodies(&r3), ["m2"], "m1 is not printed twice");
     let left = on_relay(&relay, &bob);
-    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left.len(), 1, "{:?}", seqs(&left));
     assert!(left[0].seq > kept[0].seq, "only the newer one is left");
     assert!(
         bob.run(&["recv", "--keep-for", "2s"])
