@@ -1002,7 +1002,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__recv)
-            opts="-q -h --follow --exec --format --keep --from-contacts-only --no-wait --files-dir --show-rejected --max-file-size --passphrase-file --quiet --help"
+            opts="-q -h --follow --exec --format --keep --keep-for --from-contacts-only --no-wait --files-dir --show-rejected --max-file-size --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1014,6 +1014,10 @@ _pigeon() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "json text" -- "${cur}"))
+                    return 0
+                    ;;
+                --keep-for)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --files-dir)

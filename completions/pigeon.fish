@@ -116,6 +116,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand send" -s h -l help -d 'Pri
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l exec -d 'Run this command per message (the message JSON on its stdin)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l format -d 'Output format' -r -f -a "json\t'One JSON object per line'
 text\t'For people'"
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l keep-for -d 'Leave messages on the relays this long (30m, 12h, 7d), for your other devices to read; a later run acknowledges them once the relay has held them that long. Each message is still printed once [default: keep_for in [recv] of config.toml]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l files-dir -d 'Write attachments here (default: the data dir\'s files/)' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l max-file-size -d 'Refuse messages with an attachment larger than this (bytes; K, M, G suffixes) [default: 16M, or max_file_size in [recv] of config.toml]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
