@@ -22,6 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use rand::RngCore as _;
 use rusqlite::params;
 use serde_json::json;
+use sha2::Digest as _;
 use tower::ServiceExt as _;
 
 use crate::emit;
@@ -75,20 +76,23 @@ fn phase(a: &SqliteArgs, name: &str, rows: u64, batch: u64) -> Result<()> {
         let tx = conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO envelopes (seq, mbox, id, received, expires, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO envelopes (seq, mbox, id, received, expires, payload, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for _ in 0..batch.min(rows - k) {
                 // Ids as pigeon makes them (time-ordered), like the relay load's.
                 let id = hex::decode(pigeon::message::new_id())?;
                 payload[..8].copy_from_slice(&k.to_le_bytes());
+                // The relay's row also holds 16 bytes of the payload's SHA-256.
+                let digest = &sha2::Sha256::digest(&payload)[..16];
                 stmt.execute(params![
                     (k + 1) as i64,
                     (k % a.mailboxes + 1) as i64,
                     id.as_slice(),
                     now,
                     now + 7 * 86_400,
-                    payload.as_slice()
+                    payload.as_slice(),
+                    digest
                 ])?;
                 k += 1;
             }
