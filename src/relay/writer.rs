@@ -4,7 +4,6 @@
 //! everything queued, runs it in one transaction, commits with one fsync (WAL,
 //! `synchronous=FULL`), and only then answers each waiter. So a 201 is never sent for an
 //! envelope that a power cut could lose, and throughput does not fall to one fsync per post.
-
 //!
 //! This file is the handle and the thread's loop; [`commit`] runs one group's transaction.
 

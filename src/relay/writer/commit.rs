@@ -8,11 +8,11 @@ use anyhow::Result;
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::super::metrics::Metrics;
-use super::super::ops::{Mbox, ack, flush, is_disk_full, post_one, sweep};
-use super::super::storage;
-use super::super::waiters::Waiters;
 use super::{Op, PostOutcome, Quotas};
+use crate::relay::metrics::Metrics;
+use crate::relay::ops::{Mbox, ack, flush, is_disk_full, post_one, sweep};
+use crate::relay::storage;
+use crate::relay::waiters::Waiters;
 
 /// The first seq of a new database: unix time in microseconds.
 fn first_seq() -> u64 {

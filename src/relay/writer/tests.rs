@@ -54,7 +54,7 @@ async fn concurrent_posts_share_commits() {
 async fn duplicates_quotas_acks_and_seq_survive_restart() {
     let d = tempfile::tempdir().unwrap();
     // Each envelope also counts ROW_OVERHEAD bytes.
-    let o = super::super::ops::ROW_OVERHEAD;
+    let o = crate::relay::ops::ROW_OVERHEAD;
     let quotas = Quotas {
         max_envelopes: 2,
         max_mailbox_bytes: 250 + 2 * o,
@@ -226,7 +226,7 @@ async fn a_database_of_the_old_schema_gets_digests_and_keeps_deduping() {
             .unwrap();
         assert_eq!(rows.len(), 1200);
         for (p, dg) in rows {
-            assert_eq!(dg, super::super::ops::payload_digest(&p), "{p:?}");
+            assert_eq!(dg, crate::relay::ops::payload_digest(&p), "{p:?}");
         }
     }
     let old = |i: u32, payload: &str| {
