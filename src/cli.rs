@@ -21,6 +21,7 @@ Files and environment:
                         and $XDG_CONFIG_HOME/pigeon)
   config.toml           settings in the config folder; flags > PIGEON_* env > file > defaults
   PIGEON_PASSPHRASE     passphrase protecting the identity's secret keys
+  PIGEON_TRACKER        trackers to use, comma-separated (else [tracker] urls)
   NO_COLOR              no colour on stderr";
 
 /// End-to-end encrypted, store-and-forward messenger for the command line
@@ -54,6 +55,8 @@ pub enum Command {
     Export(ExportArgs),
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    #[command(subcommand)]
+    Tracker(TrackerCommand),
     #[command(hide = true)]
     Gen(GenArgs),
 }
@@ -157,10 +160,23 @@ pub enum RelayCommand {
         /// The relay's base URL, e.g. http://pi.local:7447
         url: String,
     },
-    /// Remove a relay URL from your card
+    /// Move a relay URL on your card to "draining": senders stop, you still read it
+    ///
+    /// Your card lists it under "draining" (announce the new card with `pigeon tracker
+    /// announce`, or give it to your contacts), so senders post to your other relays while
+    /// `recv` keeps reading this one. Once it has been draining for `drain_for` ([recv] in
+    /// config.toml, default 14d) and is empty, recv drops it from the card and says so.
+    /// With --now it is dropped at once and nothing on it is read any more.
+    #[command(after_help = "Examples:
+  pigeon relay add https://new.example.org
+  pigeon relay remove https://old.example.org       # drain it
+  pigeon tracker announce                           # senders follow the new card")]
     Remove {
         /// The relay's base URL
         url: String,
+        /// Drop it at once instead of draining it (what waits there is not read)
+        #[arg(long)]
+        now: bool,
     },
     /// List your relays, one JSON line each
     List,
@@ -213,7 +229,12 @@ pub struct OpenArgs {
   df -h | pigeon send --to bob --to carol
   pigeon send --to bob --file report.pdf \"weekly report\"
   pigeon send --json < batch.jsonl     # {\"to\":[\"bob\"],\"body\":\"…\",\"files\":[\"a.png\"],\"ttl\":\"2d\"}
-  pigeon send --retry                  # deliver what waits in the outbox")]
+  pigeon send --retry                  # deliver what waits in the outbox
+  pigeon send --to bob@tracker \"hi\"    # look bob up on the trackers, pin him, send
+
+With trackers configured, a contact's card older than refresh_after ([tracker] in
+config.toml, default 1d) is fetched again before sending, and at once when every relay
+on it fails; the message then goes to the relays of the newer card in the same run.")]
 pub struct SendArgs {
     /// Recipient contact name or fingerprint (repeatable)
     #[arg(long, value_name = "NAME")]
@@ -238,6 +259,8 @@ pub struct SendArgs {
     /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub trackers: TrackerUrls,
 }
 
 /// Output formats of recv.
@@ -567,6 +590,88 @@ pub struct PruneArgs {
     /// The folder recv saved attachments in (default: as for recv)
     #[arg(long, value_name = "DIR")]
     pub files_dir: Option<PathBuf>,
+}
+
+/// The trackers a command talks to.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TrackerUrls {
+    /// A tracker to use (repeatable) [default: [tracker] urls in config.toml]
+    #[arg(
+        long = "tracker",
+        value_name = "URL",
+        env = "PIGEON_TRACKER",
+        value_delimiter = ','
+    )]
+    pub urls: Vec<String>,
+}
+
+/// Use trackers: directories of signed cards and of relays
+///
+/// Every card a tracker serves is verified here (signature, keys, expiry); with several
+/// trackers the valid card with the highest seq wins, and one that is down is reported
+/// but does not fail a lookup another answered.
+#[derive(Debug, Subcommand)]
+pub enum TrackerCommand {
+    /// Publish your current card (name, keys, relays) on the trackers
+    ///
+    /// Prints one JSON line per tracker: {"type":"announced","tracker","ok","stored","seq"}
+    /// or with "ok":false the tracker's "error" and "code" (name_taken, stale_seq, …).
+    #[command(after_help = "Examples:
+  pigeon tracker announce --tracker https://tracker.example.org
+  PIGEON_TRACKER=http://t1:7448,http://t2:7448 pigeon tracker announce")]
+    Announce {
+        #[command(flatten)]
+        trackers: TrackerUrls,
+        /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Find, verify and print a card by name or fingerprint
+    ///
+    /// Prints the card as one JSON line, exactly as its owner's `pigeon card` made it (so
+    /// `pigeon contact add` reads it). With --add it is also pinned as a contact under the
+    /// rules of `contact add` and a {"type":"contact",…,"status"} line follows: a known
+    /// name with another key is a key change, refused (exit 4); a card older than the
+    /// pinned one is refused (exit 4). A forged or expired card is never printed.
+    #[command(after_help = "Examples:
+  pigeon tracker lookup bob
+  pigeon tracker lookup bob --add
+  pigeon tracker lookup 3f2a…c9 > bob.card      # by fingerprint (40 or 64 hex digits)")]
+    Lookup {
+        /// A name, or a fingerprint (40 or 64 hex digits)
+        #[arg(value_name = "NAME|FINGERPRINT")]
+        query: String,
+        /// Pin the card as a contact (trust on first use)
+        #[arg(long)]
+        add: bool,
+        /// With --add: store it under this name instead of the name on the card
+        #[arg(long = "as", value_name = "NAME", requires = "add")]
+        as_name: Option<String>,
+        #[command(flatten)]
+        trackers: TrackerUrls,
+    },
+    /// List the relays the trackers know, for a newcomer to pick one
+    ///
+    /// One JSON line per relay: {"type":"relay","url","source","seen","trackers"}.
+    #[command(after_help = "Examples:
+  pigeon tracker relays | jq -r .url")]
+    Relays {
+        #[command(flatten)]
+        trackers: TrackerUrls,
+    },
+    /// Give your name back on the trackers (a request signed with your mailbox key)
+    ///
+    /// The name is then free for whoever claims it next; your card stays retrievable by
+    /// fingerprint.
+    #[command(after_help = "Examples:
+  pigeon tracker release --tracker https://tracker.example.org")]
+    Release {
+        #[command(flatten)]
+        trackers: TrackerUrls,
+        /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
 }
 
 /// Generate man pages and shell completions (for packagers and the repository)

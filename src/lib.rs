@@ -9,7 +9,8 @@
 //!                        ├► keys     identities, cards, contacts on disk ─► crypto
 //!                        ├► store    local SQLite archive, outbox, cursors
 //!                        ├► delivery posting to many relays at once ─► client
-//!                        ├► client   HTTP client for relays; speaks only wire types
+//!                        ├► client   HTTP client for relays and trackers; speaks only wire types
+//!                        ├► directory cards from trackers, verified ─► client, keys
 //!                        ├► relay/*  the server: routes, storage, limits, admission
 //!                        └► output   JSON Lines writer, terminal sanitising
 //! crypto   age + OpenPGP, bytes in / bytes out, no I/O (a leaf)
@@ -26,6 +27,7 @@ pub mod cmd;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod directory;
 pub mod error;
 pub mod home;
 pub mod keys;

@@ -274,6 +274,11 @@ pub struct Card {
     /// The mailbox id on every relay: SHA-256 of the mailbox key.
     pub mailbox: String,
     pub relays: Vec<String>,
+    /// Relays the owner still reads but senders must not post to: where an identity that
+    /// moved keeps collecting what was sent before the move. Optional (absent when empty),
+    /// so a card without it is byte for byte what older pigeons made; they ignore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub draining: Vec<String>,
     /// Grows with every new card; a lower or equal one never replaces a stored card.
     pub seq: u64,
     pub issued: u64,
@@ -425,6 +430,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.name, "alice");
         assert_eq!(c.pgp, None);
+        assert!(c.draining.is_empty());
+        let mut v = serde_json::to_value(&c).unwrap();
+        assert!(v.get("draining").is_none(), "an empty draining list is left out");
+        v["draining"] = json!(["http://old"]);
+        let d: Card = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(d.draining, vec!["http://old".to_string()]);
+        assert_eq!(serde_json::to_value(&d).unwrap(), v);
         let i = Inner {
             v: 1,
             id: "i".into(),

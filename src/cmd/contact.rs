@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn view(c: &Contact, status: Option<&str>, with_card: bool) -> Value {
+pub(super) fn view(c: &Contact, status: Option<&str>, with_card: bool) -> Value {
     let mut v = json!({
         "type": "contact",
         "name": c.name,

@@ -14,3 +14,4 @@ mod messaging;
 mod relay;
 mod users;
 mod web;
+mod tracker_client;
