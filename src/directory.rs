@@ -119,11 +119,8 @@ impl Lookup {
             ))
             .hint("a tracker may be hostile or out of date; nothing was pinned or changed")
         } else if any(|a| matches!(a, Answer::NotFound)) {
-            Err(fail(
-                Exit::NotFound,
-                format!("no tracker knows {what}"),
-            ))
-            .hint("ask them to run `pigeon tracker announce`, or for their card file")
+            Err(fail(Exit::NotFound, format!("no tracker knows {what}")))
+                .hint("ask them to run `pigeon tracker announce`, or for their card file")
         } else {
             Err(fail(
                 Exit::Network,
@@ -175,14 +172,13 @@ fn ask(client: &Client, tracker: &str, query: &Query) -> Answer {
 
 /// A served card must verify fully (signature, keys, expiry) and be the one asked for.
 fn check(bytes: &[u8], query: &Query) -> Result<(Card, Value)> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| anyhow::anyhow!("not a card (bad JSON: {e})"))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("not a card (bad JSON: {e})"))?;
     let (card, _) = verify_card(&value)?;
     match query {
-        Query::Fingerprint(fp) if card.fingerprint != *fp => anyhow::bail!(
-            "it is the card of {}, not of {fp}",
-            card.fingerprint
-        ),
+        Query::Fingerprint(fp) if card.fingerprint != *fp => {
+            anyhow::bail!("it is the card of {}, not of {fp}", card.fingerprint)
+        }
         Query::Name(n) if card.name != *n => {
             anyhow::bail!("it is the card of {:?}, not of {n:?}", card.name)
         }

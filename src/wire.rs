@@ -432,7 +432,10 @@ mod tests {
         assert_eq!(c.pgp, None);
         assert!(c.draining.is_empty());
         let mut v = serde_json::to_value(&c).unwrap();
-        assert!(v.get("draining").is_none(), "an empty draining list is left out");
+        assert!(
+            v.get("draining").is_none(),
+            "an empty draining list is left out"
+        );
         v["draining"] = json!(["http://old"]);
         let d: Card = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(d.draining, vec!["http://old".to_string()]);

@@ -410,7 +410,11 @@ impl Sender {
             super::emit(&json!({"type": "expired", "id": id, "deliveries": report}))?;
         }
         for (id, rows) in by_id(self.store.outbox_pending()?) {
-            let (report, outcomes) = self.post(&rows);
+            let (mut report, mut outcomes) = self.post(&rows);
+            let extra = self.follow_moves(&rows, &mut report, &mut outcomes)?;
+            let (extra_report, extra_outcomes) = self.post(&extra);
+            outcomes.extend(extra_outcomes);
+            report.extend(extra_report);
             self.record(&id, &outcomes, &report)?;
             super::emit(&json!({"type": "retried", "id": id, "deliveries": report}))?;
         }

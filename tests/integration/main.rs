@@ -12,6 +12,6 @@ mod identity;
 mod interop;
 mod messaging;
 mod relay;
+mod tracker_client;
 mod users;
 mod web;
-mod tracker_client;

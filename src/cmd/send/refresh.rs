@@ -87,7 +87,10 @@ impl Sender {
             Query::Fingerprint(_) => None,
         };
         let (c, status) = self.contacts.add(&found.value, as_name, false)?;
-        self.trackers.asked.borrow_mut().insert(c.fingerprint.clone());
+        self.trackers
+            .asked
+            .borrow_mut()
+            .insert(c.fingerprint.clone());
         self.trackers.note(&format!(
             "{} {} ({}) from {}",
             status.as_str(),
@@ -113,7 +116,13 @@ impl Sender {
     /// Asks the trackers for a newer card of `c` (once per run); the new contact when one
     /// was pinned.
     fn refresh(&self, c: &Contact) -> Result<Option<Contact>> {
-        if !self.trackers.asked.borrow_mut().insert(c.fingerprint.clone()) {
+        if self.trackers.urls.is_empty()
+            || !self
+                .trackers
+                .asked
+                .borrow_mut()
+                .insert(c.fingerprint.clone())
+        {
             return Ok(None);
         }
         let (outcome, notes) =
@@ -131,7 +140,7 @@ impl Sender {
     }
 
     /// After posting `rows`: each recipient (mailbox) of a message whose every delivery
-    /// failed has its card fetched at once. When the newer card lists other relays, the
+    /// failed has its card fetched at once (once per run). When the newer card lists other relays, the
     /// failed deliveries to relays it no longer lists leave the outbox (reported
     /// `"moved":true`) and the rows returned (already queued) go to its new relays.
     pub(super) fn follow_moves<'r>(
@@ -140,9 +149,6 @@ impl Sender {
         report: &mut [Value],
         outcomes: &mut [(&'r OutboxRow, Option<String>)],
     ) -> Result<Vec<OutboxRow>> {
-        if self.trackers.urls.is_empty() {
-            return Ok(Vec::new());
-        }
         // (message id, mailbox) -> the indexes of its rows, and whether any succeeded.
         let mut groups: BTreeMap<(&str, &str), (Vec<usize>, bool)> = BTreeMap::new();
         for (i, r) in rows.iter().enumerate() {
@@ -191,8 +197,9 @@ impl Sender {
         Ok(extra)
     }
 
-    /// The relays (and draining relays) of a recipient's newer card, fetched now; `None`
-    /// when there is no newer card.
+    /// The relays (and draining relays) of a recipient's card when it no longer matches
+    /// the failed delivery: a newer card fetched now, or one pinned since the delivery was
+    /// queued (a retry). `None` when the card still lists the relay and nothing is newer.
     fn moved_card(&self, row: &OutboxRow) -> Result<Option<(Vec<String>, Vec<String>)>> {
         let Some(c) = self.contacts.find(&row.recipient)? else {
             return Ok(None);
@@ -200,13 +207,18 @@ impl Sender {
         if c.card.get("mailbox").and_then(Value::as_str) != Some(&row.mailbox) {
             return Ok(None);
         }
-        let Some(new) = self.refresh(&c)? else {
-            return Ok(None);
+        let (c, fetched) = match self.refresh(&c)? {
+            Some(new) => (new, true),
+            None => (c, false),
         };
-        let (card, _) = new.checked()?;
+        let (card, _) = c.checked()?;
+        let listed = card.relays.contains(&row.relay) && !card.draining.contains(&row.relay);
+        if listed && !fetched {
+            return Ok(None);
+        }
         self.trackers.note(&format!(
             "{} moved: delivering to {}",
-            new.name,
+            c.name,
             card.relays.join(", ")
         ));
         Ok(Some((card.relays, card.draining)))

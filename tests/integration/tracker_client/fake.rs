@@ -45,13 +45,13 @@ impl FakeTracker {
                 let card = c.lock().unwrap().clone();
                 let lookup = path.starts_with("/v1/cards/") || path.starts_with("/v1/names/");
                 let (status, body) = if lookup && !card.is_empty() {
-                        ("200 OK", card)
-                    } else {
-                        (
-                            "404 Not Found",
-                            br#"{"v":1,"error":{"code":"not_found","message":"no"}}"#.to_vec(),
-                        )
-                    };
+                    ("200 OK", card)
+                } else {
+                    (
+                        "404 Not Found",
+                        br#"{"v":1,"error":{"code":"not_found","message":"no"}}"#.to_vec(),
+                    )
+                };
                 let head = format!(
                     "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()

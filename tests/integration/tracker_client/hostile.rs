@@ -48,7 +48,9 @@ fn lookup_prints_the_card_as_served_and_add_pins_it() {
     let ca = alice.keygen("alice", "age");
     bob.keygen("bob", "age");
     let t = FakeTracker::start(ca.as_bytes());
-    let out = bob.run(&["tracker", "lookup", "alice", "--tracker", &t.url]).ok();
+    let out = bob
+        .run(&["tracker", "lookup", "alice", "--tracker", &t.url])
+        .ok();
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), ca.trim());
     assert_eq!(t.asked.lock().unwrap().as_slice(), ["/v1/names/alice"]);
     assert!(contacts(&bob).is_empty(), "lookup alone pins nothing");
@@ -89,11 +91,23 @@ fn forged_stale_expired_and_other_key_cards_change_nothing() {
     let t = FakeTracker::start(b"");
 
     let cases = [
-        ("forged", forged(&current, "relays", serde_json::json!(["http://evil:1"])), "bad signature"),
-        ("forged seq", forged(&current, "seq", serde_json::json!(99)), "bad signature"),
+        (
+            "forged",
+            forged(&current, "relays", serde_json::json!(["http://evil:1"])),
+            "bad signature",
+        ),
+        (
+            "forged seq",
+            forged(&current, "seq", serde_json::json!(99)),
+            "bad signature",
+        ),
         ("stale", old.trim().to_string(), "older"),
         ("expired", expired_card(&alice), "expired"),
-        ("other key", mallory.keygen("alice", "age").trim().to_string(), "KEY CHANGE"),
+        (
+            "other key",
+            mallory.keygen("alice", "age").trim().to_string(),
+            "KEY CHANGE",
+        ),
     ];
     for (what, served, why) in &cases {
         t.serve(served.as_bytes());
@@ -111,12 +125,17 @@ fn forged_stale_expired_and_other_key_cards_change_nothing() {
             assert!(r.stderr.contains(why), "{what}: {}", r.stderr);
         }
         let after = pinned();
-        assert_eq!(after["card"], before["card"], "{what} changed the pinned card");
+        assert_eq!(
+            after["card"], before["card"],
+            "{what} changed the pinned card"
+        );
         assert_eq!(contacts(&bob).len(), 1, "{what}");
     }
     // A forged card is never printed, even with no contact pinned.
     t.serve(cases[0].1.as_bytes());
-    let r = bob.run(&["tracker", "lookup", "alice", "--tracker", &t.url]).code(4);
+    let r = bob
+        .run(&["tracker", "lookup", "alice", "--tracker", &t.url])
+        .code(4);
     assert!(r.stdout.is_empty());
     assert!(r.stderr.contains("REFUSED"), "{}", r.stderr);
 }
@@ -139,7 +158,12 @@ fn several_trackers_highest_valid_seq_wins_and_one_down_is_only_reported() {
         .env("PIGEON_TRACKER", &list)
         .output()
         .unwrap();
-    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(err.contains(&dead) && err.contains("unreachable"), "{err}");
     assert!(err.contains(&evil.url) && err.contains("REFUSED"), "{err}");
@@ -147,5 +171,6 @@ fn several_trackers_highest_valid_seq_wins_and_one_down_is_only_reported() {
     assert_eq!(c["seq"], 3);
     assert_eq!(c["card"]["relays"].as_array().unwrap().len(), 2);
     // Every tracker down: exit 3.
-    bob.run(&["tracker", "lookup", "alice", "--tracker", &dead]).code(3);
+    bob.run(&["tracker", "lookup", "alice", "--tracker", &dead])
+        .code(3);
 }

@@ -60,7 +60,10 @@ fn a_failed_delivery_makes_the_sender_follow_the_move_and_nothing_is_lost() {
     let (alice, bob) = alice_and_bob(&a);
     let t = FakeTracker::start(card(&alice).as_bytes());
     // m1 goes to A, before the move.
-    let m1 = bob.run(&["send", "--to", "alice", "m1", "--tracker", &t.url]).ok().one();
+    let m1 = bob
+        .run(&["send", "--to", "alice", "m1", "--tracker", &t.url])
+        .ok()
+        .one();
     assert_eq!(deliveries(&m1), vec![(a.url.clone(), true)]);
     t.serve(move_to(&alice, &a, &b).as_bytes());
     // alice still reads A (draining) and gets m1 from it; then A goes away for good.
@@ -69,20 +72,32 @@ fn a_failed_delivery_makes_the_sender_follow_the_move_and_nothing_is_lost() {
     a.stop();
     // bob's pinned card still says A: the delivery fails, he fetches alice's card at once
     // and reaches B in the same run.
-    let r = bob.run(&["send", "--to", "alice", "m2", "--tracker", &t.url]).ok();
+    let r = bob
+        .run(&["send", "--to", "alice", "m2", "--tracker", &t.url])
+        .ok();
     let m2 = r.one();
     let d = &m2["deliveries"];
     assert_eq!(d.as_array().unwrap().len(), 2, "{m2}");
-    assert_eq!((d[0]["relay"].as_str(), d[0]["ok"].as_bool()), (Some(a.url.as_str()), Some(false)));
+    assert_eq!(
+        (d[0]["relay"].as_str(), d[0]["ok"].as_bool()),
+        (Some(a.url.as_str()), Some(false))
+    );
     assert_eq!(d[0]["moved"], true);
     assert_eq!(d[0]["queued"], false);
-    assert_eq!((d[1]["relay"].as_str(), d[1]["ok"].as_bool()), (Some(b.url.as_str()), Some(true)));
+    assert_eq!(
+        (d[1]["relay"].as_str(), d[1]["ok"].as_bool()),
+        (Some(b.url.as_str()), Some(true))
+    );
     assert!(r.stderr.contains("refreshed"), "{}", r.stderr);
     let pinned = bob.run(&["contact", "show", "alice"]).ok().one();
     assert_eq!(pinned["relays"], serde_json::json!([b.url]));
     // Nothing is left for the dead relay.
     let retry = bob.run(&["send", "--retry"]).ok();
-    assert!(retry.stdout.is_empty(), "{}", String::from_utf8_lossy(&retry.stdout));
+    assert!(
+        retry.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&retry.stdout)
+    );
     // alice gets m2 from B; A (down, still draining) makes it partial.
     let (code, got, err) = bodies(&alice);
     assert_eq!(got, vec!["m2".to_string()], "{err}");
@@ -97,7 +112,10 @@ fn a_stale_pinned_card_is_refreshed_by_age_before_sending() {
     let t = FakeTracker::start(move_to(&alice, &a, &b).as_bytes());
     std::fs::write(
         bob.path("config.toml"),
-        format!("[tracker]\nurls = [\"{}\"]\nrefresh_after = \"1d\"\n", t.url),
+        format!(
+            "[tracker]\nurls = [\"{}\"]\nrefresh_after = \"1d\"\n",
+            t.url
+        ),
     )
     .unwrap();
     // A card pinned just now is fresh: no tracker is asked, the message goes to A.
@@ -118,13 +136,20 @@ fn a_stale_pinned_card_is_refreshed_by_age_before_sending() {
     std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
     let m2 = bob.run(&["send", "--to", "alice", "m2"]).ok().one();
     assert_eq!(deliveries(&m2), vec![(b.url.clone(), true)]);
-    assert_eq!(t.asked.lock().unwrap().as_slice(), [format!("/v1/cards/{fp}")]);
+    assert_eq!(
+        t.asked.lock().unwrap().as_slice(),
+        [format!("/v1/cards/{fp}")]
+    );
     // Asked once: the next send does not ask again.
     bob.run(&["send", "--to", "alice", "m3"]).ok();
     assert_eq!(t.asked.lock().unwrap().len(), 1);
     let (code, mut got, err) = bodies(&alice);
     got.sort();
-    assert_eq!((code, got), (0, vec!["m1".into(), "m2".into(), "m3".into()]), "{err}");
+    assert_eq!(
+        (code, got),
+        (0, vec!["m1".into(), "m2".into(), "m3".into()]),
+        "{err}"
+    );
 }
 
 #[test]
@@ -176,19 +201,62 @@ fn send_to_name_at_tracker_looks_up_pins_and_delivers() {
     bob.keygen("bob", "age");
     let t = FakeTracker::start(b"");
     // Unknown, and no tracker knows her: exit 5, nothing sent.
-    bob.run(&["send", "--to", "alice@tracker", "x", "--tracker", &t.url]).code(5);
+    bob.run(&["send", "--to", "alice@tracker", "x", "--tracker", &t.url])
+        .code(5);
     let r = bob.run(&["send", "--to", "alice@tracker", "x"]).code(5);
     assert!(r.stderr.contains("tracker"), "{}", r.stderr);
     // A plain unknown name never asks a tracker.
     t.serve(card(&alice).as_bytes());
-    bob.run(&["send", "--to", "alice", "x", "--tracker", &t.url]).code(5);
+    bob.run(&["send", "--to", "alice", "x", "--tracker", &t.url])
+        .code(5);
     assert_eq!(t.asked.lock().unwrap().len(), 1);
     let sent = bob
-        .run(&["send", "--to", "alice@tracker", "hello", "--tracker", &t.url])
+        .run(&[
+            "send",
+            "--to",
+            "alice@tracker",
+            "hello",
+            "--tracker",
+            &t.url,
+        ])
         .ok()
         .one();
     assert_eq!(deliveries(&sent), vec![(a.url.clone(), true)]);
-    assert_eq!(bob.run(&["contact", "show", "alice"]).ok().one()["name"], "alice");
+    assert_eq!(
+        bob.run(&["contact", "show", "alice"]).ok().one()["name"],
+        "alice"
+    );
     let (code, got, err) = bodies(&alice);
     assert_eq!((code, got), (0, vec!["hello".to_string()]), "{err}");
+}
+
+#[test]
+fn a_queued_delivery_to_a_relay_that_went_away_follows_the_move_on_retry() {
+    let (mut a, b) = (Relay::start(), Relay::start());
+    let (alice, bob) = alice_and_bob(&a);
+    let new_card = move_to(&alice, &a, &b);
+    a.stop();
+    // A is down and so is the only tracker: the message waits in the outbox.
+    let t = FakeTracker::start(b"");
+    let r = bob
+        .run(&["send", "--to", "alice", "waiting", "--tracker", &t.url])
+        .code(3);
+    assert_eq!(r.one()["deliveries"][0]["queued"], true);
+    // Once the tracker has the new card, the retry goes to B and A's row is given up.
+    t.serve(new_card.as_bytes());
+    let retried = bob
+        .run(&["send", "--retry", "--tracker", &t.url])
+        .ok()
+        .one();
+    assert_eq!(retried["type"], "retried");
+    let d = retried["deliveries"].as_array().unwrap();
+    assert_eq!(d.len(), 2, "{retried}");
+    assert_eq!(d[0]["moved"], true);
+    assert_eq!(
+        (d[1]["relay"].as_str(), d[1]["ok"].as_bool()),
+        (Some(b.url.as_str()), Some(true))
+    );
+    assert!(bob.run(&["send", "--retry"]).ok().stdout.is_empty());
+    let (_, got, err) = bodies(&alice);
+    assert_eq!(got, vec!["waiting".to_string()], "{err}");
 }
