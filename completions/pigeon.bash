@@ -55,6 +55,9 @@ _pigeon() {
             pigeon,serve)
                 cmd="pigeon__subcmd__serve"
                 ;;
+            pigeon,tracker)
+                cmd="pigeon__subcmd__tracker"
+                ;;
             pigeon__subcmd__archive,help)
                 cmd="pigeon__subcmd__archive__subcmd__help"
                 ;;
@@ -142,6 +145,9 @@ _pigeon() {
             pigeon__subcmd__help,serve)
                 cmd="pigeon__subcmd__help__subcmd__serve"
                 ;;
+            pigeon__subcmd__help,tracker)
+                cmd="pigeon__subcmd__help__subcmd__tracker"
+                ;;
             pigeon__subcmd__help__subcmd__archive,prune)
                 cmd="pigeon__subcmd__help__subcmd__archive__subcmd__prune"
                 ;;
@@ -174,6 +180,18 @@ _pigeon() {
                 ;;
             pigeon__subcmd__help__subcmd__serve,unblock)
                 cmd="pigeon__subcmd__help__subcmd__serve__subcmd__unblock"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,announce)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__announce"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,lookup)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__lookup"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,relays)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__relays"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,release)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__release"
                 ;;
             pigeon__subcmd__relay,add)
                 cmd="pigeon__subcmd__relay__subcmd__add"
@@ -217,6 +235,36 @@ _pigeon() {
             pigeon__subcmd__serve__subcmd__help,unblock)
                 cmd="pigeon__subcmd__serve__subcmd__help__subcmd__unblock"
                 ;;
+            pigeon__subcmd__tracker,announce)
+                cmd="pigeon__subcmd__tracker__subcmd__announce"
+                ;;
+            pigeon__subcmd__tracker,help)
+                cmd="pigeon__subcmd__tracker__subcmd__help"
+                ;;
+            pigeon__subcmd__tracker,lookup)
+                cmd="pigeon__subcmd__tracker__subcmd__lookup"
+                ;;
+            pigeon__subcmd__tracker,relays)
+                cmd="pigeon__subcmd__tracker__subcmd__relays"
+                ;;
+            pigeon__subcmd__tracker,release)
+                cmd="pigeon__subcmd__tracker__subcmd__release"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,announce)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__announce"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,help)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__help"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,lookup)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__lookup"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,relays)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__relays"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,release)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__release"
+                ;;
             *)
                 ;;
         esac
@@ -224,7 +272,7 @@ _pigeon() {
 
     case "${cmd}" in
         pigeon)
-            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive gen help"
+            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive tracker gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -600,7 +648,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help)
-            opts="keygen card contact relay seal open send recv serve export archive gen help"
+            opts="keygen card contact relay seal open send recv serve export archive tracker gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -949,6 +997,76 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__help__subcmd__tracker)
+            opts="announce lookup relays release"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__announce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__lookup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__relays)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__keygen)
             opts="-q -h --name --kind --import --import-passphrase-file --passphrase-file --force --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1148,7 +1266,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__relay__subcmd__remove)
-            opts="-q -h --quiet --help"
+            opts="-q -h --now --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1184,7 +1302,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__send)
-            opts="-q -h --to --file --json --retry --reply-to --ttl --passphrase-file --quiet --help"
+            opts="-q -h --to --file --json --retry --reply-to --ttl --passphrase-file --tracker --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1207,6 +1325,10 @@ _pigeon() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tracker)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1421,6 +1543,188 @@ _pigeon() {
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker)
+            opts="-q -h --quiet --help announce lookup relays release help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__announce)
+            opts="-q -h --tracker --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help)
+            opts="announce lookup relays release help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__announce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__lookup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__relays)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__lookup)
+            opts="-q -h --add --as --tracker --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__relays)
+            opts="-q -h --tracker --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__release)
+            opts="-q -h --tracker --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -25,7 +25,7 @@ pub mod seal;
 pub mod send;
 pub mod serve;
 pub mod show;
-pub mod tracker;
+pub mod tracker_client;
 
 /// What every subcommand gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -110,6 +110,6 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Export(a) => export::run(&ctx, a),
         Command::Archive(c) => archive::run(&ctx, c),
         Command::Gen(a) => generate::run(&ctx, a),
-        Command::Tracker(c) => tracker::run(&ctx, c),
+        Command::Tracker(c) => tracker_client::run(&ctx, c),
     }
 }

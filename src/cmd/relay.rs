@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, cmd: RelayCommand) -> Result<Exit> {
             let url = normalize_url(&url)?;
             let listed = meta.relays.contains(&url);
             let draining = meta.draining.contains_key(&url);
-            if !listed && !(draining && now) {
+            if !(listed || draining && now) {
                 let msg = if draining {
                     format!("{url} is already draining")
                 } else {

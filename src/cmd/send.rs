@@ -112,7 +112,7 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
         ok: 0,
         failed: 0,
         trackers: refresh::Trackers {
-            urls: super::tracker::configured(&cfg, &args.trackers)?,
+            urls: super::tracker_client::configured(&cfg, &args.trackers)?,
             refresh_after: cfg.refresh_after()?,
             quiet: ctx.quiet,
             asked: Default::default(),

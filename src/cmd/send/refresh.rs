@@ -24,6 +24,9 @@ pub(super) struct Trackers {
     pub asked: RefCell<HashSet<String>>,
 }
 
+/// Where a recipient's newer card says to deliver: its relays, and its draining relays.
+type Moved = (Vec<String>, Vec<String>);
+
 /// The suffix that asks for a tracker lookup of an unknown recipient.
 const AT_TRACKER: &str = "@tracker";
 
@@ -156,7 +159,7 @@ impl Sender {
             g.0.push(i);
             g.1 |= report[i]["ok"] == Value::Bool(true);
         }
-        let mut cards: BTreeMap<String, Option<(Vec<String>, Vec<String>)>> = BTreeMap::new();
+        let mut cards: BTreeMap<String, Option<Moved>> = BTreeMap::new();
         let mut extra = Vec::new();
         for (_, (idx, any_ok)) in groups {
             if any_ok {
@@ -200,7 +203,7 @@ impl Sender {
     /// The relays (and draining relays) of a recipient's card when it no longer matches
     /// the failed delivery: a newer card fetched now, or one pinned since the delivery was
     /// queued (a retry). `None` when the card still lists the relay and nothing is newer.
-    fn moved_card(&self, row: &OutboxRow) -> Result<Option<(Vec<String>, Vec<String>)>> {
+    fn moved_card(&self, row: &OutboxRow) -> Result<Option<Moved>> {
         let Some(c) = self.contacts.find(&row.recipient)? else {
             return Ok(None);
         };

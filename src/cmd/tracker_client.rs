@@ -1,4 +1,5 @@
-//! `pigeon tracker announce|lookup|relays|release`: the client side of trackers.
+//! `pigeon tracker announce|lookup|relays|release`: the client side of trackers (`tracker
+//! serve`, the server, is `cmd::tracker`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
