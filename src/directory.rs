@@ -179,7 +179,8 @@ fn check(bytes: &[u8], query: &Query) -> Result<(Card, Value)> {
         Query::Fingerprint(fp) if card.fingerprint != *fp => {
             anyhow::bail!("it is the card of {}, not of {fp}", card.fingerprint)
         }
-        Query::Name(n) if card.name != *n => {
+        // Trackers hold names case-folded (`Alice` and `alice` are one name).
+        Query::Name(n) if card.name.to_lowercase() != n.to_lowercase() => {
             anyhow::bail!("it is the card of {:?}, not of {n:?}", card.name)
         }
         _ => Ok((card, value)),

@@ -79,7 +79,7 @@ fn lookup_prints_the_card_as_served_and_add_pins_it() {
 
 #[test]
 fn forged_stale_expired_and_other_key_cards_change_nothing() {
-    let (alice, bob, mallory) = (User::new(), User::new(), User::new());
+    let (alice, bob, mallory, carol) = (User::new(), User::new(), User::new(), User::new());
     let old = alice.keygen("alice", "age");
     alice.run(&["relay", "add", "http://127.0.0.1:9"]).ok();
     let current = card(&alice);
