@@ -11,6 +11,8 @@
 //! max_file_size = 16777216   # bytes
 //! [serve]            # read by the relay: see `pigeon serve --help`
 //! listen = "0.0.0.0:7447"
+//! [tracker.serve]    # read by `pigeon tracker serve`
+//! peers = ["https://tracker.example.org"]
 //! ```
 
 use std::path::PathBuf;
@@ -33,6 +35,9 @@ pub struct Config {
     /// The relay's settings, checked by the relay's own config code.
     #[serde(default)]
     pub serve: toml::Table,
+    /// Trackers: `[tracker.serve]` is read by `pigeon tracker serve` (`cmd/tracker.rs`).
+    #[serde(default)]
+    pub tracker: toml::Table,
 }
 
 #[derive(Debug, Default, Deserialize)]

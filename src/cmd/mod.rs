@@ -25,6 +25,7 @@ pub mod seal;
 pub mod send;
 pub mod serve;
 pub mod show;
+pub mod tracker;
 
 /// What every subcommand gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -108,6 +109,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Archive(c) => archive::run(&ctx, c),
+        Command::Tracker(c) => tracker::run(&ctx, c),
         Command::Gen(a) => generate::run(&ctx, a),
     }
 }

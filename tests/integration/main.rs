@@ -12,5 +12,6 @@ mod identity;
 mod interop;
 mod messaging;
 mod relay;
+mod tracker;
 mod users;
 mod web;
