@@ -193,6 +193,9 @@ _pigeon() {
             pigeon__subcmd__help__subcmd__tracker,release)
                 cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__release"
                 ;;
+            pigeon__subcmd__help__subcmd__tracker,serve)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__serve"
+                ;;
             pigeon__subcmd__relay,add)
                 cmd="pigeon__subcmd__relay__subcmd__add"
                 ;;
@@ -250,6 +253,9 @@ _pigeon() {
             pigeon__subcmd__tracker,release)
                 cmd="pigeon__subcmd__tracker__subcmd__release"
                 ;;
+            pigeon__subcmd__tracker,serve)
+                cmd="pigeon__subcmd__tracker__subcmd__serve"
+                ;;
             pigeon__subcmd__tracker__subcmd__help,announce)
                 cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__announce"
                 ;;
@@ -264,6 +270,9 @@ _pigeon() {
                 ;;
             pigeon__subcmd__tracker__subcmd__help,release)
                 cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__release"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,serve)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__serve"
                 ;;
             *)
                 ;;
@@ -998,7 +1007,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help__subcmd__tracker)
-            opts="announce lookup relays release"
+            opts="serve announce lookup relays release"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1054,6 +1063,20 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help__subcmd__tracker__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1340,7 +1363,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__serve)
-            opts="-q -h --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --quiet --help token unblock help"
+            opts="-q -h --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --tracker --tracker-db --announce-to --quiet --help token unblock help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1443,6 +1466,14 @@ _pigeon() {
                     return 0
                     ;;
                 --max-bytes-per-source-hour)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tracker-db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --announce-to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1554,7 +1585,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__tracker)
-            opts="-q -h --quiet --help announce lookup relays release help"
+            opts="-q -h --quiet --help serve announce lookup relays release help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1590,7 +1621,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__tracker__subcmd__help)
-            opts="announce lookup relays release help"
+            opts="serve announce lookup relays release help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1673,6 +1704,20 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__tracker__subcmd__lookup)
             opts="-q -h --add --as --tracker --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1725,6 +1770,76 @@ _pigeon() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__serve)
+            opts="-q -h --listen --db --peer --pull-interval --max-card --password-file --on-event --rate --max-connections --max-connections-per-source --max-failures --lockout --public-url --trusted-proxy --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pull-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-card)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-event)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failures)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lockout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

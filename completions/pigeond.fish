@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pigeond_global_optspecs
-    string join \n q/quiet listen= db= name= password-file= require-token web on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= public-url= trusted-proxy= max-connections-per-source= write-timeout= max-bytes-per-source-hour= h/help V/version
+    string join \n q/quiet listen= db= name= password-file= require-token web on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= public-url= trusted-proxy= max-connections-per-source= write-timeout= max-bytes-per-source-hour= tracker tracker-db= announce-to= h/help V/version
 end
 
 function __fish_pigeond_needs_command
@@ -49,9 +49,12 @@ complete -c pigeond -n "__fish_pigeond_needs_command" -l trusted-proxy -d 'A rev
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-connections-per-source -d 'Concurrent connections from one source address (trusted proxies exempt) [default: 64]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l write-timeout -d 'Time a client may leave a reply unread before its connection is closed [default: 30s]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-bytes-per-source-hour -d 'Bytes one source address may store per hour, 0 for no cap [default: 0]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l tracker-db -d 'The mounted tracker\'s SQLite database [default: tracker.sqlite in the data dir]' -r -F
+complete -c pigeond -n "__fish_pigeond_needs_command" -l announce-to -d 'Announce this relay to a tracker (repeatable) at start and every hour, under its first --public-url, so `pigeon tracker relays` lists it for newcomers' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeond -n "__fish_pigeond_needs_command" -l require-token -d 'Posting needs a token from `pigeon serve token`'
 complete -c pigeond -n "__fish_pigeond_needs_command" -l web -d 'Also serve the web client at / (a page that talks to this relay\'s /v1)'
+complete -c pigeond -n "__fish_pigeond_needs_command" -l tracker -d 'Also serve a tracker (a directory of signed cards) on the same port: see `pigeon tracker serve --help`'
 complete -c pigeond -n "__fish_pigeond_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeond -n "__fish_pigeond_needs_command" -s V -l version -d 'Print version'
 complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'

@@ -432,6 +432,27 @@ pub struct ServeRunArgs {
     /// Bytes one source address may store per hour, 0 for no cap [default: 0]
     #[arg(long, value_name = "BYTES", env = "PIGEON_MAX_BYTES_PER_SOURCE_HOUR")]
     pub max_bytes_per_source_hour: Option<u64>,
+    /// Also serve a tracker (a directory of signed cards) on the same port: see
+    /// `pigeon tracker serve --help`
+    #[arg(long, env = "PIGEON_SERVE_TRACKER")]
+    pub tracker: bool,
+    /// The mounted tracker's SQLite database [default: tracker.sqlite in the data dir]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "PIGEON_TRACKER_DB",
+        requires = "tracker"
+    )]
+    pub tracker_db: Option<PathBuf>,
+    /// Announce this relay to a tracker (repeatable) at start and every hour, under its
+    /// first --public-url, so `pigeon tracker relays` lists it for newcomers
+    #[arg(
+        long = "announce-to",
+        value_name = "TRACKER_URL",
+        env = "PIGEON_ANNOUNCE_TO",
+        value_delimiter = ','
+    )]
+    pub announce_to: Vec<String>,
 }
 
 /// pigeond: the pigeon relay on its own (`pigeon serve` without the client), for small hosts
@@ -494,6 +515,88 @@ pub enum ServeCommand {
         #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
         db: Option<PathBuf>,
     },
+}
+
+/// Run a tracker: store signed cards by fingerprint and name, list relays, mirror peers
+///
+/// A card is stored only when its signature verifies and its seq is higher than the one
+/// held; a name belongs to the first identity that claimed it until it releases it with a
+/// signed request. The tracker never needs a secret key and never sees a message. The
+/// limits, lockout and /metrics are the relay's; each flag also reads PIGEON_TRACKER_* or
+/// the [tracker.serve] table of config.toml.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pigeon tracker serve                                  # tracker.sqlite in the data dir, 127.0.0.1:7448
+  pigeon tracker serve --listen 0.0.0.0:7448 --db /var/lib/pigeon/tracker.sqlite
+  pigeon tracker serve --peer https://tracker.example.org --peer http://10.0.0.2:7448
+  pigeon serve --tracker                                # a relay and a tracker on one port
+  curl -s http://127.0.0.1:7448/v1/names/alice          # alice's signed card")]
+pub struct TrackerServeArgs {
+    /// Address to listen on [default: 127.0.0.1:7448]
+    #[arg(long, value_name = "ADDR", env = "PIGEON_TRACKER_LISTEN")]
+    pub listen: Option<String>,
+    /// The tracker's SQLite database [default: tracker.sqlite in the data dir]
+    #[arg(long, value_name = "PATH", env = "PIGEON_TRACKER_DB")]
+    pub db: Option<PathBuf>,
+    /// Another tracker to mirror cards with (repeatable): its cards are pulled at start and
+    /// every --pull-interval, and every card stored here is pushed to it. Each is verified
+    #[arg(
+        long = "peer",
+        value_name = "URL",
+        env = "PIGEON_TRACKER_PEER",
+        value_delimiter = ','
+    )]
+    pub peers: Vec<String>,
+    /// How often peers are pulled [default: 5m]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_TRACKER_PULL_INTERVAL")]
+    pub pull_interval: Option<String>,
+    /// Largest card accepted, in bytes [default: 65536]
+    #[arg(long, value_name = "BYTES", env = "PIGEON_TRACKER_MAX_CARD")]
+    pub max_card: Option<u64>,
+    /// Publishing a card needs this password (read from the file)
+    #[arg(long, value_name = "FILE", env = "PIGEON_TRACKER_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Run this command on every lockout, block and unblock (event JSON on stdin)
+    #[arg(long, value_name = "CMD", env = "PIGEON_TRACKER_ON_EVENT")]
+    pub on_event: Option<String>,
+    /// Requests per second per source address, 0 for no limit [default: 50]
+    #[arg(long, value_name = "N", env = "PIGEON_TRACKER_RATE")]
+    pub rate: Option<u32>,
+    /// Concurrent connections [default: 1024]
+    #[arg(long, value_name = "N", env = "PIGEON_TRACKER_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+    /// Concurrent connections from one source address (trusted proxies exempt) [default: 64]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "PIGEON_TRACKER_MAX_CONNECTIONS_PER_SOURCE"
+    )]
+    pub max_connections_per_source: Option<u32>,
+    /// Failed attempts (bad release signatures, wrong passwords) before an address is
+    /// locked out [default: 3]
+    #[arg(long, value_name = "N", env = "PIGEON_TRACKER_MAX_FAILURES")]
+    pub max_failures: Option<u32>,
+    /// How long a lockout lasts [default: 10m]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_TRACKER_LOCKOUT")]
+    pub lockout: Option<String>,
+    /// A URL clients reach this tracker by (repeatable); signed releases naming another
+    /// host are refused
+    #[arg(
+        long = "public-url",
+        value_name = "URL",
+        env = "PIGEON_TRACKER_PUBLIC_URL",
+        value_delimiter = ','
+    )]
+    pub public_urls: Vec<String>,
+    /// A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded
+    /// names the client
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "ADDR|CIDR",
+        env = "PIGEON_TRACKER_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Export formats.
@@ -605,13 +708,14 @@ pub struct TrackerUrls {
     pub urls: Vec<String>,
 }
 
-/// Use trackers: directories of signed cards and of relays
+/// Trackers: directories of signed cards and of relays, mirrored between each other
 ///
-/// Every card a tracker serves is verified here (signature, keys, expiry); with several
-/// trackers the valid card with the highest seq wins, and one that is down is reported
-/// but does not fail a lookup another answered.
+/// Every card a tracker serves is verified by the client (signature, keys, expiry); with
+/// several trackers the valid card with the highest seq wins, and one that is down is
+/// reported but does not fail a lookup another answered.
 #[derive(Debug, Subcommand)]
 pub enum TrackerCommand {
+    Serve(Box<TrackerServeArgs>),
     /// Publish your current card (name, keys, relays) on the trackers
     ///
     /// Prints one JSON line per tracker: {"type":"announced","tracker","ok","stored","seq"}

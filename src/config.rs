@@ -15,6 +15,8 @@
 //! refresh_after = "1d"   # a contact's card older than this is fetched again before a send
 //! [serve]            # read by the relay: see `pigeon serve --help`
 //! listen = "0.0.0.0:7447"
+//! [tracker.serve]    # read by `pigeon tracker serve`
+//! peers = ["https://tracker.example.org"]
 //! ```
 
 use std::path::PathBuf;
@@ -77,6 +79,9 @@ pub struct TrackerConfig {
     pub urls: Vec<String>,
     /// A contact's card older than this is fetched again from the trackers before a send.
     pub refresh_after: Option<String>,
+    /// `[tracker.serve]`: read by `pigeon tracker serve` (`cmd/tracker.rs`).
+    #[serde(default)]
+    pub serve: toml::Table,
 }
 
 /// A contact's card is refreshed from the trackers when older than this, by default.

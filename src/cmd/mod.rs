@@ -25,6 +25,7 @@ pub mod seal;
 pub mod send;
 pub mod serve;
 pub mod show;
+pub mod tracker;
 pub mod tracker_client;
 
 /// What every subcommand gets besides its own arguments.
@@ -109,7 +110,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Archive(c) => archive::run(&ctx, c),
+        Command::Tracker(c) => tracker::run(&ctx, c),
         Command::Gen(a) => generate::run(&ctx, a),
-        Command::Tracker(c) => tracker_client::run(&ctx, c),
     }
 }

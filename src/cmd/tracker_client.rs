@@ -19,6 +19,7 @@ pub fn run(ctx: &Ctx, cmd: TrackerCommand) -> Result<Exit> {
     let cfg = Config::load(&ctx.home)?;
     let client = client(&cfg);
     match cmd {
+        TrackerCommand::Serve(a) => super::tracker::run(ctx, TrackerCommand::Serve(a)),
         TrackerCommand::Announce {
             trackers,
             passphrase_file,

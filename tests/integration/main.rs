@@ -12,6 +12,7 @@ mod identity;
 mod interop;
 mod messaging;
 mod relay;
+mod tracker;
 mod tracker_client;
 mod users;
 mod web;

@@ -4,3 +4,4 @@
 mod fake;
 mod hostile;
 mod migration;
+mod real;

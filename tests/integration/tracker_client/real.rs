@@ -40,15 +40,18 @@ fn announce_lookup_relays_release_and_reclaim() {
     let ca = card(&alice);
     bob.keygen("bob", "age");
     let tr = ["--tracker", t.url.as_str()];
-    let with = |args: &[&str]| -> Vec<String> {
-        args.iter().chain(&tr).map(|s| s.to_string()).collect()
-    };
+    let with =
+        |args: &[&str]| -> Vec<String> { args.iter().chain(&tr).map(|s| s.to_string()).collect() };
     let run = |u: &User, args: &[&str]| {
         let argv = with(args);
         u.run(&argv.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let a = run(&alice, &["tracker", "announce"]).ok().one();
-    assert_eq!((a["ok"].as_bool(), a["stored"].as_bool()), (Some(true), Some(true)), "{a}");
+    assert_eq!(
+        (a["ok"].as_bool(), a["stored"].as_bool()),
+        (Some(true), Some(true)),
+        "{a}"
+    );
     assert_eq!(a["tracker"], t.url.as_str());
     // The same card again is idempotent.
     let again = run(&alice, &["tracker", "announce"]).ok().one();
@@ -56,34 +59,53 @@ fn announce_lookup_relays_release_and_reclaim() {
     // By name and by fingerprint: the card exactly as alice's `pigeon card` printed it.
     for q in ["alice", &fingerprint(&ca)] {
         let out = run(&bob, &["tracker", "lookup", q]).ok();
-        assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), ca.trim(), "{q}");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            ca.trim(),
+            "{q}"
+        );
     }
-    let lines = run(&bob, &["tracker", "lookup", "alice", "--add"]).ok().json();
+    let lines = run(&bob, &["tracker", "lookup", "alice", "--add"])
+        .ok()
+        .json();
     assert_eq!(lines[1]["status"], "added");
     // The relay on alice's card is listed for newcomers.
     let relays = run(&bob, &["tracker", "relays"]).ok().json();
     assert!(
-        relays.iter().any(|x| x["url"] == r.url.as_str() && x["source"] == "card"),
+        relays
+            .iter()
+            .any(|x| x["url"] == r.url.as_str() && x["source"] == "card"),
         "{relays:?}"
     );
     // Someone else cannot claim the name while alice holds it.
     mallory.keygen("alice", "age");
     let m = run(&mallory, &["tracker", "announce"]).code(1).one();
-    assert_eq!((m["ok"].as_bool(), m["code"].as_str()), (Some(false), Some("name_taken")));
+    assert_eq!(
+        (m["ok"].as_bool(), m["code"].as_str()),
+        (Some(false), Some("name_taken"))
+    );
     // alice gives it back; the next claimant gets it; alice's card stays by fingerprint.
     let rel = run(&alice, &["tracker", "release"]).ok().one();
     assert_eq!(rel["released"], true);
     run(&mallory, &["tracker", "announce"]).ok();
     let now = run(&bob, &["tracker", "lookup", "alice"]).ok().one();
-    assert_eq!(now["fingerprint"].as_str(), Some(fingerprint(&card(&mallory)).as_str()));
-    let old = run(&bob, &["tracker", "lookup", &fingerprint(&ca)]).ok().one();
+    assert_eq!(
+        now["fingerprint"].as_str(),
+        Some(fingerprint(&card(&mallory)).as_str())
+    );
+    let old = run(&bob, &["tracker", "lookup", &fingerprint(&ca)])
+        .ok()
+        .one();
     assert_eq!(old["fingerprint"].as_str(), Some(fingerprint(&ca).as_str()));
     // bob pinned the first alice: the new holder of the name is a key change.
     let kc = run(&bob, &["tracker", "lookup", "alice", "--add"]).code(4);
     assert!(kc.stderr.contains("KEY CHANGE"), "{}", kc.stderr);
     assert!(kc.stdout.is_empty());
     let pinned = bob.run(&["contact", "show", "alice"]).ok().one();
-    assert_eq!(pinned["fingerprint"].as_str(), Some(fingerprint(&ca).as_str()));
+    assert_eq!(
+        pinned["fingerprint"].as_str(),
+        Some(fingerprint(&ca).as_str())
+    );
     // alice cannot release what mallory now holds: her signature is the wrong key.
     run(&alice, &["tracker", "release"]).code(4);
 }
@@ -94,10 +116,14 @@ fn two_real_trackers_the_highest_seq_wins() {
     let (alice, bob) = (User::new(), User::new());
     alice.keygen("alice", "age");
     bob.keygen("bob", "age");
-    alice.run(&["tracker", "announce", "--tracker", &t2.url]).ok();
+    alice
+        .run(&["tracker", "announce", "--tracker", &t2.url])
+        .ok();
     alice.run(&["relay", "add", "http://127.0.0.1:9"]).ok();
     let newer = card(&alice);
-    alice.run(&["tracker", "announce", "--tracker", &t1.url]).ok();
+    alice
+        .run(&["tracker", "announce", "--tracker", &t1.url])
+        .ok();
     let both = format!("{},{}", t2.url, t1.url);
     let out = bob
         .cmd(&["tracker", "lookup", "alice"])
@@ -107,10 +133,24 @@ fn two_real_trackers_the_highest_seq_wins() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), newer.trim());
     // Announcing to both: one holds it already (200), the other stores it (201).
-    let lines = bob.run(&["tracker", "announce", "--tracker", &t1.url, "--tracker", &t2.url]);
+    let lines = bob.run(&[
+        "tracker",
+        "announce",
+        "--tracker",
+        &t1.url,
+        "--tracker",
+        &t2.url,
+    ]);
     assert_eq!(lines.code, 0, "{}", lines.stderr);
     let lines = alice
-        .run(&["tracker", "announce", "--tracker", &t1.url, "--tracker", &t2.url])
+        .run(&[
+            "tracker",
+            "announce",
+            "--tracker",
+            &t1.url,
+            "--tracker",
+            &t2.url,
+        ])
         .ok()
         .json();
     assert_eq!(lines[0]["stored"], false);
