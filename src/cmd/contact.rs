@@ -69,6 +69,9 @@ pub(super) fn view(c: &Contact, status: Option<&str>, with_card: bool) -> Value 
         "relays": c.card.get("relays").cloned().unwrap_or(Value::Null),
         "seq": c.card.get("seq").cloned().unwrap_or(Value::Null),
     });
+    if let Some(d) = c.card.get("draining") {
+        v["draining"] = d.clone();
+    }
     if let Some(s) = status {
         v["status"] = json!(s);
     }

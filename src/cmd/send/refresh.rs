@@ -184,7 +184,7 @@ impl Sender {
                     outcomes[i].1 = None;
                     report[i]["queued"] = json!(false);
                     report[i]["moved"] = json!(true);
-                    self.failed -= 1;
+                    self.failed = self.failed.saturating_sub(1);
                 }
             }
             for relay in relays.iter().filter(|r| !tried.contains(&r.as_str())) {
