@@ -48,6 +48,7 @@ fn make_card(i: u64, run: &str) -> Result<(String, String, String)> {
         mailbox_key: hex::encode(public.mailbox_key()),
         mailbox: wire::mailbox_id(&public.mailbox_key()),
         relays: vec!["http://127.0.0.1:7447".into()],
+        draining: Vec::new(),
         seq: 1,
         issued: now,
         expires: Some(now + 30 * 86_400),

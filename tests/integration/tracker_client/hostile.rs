@@ -108,6 +108,11 @@ fn forged_stale_expired_and_other_key_cards_change_nothing() {
             mallory.keygen("alice", "age").trim().to_string(),
             "KEY CHANGE",
         ),
+        (
+            "someone else",
+            carol.keygen("carol", "age").trim().to_string(),
+            "not of",
+        ),
     ];
     for (what, served, why) in &cases {
         t.serve(served.as_bytes());
