@@ -113,6 +113,7 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
         failed: 0,
         trackers: refresh::Trackers {
             urls: super::tracker_client::configured(&cfg, &args.trackers)?,
+            client: Client::new(Duration::from_secs(refresh::TRACKER_TIMEOUT)),
             refresh_after: cfg.refresh_after()?,
             quiet: ctx.quiet,
             asked: Default::default(),

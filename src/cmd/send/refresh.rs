@@ -18,6 +18,9 @@ use crate::store::OutboxRow;
 /// What `send` knows of the trackers.
 pub(super) struct Trackers {
     pub urls: Vec<String>,
+    /// Tracker calls wait less than relay posts: a refresh is an extra, and a tracker that
+    /// does not answer must not hold up every send (the pinned card is used meanwhile).
+    pub client: crate::client::Client,
     pub refresh_after: u64,
     pub quiet: bool,
     /// Fingerprints whose card was fetched in this run: once is enough.
@@ -26,6 +29,9 @@ pub(super) struct Trackers {
 
 /// Where a recipient's newer card says to deliver: its relays, and its draining relays.
 type Moved = (Vec<String>, Vec<String>);
+
+/// Longest wait for a tracker during a send, in seconds.
+pub(super) const TRACKER_TIMEOUT: u64 = 5;
 
 /// The suffix that asks for a tracker lookup of an unknown recipient.
 const AT_TRACKER: &str = "@tracker";
@@ -79,7 +85,7 @@ impl Sender {
             .hint("name one with --tracker URL, PIGEON_TRACKER or [tracker] urls in config.toml");
         }
         let query = Query::parse(who);
-        let lookup = directory::lookup(&self.client, &self.trackers.urls, &query);
+        let lookup = directory::lookup(&self.trackers.client, &self.trackers.urls, &query);
         self.trackers.say_all(&lookup.problems());
         let found = lookup.into_found()?;
         if found.card.fingerprint == self.id.meta.fingerprint {
@@ -128,8 +134,12 @@ impl Sender {
         {
             return Ok(None);
         }
-        let (outcome, notes) =
-            directory::refresh(&self.client, &self.trackers.urls, &self.contacts, c)?;
+        let (outcome, notes) = directory::refresh(
+            &self.trackers.client,
+            &self.trackers.urls,
+            &self.contacts,
+            c,
+        )?;
         self.trackers.say_all(&notes);
         Ok(match outcome {
             Refreshed::Updated(new) => {
