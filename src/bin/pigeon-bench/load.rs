@@ -321,7 +321,13 @@ where
         .collect()
 }
 
-pub(crate) fn report(name: &str, clients: usize, secs: f64, tallies: Vec<Tally>, extra: serde_json::Value) {
+pub(crate) fn report(
+    name: &str,
+    clients: usize,
+    secs: f64,
+    tallies: Vec<Tally>,
+    extra: serde_json::Value,
+) {
     let mut micros = Vec::new();
     let (mut ok, mut refused, mut requests, mut err) = (0, 0, 0, None);
     for t in tallies {

@@ -54,7 +54,11 @@ fn make_card(i: u64, run: &str) -> Result<(String, String, String)> {
         sig: String::new(),
     };
     pigeon::keys::card::sign_card(&mut card, &secret)?;
-    Ok((card.fingerprint.clone(), name, serde_json::to_string(&card)?))
+    Ok((
+        card.fingerprint.clone(),
+        name,
+        serde_json::to_string(&card)?,
+    ))
 }
 
 pub fn run(a: &TrackerArgs) -> Result<()> {
@@ -64,8 +68,9 @@ pub fn run(a: &TrackerArgs) -> Result<()> {
     }
     let run = format!("{:08x}", mix(wire::now()) as u32);
     let t0 = Instant::now();
-    let cards: Vec<(String, String, String)> =
-        (0..a.cards).map(|i| make_card(i, &run)).collect::<Result<_>>()?;
+    let cards: Vec<(String, String, String)> = (0..a.cards)
+        .map(|i| make_card(i, &run))
+        .collect::<Result<_>>()?;
     eprintln!(
         "pigeon-bench: made {} signed cards in {:.2} s",
         a.cards,
@@ -97,7 +102,8 @@ pub fn run(a: &TrackerArgs) -> Result<()> {
                 );
                 let t1 = Instant::now();
                 let reply = conn.call(&req)?;
-                t.micros.push(t1.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                t.micros
+                    .push(t1.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 t.requests += 1;
                 match reply.status {
                     201 => t.ok += 1,
@@ -107,7 +113,13 @@ pub fn run(a: &TrackerArgs) -> Result<()> {
         }
     })?;
     let secs = started.elapsed().as_secs_f64();
-    report("tracker_publish", a.clients, secs, tallies, json!({"cards": a.cards}));
+    report(
+        "tracker_publish",
+        a.clients,
+        secs,
+        tallies,
+        json!({"cards": a.cards}),
+    );
 
     // Lookups: by fingerprint and by name in turn, cards picked all over.
     let next = Arc::new(AtomicU64::new(0));
@@ -132,7 +144,8 @@ pub fn run(a: &TrackerArgs) -> Result<()> {
                 let req = request(&target, "GET", &path, &[], b"");
                 let t1 = Instant::now();
                 let reply = conn.call(&req)?;
-                t.micros.push(t1.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                t.micros
+                    .push(t1.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 t.requests += 1;
                 match reply.status {
                     200 => t.ok += 1,
@@ -193,13 +206,36 @@ pub fn rows(
             Some(met),
         );
     }
-    for (key, fig) in [
-        ("tracker_idle_kb", "Tracker RSS, idle (`pigeon tracker serve`)"),
-        ("pigeond_tracker_idle_kb", "Relay + tracker RSS, idle (`pigeond --tracker`)"),
+    for (key, fig, target, lim) in [
+        (
+            "tracker_idle_kb",
+            "Tracker RSS, idle (`pigeond tracker`)",
+            "≤ 10 MB",
+            10.0,
+        ),
+        (
+            "tracker_full_idle_kb",
+            "Tracker RSS, idle (`pigeon tracker serve`, the full binary)",
+            "(≤ 10 MB)",
+            10.0,
+        ),
+        (
+            "pigeond_tracker_idle_kb",
+            "Relay + tracker RSS, idle (`pigeond --tracker`)",
+            "(≤ 10 MB)",
+            10.0,
+        ),
+        (
+            "tracker_peak_kb",
+            "Tracker RSS, peak during the load",
+            "—",
+            f64::MAX,
+        ),
     ] {
         if let Some(kb) = get("tracker_rss", key) {
             let mib = kb / 1024.0;
-            row(fig, format!("{mib:.1} MiB"), "≤ 10 MB", "—".into(), Some(mib <= 10.0));
+            let met = (lim < f64::MAX).then_some(mib <= lim);
+            row(fig, format!("{mib:.1} MiB"), target, "—".into(), met);
         }
     }
 }
