@@ -470,25 +470,43 @@ pub struct ServeRunArgs {
   pigeond --listen 0.0.0.0:7447 --db /var/lib/pigeon/relay.sqlite
   pigeond token --label bob --expires 30d
   pigeond unblock 203.0.113.7
+  pigeond --tracker                              # a tracker beside the relay, same port
+  pigeond tracker --listen 0.0.0.0:7448          # a tracker alone: pigeon tracker serve
 
-Everything else about the relay: pigeon-serve(1)."
+Everything else about the relay: pigeon-serve(1); about the tracker: pigeon-tracker-serve(1)."
 )]
 pub struct RelayCli {
     /// Print only errors on stderr
     #[arg(long, short, global = true)]
     pub quiet: bool,
     #[command(subcommand)]
-    pub command: Option<ServeCommand>,
+    pub command: Option<RelaySubcommand>,
     #[command(flatten)]
     pub run: Box<ServeRunArgs>,
 }
 
+/// `pigeond`'s subcommands: the relay's own, and the tracker alone.
+#[derive(Debug, Subcommand)]
+pub enum RelaySubcommand {
+    #[command(flatten)]
+    Serve(ServeCommand),
+    /// Run a tracker alone (`pigeon tracker serve`: the same flags and config)
+    Tracker(Box<TrackerServeArgs>),
+}
+
 impl RelayCli {
-    /// The same arguments as `pigeon serve` would have parsed.
-    pub fn into_serve(self) -> ServeArgs {
-        ServeArgs {
-            command: self.command,
-            run: self.run,
+    /// The same arguments as `pigeon serve` would have parsed, or the tracker's.
+    pub fn into_serve(self) -> Result<ServeArgs, Box<TrackerServeArgs>> {
+        match self.command {
+            Some(RelaySubcommand::Tracker(t)) => Err(t),
+            Some(RelaySubcommand::Serve(c)) => Ok(ServeArgs {
+                command: Some(c),
+                run: self.run,
+            }),
+            None => Ok(ServeArgs {
+                command: None,
+                run: self.run,
+            }),
         }
     }
 }

@@ -90,7 +90,10 @@ pub fn dispatch_relay(cli: crate::cli::RelayCli) -> Result<Exit> {
         home: Home::from_env()?,
         quiet: cli.quiet,
     };
-    serve::run(&ctx, cli.into_serve())
+    match cli.into_serve() {
+        Ok(args) => serve::run(&ctx, args),
+        Err(tracker_alone) => tracker::serve(&ctx, &tracker_alone),
+    }
 }
 
 pub fn dispatch(cli: Cli) -> Result<Exit> {

@@ -50,7 +50,8 @@ fn load_file(ctx: &Ctx) -> Result<(config::FileServe, FileTracker)> {
     Ok((shared, own))
 }
 
-fn serve(ctx: &Ctx, a: &TrackerServeArgs) -> Result<Exit> {
+/// `pigeon tracker serve` (and `pigeond tracker`).
+pub fn serve(ctx: &Ctx, a: &TrackerServeArgs) -> Result<Exit> {
     let (file, own) = load_file(ctx)?;
     let db =
         a.db.clone()

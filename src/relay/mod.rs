@@ -220,14 +220,17 @@ impl Relay {
         // writer's may.
         self.app.readers.close().await;
         self.app.writer.stop().await;
-        let writer = self.writer_thread;
-        tokio::task::spawn_blocking(move || writer.join())
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .context("the writer thread failed")?;
-        Ok(())
+        join_thread(self.writer_thread, "the writer thread failed").await
     }
+}
+
+/// Waits for a thread (a database writer, asked to stop) without blocking the runtime.
+pub async fn join_thread(t: std::thread::JoinHandle<()>, failed: &'static str) -> Result<()> {
+    tokio::task::spawn_blocking(move || t.join())
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .context(failed)
 }
 
 /// Deletes expired envelopes, and forgets stale rate, replay and strike entries.

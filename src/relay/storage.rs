@@ -286,6 +286,35 @@ impl Readers {
         Ok(result?)
     }
 
+    /// Runs a short query (a point lookup by key, a few microseconds from the page cache)
+    /// on this thread when a connection is free, without the hop to a blocking thread;
+    /// else as [`Readers::run`].
+    pub async fn run_short<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let conn = match self.gate.try_acquire() {
+            Ok(permit) => self
+                .conns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .map(|c| (c, permit)),
+            Err(_) => None,
+        };
+        let Some((conn, _permit)) = conn else {
+            return self.run(f).await;
+        };
+        let _token = Arc::clone(&self.live);
+        let result = f(&conn);
+        self.conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        Ok(result?)
+    }
+
     /// Closes every connection (at shutdown), after waiting a little for those in use: the
     /// writer's must be the last to close, for only it removes the WAL.
     pub async fn close(&self) {

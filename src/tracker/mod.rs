@@ -183,13 +183,7 @@ impl Running {
         self.relay.shutdown().await?;
         self.tracker.readers.close().await;
         self.tracker.writer.stop().await;
-        let w = self.writer_thread;
-        tokio::task::spawn_blocking(move || w.join())
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .context("the tracker's writer thread failed")?;
-        Ok(())
+        relay::join_thread(self.writer_thread, "the tracker's writer thread failed").await
     }
 }
 

@@ -70,7 +70,7 @@ impl Relay {
         Relay::start_cmd(program(PIGEOND, home), home, args)
     }
 
-    fn start_cmd(mut cmd: Command, home: &Path, args: &[&str]) -> Relay {
+    pub fn start_cmd(mut cmd: Command, home: &Path, args: &[&str]) -> Relay {
         let log = OpenOptions::new()
             .create(true)
             .append(true)

@@ -68,3 +68,41 @@ fn a_relay_announces_itself_to_a_tracker() {
     );
     assert_eq!(bad.status, 400);
 }
+
+#[test]
+fn pigeond_mounts_the_tracker_too() {
+    let h = home();
+    let relay = Relay::start_pigeond(h.path(), &["--tracker"]);
+    let info = reply(agent().get(format!("{}/v1/info", relay.url)).call());
+    assert_eq!(info.body["tracker"], true, "{}", info.text);
+    let (_bob, card) = person("bob", "pgp");
+    let r = put(
+        &format!("{}/v1/cards/{}", relay.url, fingerprint(&card)),
+        card.as_bytes(),
+    );
+    assert_eq!(
+        r.status, 201,
+        "an OpenPGP card verifies in pigeond: {}",
+        r.text
+    );
+}
+
+#[test]
+fn pigeond_runs_a_tracker_alone() {
+    let h = home();
+    let mut cmd = crate::harness::program(crate::harness::PIGEOND, h.path());
+    cmd.arg("tracker");
+    let t = Relay::start_cmd(cmd, h.path(), &[]);
+    let info = reply(agent().get(format!("{}/v1/info", t.url)).call());
+    assert_eq!(info.body["name"], "pigeon-tracker", "{}", info.text);
+    let (_carol, card) = person("carol", "age");
+    let r = put(
+        &format!("{}/v1/cards/{}", t.url, fingerprint(&card)),
+        card.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(h.path().join("tracker.sqlite").exists());
+    // No mailboxes on a tracker alone.
+    let post = put(&format!("{}/v1/mailboxes/{}", t.url, "a".repeat(64)), b"{}");
+    assert_eq!(post.status, 404);
+}

@@ -208,3 +208,33 @@ fn a_card_over_the_size_limit_is_refused() {
     assert_eq!(r.status, 413, "{}", r.text);
     assert_eq!(r.body["error"]["code"], "too_large");
 }
+
+#[test]
+fn tracker_serve_reads_its_table_of_the_config_file() {
+    let h = crate::harness::home();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[tracker.serve]\nmax_card = 1500\nrate = 1000\n",
+    )
+    .unwrap();
+    let t = crate::harness::Tracker::start(h.path(), &[]);
+    let info = crate::harness::reply(
+        crate::harness::agent()
+            .get(format!("{}/v1/info", t.url))
+            .call(),
+    );
+    assert_eq!(info.body["max_card_bytes"], 1500, "{}", info.text);
+    // A key of neither the tracker nor the relay is an error naming it.
+    let bad = crate::harness::home();
+    std::fs::write(
+        bad.path().join("config.toml"),
+        "[tracker.serve]\npeer = \"x\"\n",
+    )
+    .unwrap();
+    let out = crate::harness::run(bad.path(), &["tracker", "serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("peer"),
+        "{out:?}"
+    );
+}
