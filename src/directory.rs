@@ -267,4 +267,30 @@ mod tests {
         assert_eq!(Query::parse("bob"), Query::Name("bob".into()));
         assert_eq!(Query::parse("cafe"), Query::Name("cafe".into()));
     }
+
+    #[test]
+    fn no_card_says_why_with_its_exit_code() {
+        let code = |answers: Vec<Answer>| {
+            let l = Lookup {
+                query: Query::Name("bob".into()),
+                answers: answers
+                    .into_iter()
+                    .map(|a| ("http://t".into(), a))
+                    .collect(),
+            };
+            crate::error::exit_code(&l.into_found().unwrap_err())
+        };
+        let down = || Answer::Failed("unreachable".into());
+        assert_eq!(code(vec![down(), down()]), Exit::Network);
+        assert_eq!(code(vec![down(), Answer::NotFound]), Exit::NotFound);
+        // A refused card is the loudest: someone served a card that does not verify.
+        assert_eq!(
+            code(vec![
+                Answer::NotFound,
+                Answer::Refused("bad signature".into())
+            ]),
+            Exit::Crypto
+        );
+        assert_eq!(code(vec![]), Exit::Network);
+    }
 }
