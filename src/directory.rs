@@ -60,6 +60,24 @@ pub enum Answer {
     Failed(String),
 }
 
+/// Something for people to read about a lookup.
+#[derive(Debug, Clone)]
+pub struct Note {
+    /// A card was refused (forged, expired, stale, someone else's): said even under
+    /// `--quiet`. Otherwise a tracker was only unreachable or failing.
+    pub security: bool,
+    pub text: String,
+}
+
+impl Note {
+    fn security(text: String) -> Note {
+        Note {
+            security: true,
+            text,
+        }
+    }
+}
+
 /// Every tracker's answer, and the best card among them.
 #[derive(Debug)]
 pub struct Lookup {
@@ -81,16 +99,19 @@ impl Lookup {
         best
     }
 
-    /// One line for people per tracker that did not give a good card.
-    pub fn problems(&self) -> Vec<String> {
+    /// One note for people per tracker that did not give a good card.
+    pub fn problems(&self) -> Vec<Note> {
         let mut out = Vec::new();
         for (tracker, a) in &self.answers {
             match a {
-                Answer::Refused(why) => out.push(format!(
+                Answer::Refused(why) => out.push(Note::security(format!(
                     "tracker {tracker}: REFUSED the card it served for {}: {why}",
                     self.query.text()
-                )),
-                Answer::Failed(why) => out.push(format!("tracker {tracker}: {why}")),
+                ))),
+                Answer::Failed(why) => out.push(Note {
+                    security: false,
+                    text: format!("tracker {tracker}: {why}"),
+                }),
                 Answer::Card(_) | Answer::NotFound => {}
             }
         }
@@ -208,7 +229,7 @@ pub fn refresh(
     trackers: &[String],
     contacts: &Contacts,
     contact: &Contact,
-) -> Result<(Refreshed, Vec<String>)> {
+) -> Result<(Refreshed, Vec<Note>)> {
     let found = lookup(
         client,
         trackers,
@@ -221,17 +242,20 @@ pub fn refresh(
             match contacts.add(&f.value, Some(&contact.name), false) {
                 Ok((c, _)) => Refreshed::Updated(Box::new(c)),
                 Err(e) => {
-                    notes.push(format!("cannot pin {}'s new card: {e:#}", contact.name));
+                    notes.push(Note::security(format!(
+                        "cannot pin {}'s new card: {e:#}",
+                        contact.name
+                    )));
                     Refreshed::Refused
                 }
             }
         }
         Some(f) if f.card.seq < pinned => {
-            notes.push(format!(
+            notes.push(Note::security(format!(
                 "tracker {} serves an older card of {} (seq {}) than the pinned one \
                  (seq {pinned}): refused",
                 f.tracker, contact.name, f.card.seq
-            ));
+            )));
             Refreshed::Refused
         }
         _ => Refreshed::Unchanged,

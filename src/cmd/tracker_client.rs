@@ -98,10 +98,10 @@ pub fn find(ctx: &Ctx, client: &Client, trackers: &[String], query: &Query) -> R
     let lookup = directory::lookup(client, trackers, query);
     for p in lookup.problems() {
         // A refused card is a security matter: said even under --quiet.
-        if p.contains("REFUSED") {
-            eprintln!("pigeon: {}", crate::output::one_line(&p));
+        if p.security {
+            eprintln!("pigeon: {}", crate::output::one_line(&p.text));
         } else {
-            ctx.say(format!("pigeon: {p}"));
+            ctx.say(format!("pigeon: {}", p.text));
         }
     }
     lookup.into_found()

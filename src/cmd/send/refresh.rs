@@ -48,12 +48,12 @@ impl Trackers {
         eprintln!("pigeon: {}", crate::output::one_line(msg));
     }
 
-    fn say_all(&self, notes: &[String]) {
+    fn say_all(&self, notes: &[directory::Note]) {
         for n in notes {
-            if n.contains("REFUSED") || n.contains("refused") {
-                self.warn(n);
+            if n.security {
+                self.warn(&n.text);
             } else {
-                self.note(n);
+                self.note(&n.text);
             }
         }
     }
