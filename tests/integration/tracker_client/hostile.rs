@@ -175,6 +175,17 @@ fn several_trackers_highest_valid_seq_wins_and_one_down_is_only_reported() {
     let c = bob.run(&["contact", "show", "alice"]).ok().one();
     assert_eq!(c["seq"], 3);
     assert_eq!(c["card"]["relays"].as_array().unwrap().len(), 2);
+    // Under --quiet the refused card is still said; the tracker that was down is not.
+    let q = bob
+        .cmd(&["--quiet", "tracker", "lookup", "alice"])
+        .env("PIGEON_TRACKER", &list)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&q.stderr);
+    assert!(
+        err.contains("REFUSED") && !err.contains("unreachable"),
+        "{err}"
+    );
     // Every tracker down: exit 3.
     bob.run(&["tracker", "lookup", "alice", "--tracker", &dead])
         .code(3);
