@@ -284,6 +284,14 @@ fn render(a: &ReportArgs, r: &HashMap<String, Value>) -> String {
         "—".into(),
         None,
     );
+    let lookup = f(r, "lookup_one", "ms");
+    row(
+        "One `pigeon tracker lookup` process (age card), wall",
+        ms("lookup_one"),
+        "≤ 10 ms",
+        "—".into(),
+        lookup.map(|m| m <= 10.0),
+    );
     row(
         "`pigeon --version`, wall",
         ms("version"),
