@@ -110,11 +110,13 @@ impl Sender {
         Ok(c)
     }
 
-    /// Fetches the contact's card again when it is older than `refresh_after`. Trouble
-    /// with the trackers is said and the pinned card is used.
+    /// Fetches the contact's card again when it is older than `refresh_after`, or lists
+    /// no relay to post to (every one draining). Trouble with the trackers is said and
+    /// the pinned card is used.
     fn refresh_if_due(&self, c: Contact) -> Result<Contact> {
+        let due = directory::due(&c, self.trackers.refresh_after) || !has_relay(&c.card);
         if self.trackers.urls.is_empty()
-            || !directory::due(&c, self.trackers.refresh_after)
+            || !due
             || self.trackers.asked.borrow().contains(&c.fingerprint)
         {
             return Ok(c);
@@ -236,6 +238,18 @@ impl Sender {
         ));
         Ok(Some((card.relays, card.draining)))
     }
+}
+
+/// Whether a card names a relay senders may post to.
+fn has_relay(card: &Value) -> bool {
+    let list = |k: &str| {
+        card.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let draining = list("draining");
+    list("relays").iter().any(|r| !draining.contains(r))
 }
 
 /// Appends the reports of `extra` rows to the `sent` lines of their messages.

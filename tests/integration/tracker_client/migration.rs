@@ -271,3 +271,32 @@ fn a_queued_delivery_to_a_relay_that_went_away_follows_the_move_on_retry() {
     let (_, got, err) = bodies(&alice);
     assert_eq!(got, vec!["waiting".to_string()], "{err}");
 }
+
+#[test]
+fn a_pinned_card_with_every_relay_draining_is_refreshed_before_sending() {
+    let (a, b) = (Relay::start(), Relay::start());
+    let (alice, bob) = (User::new(), User::new());
+    alice.keygen("alice", "age");
+    alice.run(&["relay", "add", &a.url]).ok();
+    alice.run(&["relay", "remove", &a.url]).ok();
+    bob.keygen("bob", "age");
+    // bob pinned the card of the moment alice had no relay but the draining A.
+    bob.add_contact(&card(&alice));
+    let r = bob.run(&["send", "--to", "alice", "nowhere"]).code(3);
+    let d = &r.one()["deliveries"][0];
+    assert!(d["relay"].is_null() && d["ok"] == false, "{d}");
+    alice.run(&["relay", "add", &b.url]).ok();
+    let t = super::real::tracker();
+    alice
+        .run(&["tracker", "announce", "--tracker", &t.url])
+        .ok();
+    // Pinned just now, so not due by age: fetched because it names no relay to post to.
+    let sent = bob
+        .run(&["send", "--to", "alice", "found", "--tracker", &t.url])
+        .ok()
+        .json();
+    let last = sent.last().unwrap();
+    assert_eq!(deliveries(last), vec![(b.url.clone(), true)]);
+    let (_, got, err) = bodies(&alice);
+    assert_eq!(got, vec!["found".to_string()], "{err}");
+}
