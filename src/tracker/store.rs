@@ -3,7 +3,12 @@
 //!
 //! - `cards`: one row per fingerprint, the card's bytes exactly as published, its `seq`,
 //!   `expires`, the name it claims (folded, see [`name_key`]) and `arrival`, the tracker's
-//!   own order of storing (the cursor peers mirror by; a replaced card arrives again);
+//!   own order of storing (the cursor peers mirror by; a replaced card arrives again). The
+//!   rowid *is* `arrival`, so the large rows are appended at the end of the file (one page
+//!   written per few cards in a commit, as the relay's envelopes) and only the small
+//!   entries of the fingerprint index land on random pages. AUTOINCREMENT: an arrival
+//!   number is never given twice, even after the last card was deleted, or a peer's cursor
+//!   would skip the card that got it again;
 //! - `names`: name → fingerprint, held until a signed release or until the holder's card
 //!   expires;
 //! - `relays`: relays named in cards or announced, with when they were last seen;
@@ -18,16 +23,15 @@ use crate::wire::now;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS cards (
-        fp TEXT PRIMARY KEY,
+        arrival INTEGER PRIMARY KEY AUTOINCREMENT,
+        fp TEXT NOT NULL UNIQUE,
         seq INTEGER NOT NULL,
         expires INTEGER,
         name TEXT NOT NULL,
         mailbox TEXT NOT NULL,
-        arrival INTEGER NOT NULL UNIQUE,
-        bytes BLOB NOT NULL) WITHOUT ROWID;
+        bytes BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS cards_expires ON cards (expires) WHERE expires IS NOT NULL;
     CREATE TABLE IF NOT EXISTS names (name TEXT PRIMARY KEY, fp TEXT NOT NULL) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS names_fp ON names (fp);
     CREATE TABLE IF NOT EXISTS relays (
         url TEXT PRIMARY KEY,
         source TEXT NOT NULL,

@@ -5,6 +5,7 @@
 //! The rules that need the stored state are decided here, inside the transaction, so two
 //! publishes racing for one name or one fingerprint cannot both win.
 
+use std::collections::HashMap;
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
@@ -66,13 +67,15 @@ pub struct Writer {
 impl Writer {
     pub fn start(path: &std::path::Path) -> Result<(Writer, JoinHandle<()>)> {
         let conn = store::open_rw(path)?;
-        let arrival: i64 =
-            conn.query_row("SELECT coalesce(max(arrival), 0) FROM cards", [], |r| {
-                r.get(0)
-            })?;
+        let arrival: i64 = conn.query_row(
+            "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'cards'), 0)",
+            [],
+            |r| r.get(0),
+        )?;
         let mut state = State {
             conn,
             arrival: arrival as u64,
+            relays_seen: HashMap::new(),
         };
         let (tx, mut rx) = mpsc::channel::<Op>(4096);
         let handle = std::thread::Builder::new()
@@ -147,7 +150,13 @@ enum Pending {
 struct State {
     conn: Connection,
     arrival: u64,
+    /// When each relay named in cards was last written (a rolled-back commit only delays
+    /// an update by the hour).
+    relays_seen: HashMap<String, u64>,
 }
+
+/// Relays remembered in `relays_seen` at most before it starts over.
+const RELAYS_SEEN_CAP: usize = 100_000;
 
 impl State {
     fn run_group(&mut self, ops: Vec<Op>) {
@@ -210,12 +219,14 @@ impl State {
 
     fn store(&mut self, c: &NewCard) -> rusqlite::Result<StoreOutcome> {
         let now = now();
-        let held: Option<(i64, Vec<u8>)> = self
+        let held: Option<(i64, i64, Vec<u8>, String)> = self
             .conn
-            .prepare_cached("SELECT seq, bytes FROM cards WHERE fp = ?1")?
-            .query_row([&c.fp], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached("SELECT arrival, seq, bytes, name FROM cards WHERE fp = ?1")?
+            .query_row([&c.fp], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
-        if let Some((seq, bytes)) = &held {
+        if let Some((_, seq, bytes, _)) = &held {
             if *bytes == c.bytes {
                 return Ok(StoreOutcome::Same(*seq as u64));
             }
@@ -236,30 +247,47 @@ impl State {
         if holder.as_ref().is_some_and(|h| *h != c.fp) {
             return Ok(StoreOutcome::NameTaken);
         }
+        if let Some((arrival, _, _, old_name)) = &held {
+            self.conn
+                .prepare_cached("DELETE FROM cards WHERE arrival = ?1")?
+                .execute([arrival])?;
+            // One name per identity: a card with a new name gives the old one up (its
+            // owner signed the change).
+            if *old_name != c.name {
+                self.conn
+                    .prepare_cached("DELETE FROM names WHERE name = ?1 AND fp = ?2")?
+                    .execute(params![old_name, c.fp])?;
+            }
+        }
         self.arrival += 1;
         self.conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO cards (fp, seq, expires, name, mailbox, arrival, bytes)
+                "INSERT INTO cards (arrival, fp, seq, expires, name, mailbox, bytes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
+                self.arrival as i64,
                 c.fp,
                 c.seq as i64,
                 c.expires.map(|e| e.min(i64::MAX as u64) as i64),
                 c.name,
                 c.mailbox,
-                self.arrival as i64,
                 c.bytes
             ])?;
-        // One name per identity: a card with a new name gives the old one up (its owner
-        // signed the change).
-        self.conn
-            .prepare_cached("DELETE FROM names WHERE fp = ?1 AND name != ?2")?
-            .execute(params![c.fp, c.name])?;
-        self.conn
-            .prepare_cached("INSERT OR REPLACE INTO names (name, fp) VALUES (?1, ?2)")?
-            .execute(params![c.name, c.fp])?;
+        if holder.is_none() {
+            self.conn
+                .prepare_cached("INSERT OR REPLACE INTO names (name, fp) VALUES (?1, ?2)")?
+                .execute(params![c.name, c.fp])?;
+        }
         for url in &c.relays {
+            // `seen` is a day's precision at best: one write per relay per hour is plenty.
+            if self.relays_seen.get(url).is_some_and(|t| t + 3600 > now) {
+                continue;
+            }
+            if self.relays_seen.len() >= RELAYS_SEEN_CAP {
+                self.relays_seen.clear();
+            }
+            self.relays_seen.insert(url.clone(), now);
             self.conn
                 .prepare_cached(
                     "INSERT INTO relays (url, source, seen) VALUES (?1, 'card', ?2)

@@ -238,3 +238,21 @@ fn tracker_serve_reads_its_table_of_the_config_file() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_new_name_on_a_higher_seq_gives_the_old_name_up() {
+    let t = T::start(&[]);
+    let (alice, card) = person("alice", "age");
+    assert_eq!(t.publish(&card).status, 201);
+    let id = identity(&alice);
+    let mut renamed = id.card().unwrap();
+    renamed.name = "alice2".into();
+    renamed.seq += 1;
+    sign_card(&mut renamed, &id.secret).unwrap();
+    let text = serde_json::to_string(&renamed).unwrap();
+    assert_eq!(t.publish(&text).status, 201);
+    assert_eq!(t.get("/v1/names/alice2").text, text);
+    assert_eq!(t.get("/v1/names/alice").status, 404, "the old name is free");
+    let (_other, theirs) = person("alice", "pgp");
+    assert_eq!(t.publish(&theirs).status, 201, "and can be claimed");
+}
