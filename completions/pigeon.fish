@@ -84,7 +84,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -s h -l help -d 'Print help'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "add" -d 'Add a relay URL to your card'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "remove" -d 'Move a relay URL on your card to "draining": senders stop, you still read it'
-complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "list" -d 'List your relays, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "list" -d 'List your relays, one JSON line each (draining ones with "draining":true and "since")'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
@@ -95,7 +95,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_sub
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a relay URL to your card'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Move a relay URL on your card to "draining": senders stop, you still read it'
-complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your relays, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your relays, one JSON line each (draining ones with "draining":true and "since")'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand seal" -l to -d 'Recipient contact name or fingerprint (repeatable)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand seal" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
@@ -272,7 +272,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subc
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "verify" -d 'Record that you checked a contact\'s fingerprint out of band'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "add" -d 'Add a relay URL to your card'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "remove" -d 'Move a relay URL on your card to "draining": senders stop, you still read it'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "list" -d 'List your relays, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "list" -d 'List your relays, one JSON line each (draining ones with "draining":true and "since")'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "unblock" -d 'Lift the block on a source address'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from archive" -f -a "prune" -d 'Delete archived messages received before a time, and their saved attachments'

@@ -178,7 +178,7 @@ pub enum RelayCommand {
         #[arg(long)]
         now: bool,
     },
-    /// List your relays, one JSON line each
+    /// List your relays, one JSON line each (draining ones with "draining":true and "since")
     List,
 }
 
