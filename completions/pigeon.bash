@@ -55,6 +55,9 @@ _pigeon() {
             pigeon,serve)
                 cmd="pigeon__subcmd__serve"
                 ;;
+            pigeon,tracker)
+                cmd="pigeon__subcmd__tracker"
+                ;;
             pigeon__subcmd__archive,help)
                 cmd="pigeon__subcmd__archive__subcmd__help"
                 ;;
@@ -142,6 +145,9 @@ _pigeon() {
             pigeon__subcmd__help,serve)
                 cmd="pigeon__subcmd__help__subcmd__serve"
                 ;;
+            pigeon__subcmd__help,tracker)
+                cmd="pigeon__subcmd__help__subcmd__tracker"
+                ;;
             pigeon__subcmd__help__subcmd__archive,prune)
                 cmd="pigeon__subcmd__help__subcmd__archive__subcmd__prune"
                 ;;
@@ -174,6 +180,21 @@ _pigeon() {
                 ;;
             pigeon__subcmd__help__subcmd__serve,unblock)
                 cmd="pigeon__subcmd__help__subcmd__serve__subcmd__unblock"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,announce)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__announce"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,lookup)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__lookup"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,relays)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__relays"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,release)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__release"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,serve)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__serve"
                 ;;
             pigeon__subcmd__relay,add)
                 cmd="pigeon__subcmd__relay__subcmd__add"
@@ -217,6 +238,42 @@ _pigeon() {
             pigeon__subcmd__serve__subcmd__help,unblock)
                 cmd="pigeon__subcmd__serve__subcmd__help__subcmd__unblock"
                 ;;
+            pigeon__subcmd__tracker,announce)
+                cmd="pigeon__subcmd__tracker__subcmd__announce"
+                ;;
+            pigeon__subcmd__tracker,help)
+                cmd="pigeon__subcmd__tracker__subcmd__help"
+                ;;
+            pigeon__subcmd__tracker,lookup)
+                cmd="pigeon__subcmd__tracker__subcmd__lookup"
+                ;;
+            pigeon__subcmd__tracker,relays)
+                cmd="pigeon__subcmd__tracker__subcmd__relays"
+                ;;
+            pigeon__subcmd__tracker,release)
+                cmd="pigeon__subcmd__tracker__subcmd__release"
+                ;;
+            pigeon__subcmd__tracker,serve)
+                cmd="pigeon__subcmd__tracker__subcmd__serve"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,announce)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__announce"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,help)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__help"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,lookup)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__lookup"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,relays)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__relays"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,release)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__release"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,serve)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__serve"
+                ;;
             *)
                 ;;
         esac
@@ -224,7 +281,7 @@ _pigeon() {
 
     case "${cmd}" in
         pigeon)
-            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive gen help"
+            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive tracker gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -600,7 +657,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help)
-            opts="keygen card contact relay seal open send recv serve export archive gen help"
+            opts="keygen card contact relay seal open send recv serve export archive tracker gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -949,6 +1006,90 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__help__subcmd__tracker)
+            opts="serve announce lookup relays release"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__announce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__lookup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__relays)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__keygen)
             opts="-q -h --name --kind --import --import-passphrase-file --passphrase-file --force --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1152,7 +1293,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__relay__subcmd__remove)
-            opts="-q -h --quiet --help"
+            opts="-q -h --now --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1188,7 +1329,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__send)
-            opts="-q -h --to --file --json --retry --reply-to --ttl --passphrase-file --quiet --help"
+            opts="-q -h --to --file --json --retry --reply-to --ttl --passphrase-file --tracker --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1214,6 +1355,10 @@ _pigeon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1222,7 +1367,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__serve)
-            opts="-q -h --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --quiet --help token unblock help"
+            opts="-q -h --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --tracker --tracker-db --announce-to --quiet --help token unblock help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1328,6 +1473,14 @@ _pigeon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tracker-db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --announce-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1425,6 +1578,272 @@ _pigeon() {
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker)
+            opts="-q -h --quiet --help serve announce lookup relays release help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__announce)
+            opts="-q -h --tracker --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help)
+            opts="serve announce lookup relays release help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__announce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__lookup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__relays)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__lookup)
+            opts="-q -h --add --as --tracker --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__relays)
+            opts="-q -h --tracker --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__release)
+            opts="-q -h --tracker --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__serve)
+            opts="-q -h --listen --db --peer --pull-interval --max-card --password-file --on-event --rate --max-connections --max-connections-per-source --max-failures --lockout --public-url --trusted-proxy --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pull-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-card)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-event)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failures)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lockout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

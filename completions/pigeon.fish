@@ -38,6 +38,7 @@ complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "recv" -d 'Fetch, veri
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "export" -d 'Write your history (the local archive) as JSON Lines, text, Markdown or HTML'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "archive" -d 'Manage the local archive of messages'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "tracker" -d 'Trackers: directories of signed cards and of relays, mirrored between each other'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -l name -d 'The name on your card (defaults to the name in an imported key)' -r
@@ -82,18 +83,19 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand contact; and __fish_seen_s
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -s h -l help -d 'Print help'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "add" -d 'Add a relay URL to your card'
-complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "remove" -d 'Remove a relay URL from your card'
-complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "list" -d 'List your relays, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "remove" -d 'Move a relay URL on your card to "draining": senders stop, you still read it'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "list" -d 'List your relays, one JSON line each (draining ones with "draining":true and "since")'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and not __fish_seen_subcommand_from add remove list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from remove" -l now -d 'Drop it at once instead of draining it (what waits there is not read)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only errors on stderr'
-complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a relay URL to your card'
-complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a relay URL from your card'
-complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your relays, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Move a relay URL on your card to "draining": senders stop, you still read it'
+complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your relays, one JSON line each (draining ones with "draining":true and "since")'
 complete -c pigeon -n "__fish_pigeon_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand seal" -l to -d 'Recipient contact name or fingerprint (repeatable)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand seal" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
@@ -109,6 +111,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l file -d 'Attach a
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l reply-to -d 'The id of the message this one answers' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l ttl -d 'How long relays keep it: 30m, 12h, 2d (default: the relay\'s)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l tracker -d 'A tracker to use (repeatable) [default: [tracker] urls in config.toml]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l json -d 'Read one JSON message per line from stdin'
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l retry -d 'Only deliver what waits in the outbox'
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -s q -l quiet -d 'Print only errors on stderr'
@@ -152,8 +155,11 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-connections-per-source -d 'Concurrent connections from one source address (trusted proxies exempt) [default: 64]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l write-timeout -d 'Time a client may leave a reply unread before its connection is closed [default: 30s]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-bytes-per-source-hour -d 'Bytes one source address may store per hour, 0 for no cap [default: 0]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l tracker-db -d 'The mounted tracker\'s SQLite database [default: tracker.sqlite in the data dir]' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l announce-to -d 'Announce this relay to a tracker (repeatable) at start and every hour, under its first --public-url, so `pigeon tracker relays` lists it for newcomers' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l require-token -d 'Posting needs a token from `pigeon serve token`'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l web -d 'Also serve the web client at / (a page that talks to this relay\'s /v1)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l tracker -d 'Also serve a tracker (a directory of signed cards) on the same port: see `pigeon tracker serve --help`'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s h -l help -d 'Print help'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
@@ -197,30 +203,82 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_s
 complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Delete archived messages received before a time, and their saved attachments'
 complete -c pigeon -n "__fish_pigeon_using_subcommand archive; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and not __fish_seen_subcommand_from serve announce lookup relays release help" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and not __fish_seen_subcommand_from serve announce lookup relays release help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and not __fish_seen_subcommand_from serve announce lookup relays release help" -f -a "serve" -d 'Run a tracker: store signed cards by fingerprint and name, list relays, mirror peers'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and not __fish_seen_subcommand_from serve announce lookup relays release help" -f -a "announce" -d 'Publish your current card (name, keys, relays) on the trackers'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and not __fish_seen_subcommand_from serve announce lookup relays release help" -f -a "lookup" -d 'Find, verify and print a card by name or fingerprint'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and not __fish_seen_subcommand_from serve announce lookup relays release help" -f -a "relays" -d 'List the relays the trackers know, for a newcomer to pick one'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and not __fish_seen_subcommand_from serve announce lookup relays release help" -f -a "release" -d 'Give your name back on the trackers (a request signed with your mailbox key)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and not __fish_seen_subcommand_from serve announce lookup relays release help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l listen -d 'Address to listen on [default: 127.0.0.1:7448]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l db -d 'The tracker\'s SQLite database [default: tracker.sqlite in the data dir]' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l peer -d 'Another tracker to mirror cards with (repeatable): its cards are pulled at start and every --pull-interval, and every card stored here is pushed to it. Each is verified' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l pull-interval -d 'How often peers are pulled [default: 5m]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-card -d 'Largest card accepted, in bytes [default: 65536]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l password-file -d 'Publishing a card needs this password (read from the file)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-connections -d 'Concurrent connections [default: 1024]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-connections-per-source -d 'Concurrent connections from one source address (trusted proxies exempt) [default: 64]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-failures -d 'Failed attempts (bad release signatures, wrong passwords) before an address is locked out [default: 3]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l lockout -d 'How long a lockout lasts [default: 10m]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l public-url -d 'A URL clients reach this tracker by (repeatable); signed releases naming another host are refused' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l trusted-proxy -d 'A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded names the client' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from announce" -l tracker -d 'A tracker to use (repeatable) [default: [tracker] urls in config.toml]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from announce" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from announce" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from announce" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -l as -d 'With --add: store it under this name instead of the name on the card' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -l tracker -d 'A tracker to use (repeatable) [default: [tracker] urls in config.toml]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -l add -d 'Pin the card as a contact (trust on first use)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from relays" -l tracker -d 'A tracker to use (repeatable) [default: [tracker] urls in config.toml]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from relays" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from relays" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from release" -l tracker -d 'A tracker to use (repeatable) [default: [tracker] urls in config.toml]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from release" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from release" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from release" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Run a tracker: store signed cards by fingerprint and name, list relays, mirror peers'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from help" -f -a "announce" -d 'Publish your current card (name, keys, relays) on the trackers'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from help" -f -a "lookup" -d 'Find, verify and print a card by name or fingerprint'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from help" -f -a "relays" -d 'List the relays the trackers know, for a newcomer to pick one'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from help" -f -a "release" -d 'Give your name back on the trackers (a request signed with your mailbox key)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -l out-dir -d 'Write under this folder: man/ and completions/' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -s h -l help -d 'Print help'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "keygen" -d 'Create your identity (or import one from GnuPG)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "card" -d 'Print your signed card: the public half of your identity, one JSON line'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "contact" -d 'Manage contacts: cards you have accepted, pinned by fingerprint'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "relay" -d 'Manage the relays your card lists (each change bumps the card\'s seq)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "seal" -d 'Encrypt and sign a message to contacts, offline, writing the ciphertext to stdout'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "open" -d 'Decrypt and verify one ciphertext (pigeon\'s, age\'s or gpg\'s) and print it as JSON'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "send" -d 'Send a message to contacts through their relays'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "recv" -d 'Fetch, verify and decrypt your messages, then print them'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "export" -d 'Write your history (the local archive) as JSON Lines, text, Markdown or HTML'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "archive" -d 'Manage the local archive of messages'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive gen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "keygen" -d 'Create your identity (or import one from GnuPG)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "card" -d 'Print your signed card: the public half of your identity, one JSON line'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "contact" -d 'Manage contacts: cards you have accepted, pinned by fingerprint'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "relay" -d 'Manage the relays your card lists (each change bumps the card\'s seq)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "seal" -d 'Encrypt and sign a message to contacts, offline, writing the ciphertext to stdout'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "open" -d 'Decrypt and verify one ciphertext (pigeon\'s, age\'s or gpg\'s) and print it as JSON'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "send" -d 'Send a message to contacts through their relays'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "recv" -d 'Fetch, verify and decrypt your messages, then print them'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "export" -d 'Write your history (the local archive) as JSON Lines, text, Markdown or HTML'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "archive" -d 'Manage the local archive of messages'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "tracker" -d 'Trackers: directories of signed cards and of relays, mirrored between each other'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "add" -d 'Pin a card read from a file or stdin (trust on first use)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "list" -d 'List contacts, one JSON line each'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "show" -d 'Show one contact with its card'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "remove" -d 'Forget a contact'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "verify" -d 'Record that you checked a contact\'s fingerprint out of band'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "add" -d 'Add a relay URL to your card'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "remove" -d 'Remove a relay URL from your card'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "list" -d 'List your relays, one JSON line each'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "remove" -d 'Move a relay URL on your card to "draining": senders stop, you still read it'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "list" -d 'List your relays, one JSON line each (draining ones with "draining":true and "since")'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "unblock" -d 'Lift the block on a source address'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from archive" -f -a "prune" -d 'Delete archived messages received before a time, and their saved attachments'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "serve" -d 'Run a tracker: store signed cards by fingerprint and name, list relays, mirror peers'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "announce" -d 'Publish your current card (name, keys, relays) on the trackers'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "lookup" -d 'Find, verify and print a card by name or fingerprint'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "relays" -d 'List the relays the trackers know, for a newcomer to pick one'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "release" -d 'Give your name back on the trackers (a request signed with your mailbox key)'

@@ -22,6 +22,9 @@ _pigeond() {
             pigeond,token)
                 cmd="pigeond__subcmd__token"
                 ;;
+            pigeond,tracker)
+                cmd="pigeond__subcmd__tracker"
+                ;;
             pigeond,unblock)
                 cmd="pigeond__subcmd__unblock"
                 ;;
@@ -30,6 +33,9 @@ _pigeond() {
                 ;;
             pigeond__subcmd__help,token)
                 cmd="pigeond__subcmd__help__subcmd__token"
+                ;;
+            pigeond__subcmd__help,tracker)
+                cmd="pigeond__subcmd__help__subcmd__tracker"
                 ;;
             pigeond__subcmd__help,unblock)
                 cmd="pigeond__subcmd__help__subcmd__unblock"
@@ -41,7 +47,7 @@ _pigeond() {
 
     case "${cmd}" in
         pigeond)
-            opts="-q -h -V --quiet --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --help --version token unblock help"
+            opts="-q -h -V --quiet --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --tracker --tracker-db --announce-to --help --version token unblock tracker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,6 +153,14 @@ _pigeond() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tracker-db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --announce-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -155,7 +169,7 @@ _pigeond() {
             return 0
             ;;
         pigeond__subcmd__help)
-            opts="token unblock help"
+            opts="token unblock tracker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,6 +197,20 @@ _pigeond() {
             return 0
             ;;
         pigeond__subcmd__help__subcmd__token)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeond__subcmd__help__subcmd__tracker)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -226,6 +254,76 @@ _pigeond() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeond__subcmd__tracker)
+            opts="-q -h --listen --db --peer --pull-interval --max-card --password-file --on-event --rate --max-connections --max-connections-per-source --max-failures --lockout --public-url --trusted-proxy --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pull-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-card)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-event)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failures)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lockout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

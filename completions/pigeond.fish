@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pigeond_global_optspecs
-    string join \n q/quiet listen= db= name= password-file= require-token web on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= public-url= trusted-proxy= max-connections-per-source= write-timeout= max-bytes-per-source-hour= h/help V/version
+    string join \n q/quiet listen= db= name= password-file= require-token web on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= public-url= trusted-proxy= max-connections-per-source= write-timeout= max-bytes-per-source-hour= tracker tracker-db= announce-to= h/help V/version
 end
 
 function __fish_pigeond_needs_command
@@ -49,13 +49,17 @@ complete -c pigeond -n "__fish_pigeond_needs_command" -l trusted-proxy -d 'A rev
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-connections-per-source -d 'Concurrent connections from one source address (trusted proxies exempt) [default: 64]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l write-timeout -d 'Time a client may leave a reply unread before its connection is closed [default: 30s]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-bytes-per-source-hour -d 'Bytes one source address may store per hour, 0 for no cap [default: 0]' -r
+complete -c pigeond -n "__fish_pigeond_needs_command" -l tracker-db -d 'The mounted tracker\'s SQLite database [default: tracker.sqlite in the data dir]' -r -F
+complete -c pigeond -n "__fish_pigeond_needs_command" -l announce-to -d 'Announce this relay to a tracker (repeatable) at start and every hour, under its first --public-url, so `pigeon tracker relays` lists it for newcomers' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeond -n "__fish_pigeond_needs_command" -l require-token -d 'Posting needs a token from `pigeon serve token`'
 complete -c pigeond -n "__fish_pigeond_needs_command" -l web -d 'Also serve the web client at / (a page that talks to this relay\'s /v1)'
+complete -c pigeond -n "__fish_pigeond_needs_command" -l tracker -d 'Also serve a tracker (a directory of signed cards) on the same port: see `pigeon tracker serve --help`'
 complete -c pigeond -n "__fish_pigeond_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeond -n "__fish_pigeond_needs_command" -s V -l version -d 'Print version'
 complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
 complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "tracker" -d 'Run a tracker alone (`pigeon tracker serve`: the same flags and config)'
 complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeond -n "__fish_pigeond_using_subcommand token" -l label -d 'Who the token is for' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand token" -l expires -d 'How long it is valid: 12h, 30d [default: 30d]' -r
@@ -65,6 +69,23 @@ complete -c pigeond -n "__fish_pigeond_using_subcommand token" -s h -l help -d '
 complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -l db -d 'The relay\'s database [default: as for serve]' -r -F
 complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -s h -l help -d 'Print help'
-complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
-complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock help" -f -a "unblock" -d 'Lift the block on a source address'
-complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l listen -d 'Address to listen on [default: 127.0.0.1:7448]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l db -d 'The tracker\'s SQLite database [default: tracker.sqlite in the data dir]' -r -F
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l peer -d 'Another tracker to mirror cards with (repeatable): its cards are pulled at start and every --pull-interval, and every card stored here is pushed to it. Each is verified' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l pull-interval -d 'How often peers are pulled [default: 5m]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-card -d 'Largest card accepted, in bytes [default: 65536]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l password-file -d 'Publishing a card needs this password (read from the file)' -r -F
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-connections -d 'Concurrent connections [default: 1024]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-connections-per-source -d 'Concurrent connections from one source address (trusted proxies exempt) [default: 64]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-failures -d 'Failed attempts (bad release signatures, wrong passwords) before an address is locked out [default: 3]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l lockout -d 'How long a lockout lasts [default: 10m]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l public-url -d 'A URL clients reach this tracker by (repeatable); signed releases naming another host are refused' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l trusted-proxy -d 'A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded names the client' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -s h -l help -d 'Print help'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock tracker help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock tracker help" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock tracker help" -f -a "tracker" -d 'Run a tracker alone (`pigeon tracker serve`: the same flags and config)'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock tracker help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -21,6 +21,7 @@ Files and environment:
                         and $XDG_CONFIG_HOME/pigeon)
   config.toml           settings in the config folder; flags > PIGEON_* env > file > defaults
   PIGEON_PASSPHRASE     passphrase protecting the identity's secret keys
+  PIGEON_TRACKER        trackers to use, comma-separated (else [tracker] urls)
   NO_COLOR              no colour on stderr";
 
 /// End-to-end encrypted, store-and-forward messenger for the command line
@@ -54,6 +55,8 @@ pub enum Command {
     Export(ExportArgs),
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    #[command(subcommand)]
+    Tracker(TrackerCommand),
     #[command(hide = true)]
     Gen(GenArgs),
 }
@@ -157,12 +160,25 @@ pub enum RelayCommand {
         /// The relay's base URL, e.g. http://pi.local:7447
         url: String,
     },
-    /// Remove a relay URL from your card
+    /// Move a relay URL on your card to "draining": senders stop, you still read it
+    ///
+    /// Your card lists it under "draining" (announce the new card with `pigeon tracker
+    /// announce`, or give it to your contacts), so senders post to your other relays while
+    /// `recv` keeps reading this one. Once it has been draining for `drain_for` ([recv] in
+    /// config.toml, default 14d) and is empty, recv drops it from the card and says so.
+    /// With --now it is dropped at once and nothing on it is read any more.
+    #[command(after_help = "Examples:
+  pigeon relay add https://new.example.org
+  pigeon relay remove https://old.example.org       # drain it
+  pigeon tracker announce                           # senders follow the new card")]
     Remove {
         /// The relay's base URL
         url: String,
+        /// Drop it at once instead of draining it (what waits there is not read)
+        #[arg(long)]
+        now: bool,
     },
-    /// List your relays, one JSON line each
+    /// List your relays, one JSON line each (draining ones with "draining":true and "since")
     List,
 }
 
@@ -213,7 +229,12 @@ pub struct OpenArgs {
   df -h | pigeon send --to bob --to carol
   pigeon send --to bob --file report.pdf \"weekly report\"
   pigeon send --json < batch.jsonl     # {\"to\":[\"bob\"],\"body\":\"…\",\"files\":[\"a.png\"],\"ttl\":\"2d\"}
-  pigeon send --retry                  # deliver what waits in the outbox")]
+  pigeon send --retry                  # deliver what waits in the outbox
+  pigeon send --to bob@tracker \"hi\"    # look bob up on the trackers, pin him, send
+
+With trackers configured, a contact's card older than refresh_after ([tracker] in
+config.toml, default 1d) is fetched again before sending, and at once when every relay
+on it fails; the message then goes to the relays of the newer card in the same run.")]
 pub struct SendArgs {
     /// Recipient contact name or fingerprint (repeatable)
     #[arg(long, value_name = "NAME")]
@@ -238,6 +259,8 @@ pub struct SendArgs {
     /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub trackers: TrackerUrls,
 }
 
 /// Output formats of recv.
@@ -415,6 +438,27 @@ pub struct ServeRunArgs {
     /// Bytes one source address may store per hour, 0 for no cap [default: 0]
     #[arg(long, value_name = "BYTES", env = "PIGEON_MAX_BYTES_PER_SOURCE_HOUR")]
     pub max_bytes_per_source_hour: Option<u64>,
+    /// Also serve a tracker (a directory of signed cards) on the same port: see
+    /// `pigeon tracker serve --help`
+    #[arg(long, env = "PIGEON_SERVE_TRACKER")]
+    pub tracker: bool,
+    /// The mounted tracker's SQLite database [default: tracker.sqlite in the data dir]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "PIGEON_TRACKER_DB",
+        requires = "tracker"
+    )]
+    pub tracker_db: Option<PathBuf>,
+    /// Announce this relay to a tracker (repeatable) at start and every hour, under its
+    /// first --public-url, so `pigeon tracker relays` lists it for newcomers
+    #[arg(
+        long = "announce-to",
+        value_name = "TRACKER_URL",
+        env = "PIGEON_ANNOUNCE_TO",
+        value_delimiter = ','
+    )]
+    pub announce_to: Vec<String>,
 }
 
 /// pigeond: the pigeon relay on its own (`pigeon serve` without the client), for small hosts
@@ -432,25 +476,43 @@ pub struct ServeRunArgs {
   pigeond --listen 0.0.0.0:7447 --db /var/lib/pigeon/relay.sqlite
   pigeond token --label bob --expires 30d
   pigeond unblock 203.0.113.7
+  pigeond --tracker                              # a tracker beside the relay, same port
+  pigeond tracker --listen 0.0.0.0:7448          # a tracker alone: pigeon tracker serve
 
-Everything else about the relay: pigeon-serve(1)."
+Everything else about the relay: pigeon-serve(1); about the tracker: pigeon-tracker-serve(1)."
 )]
 pub struct RelayCli {
     /// Print only errors on stderr
     #[arg(long, short, global = true)]
     pub quiet: bool,
     #[command(subcommand)]
-    pub command: Option<ServeCommand>,
+    pub command: Option<RelaySubcommand>,
     #[command(flatten)]
     pub run: Box<ServeRunArgs>,
 }
 
+/// `pigeond`'s subcommands: the relay's own, and the tracker alone.
+#[derive(Debug, Subcommand)]
+pub enum RelaySubcommand {
+    #[command(flatten)]
+    Serve(ServeCommand),
+    /// Run a tracker alone (`pigeon tracker serve`: the same flags and config)
+    Tracker(Box<TrackerServeArgs>),
+}
+
 impl RelayCli {
-    /// The same arguments as `pigeon serve` would have parsed.
-    pub fn into_serve(self) -> ServeArgs {
-        ServeArgs {
-            command: self.command,
-            run: self.run,
+    /// The same arguments as `pigeon serve` would have parsed, or the tracker's.
+    pub fn into_serve(self) -> Result<ServeArgs, Box<TrackerServeArgs>> {
+        match self.command {
+            Some(RelaySubcommand::Tracker(t)) => Err(t),
+            Some(RelaySubcommand::Serve(c)) => Ok(ServeArgs {
+                command: Some(c),
+                run: self.run,
+            }),
+            None => Ok(ServeArgs {
+                command: None,
+                run: self.run,
+            }),
         }
     }
 }
@@ -477,6 +539,88 @@ pub enum ServeCommand {
         #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
         db: Option<PathBuf>,
     },
+}
+
+/// Run a tracker: store signed cards by fingerprint and name, list relays, mirror peers
+///
+/// A card is stored only when its signature verifies and its seq is higher than the one
+/// held; a name belongs to the first identity that claimed it until it releases it with a
+/// signed request. The tracker never needs a secret key and never sees a message. The
+/// limits, lockout and /metrics are the relay's; each flag also reads PIGEON_TRACKER_* or
+/// the [tracker.serve] table of config.toml.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pigeon tracker serve                                  # tracker.sqlite in the data dir, 127.0.0.1:7448
+  pigeon tracker serve --listen 0.0.0.0:7448 --db /var/lib/pigeon/tracker.sqlite
+  pigeon tracker serve --peer https://tracker.example.org --peer http://10.0.0.2:7448
+  pigeon serve --tracker                                # a relay and a tracker on one port
+  curl -s http://127.0.0.1:7448/v1/names/alice          # alice's signed card")]
+pub struct TrackerServeArgs {
+    /// Address to listen on [default: 127.0.0.1:7448]
+    #[arg(long, value_name = "ADDR", env = "PIGEON_TRACKER_LISTEN")]
+    pub listen: Option<String>,
+    /// The tracker's SQLite database [default: tracker.sqlite in the data dir]
+    #[arg(long, value_name = "PATH", env = "PIGEON_TRACKER_DB")]
+    pub db: Option<PathBuf>,
+    /// Another tracker to mirror cards with (repeatable): its cards are pulled at start and
+    /// every --pull-interval, and every card stored here is pushed to it. Each is verified
+    #[arg(
+        long = "peer",
+        value_name = "URL",
+        env = "PIGEON_TRACKER_PEER",
+        value_delimiter = ','
+    )]
+    pub peers: Vec<String>,
+    /// How often peers are pulled [default: 5m]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_TRACKER_PULL_INTERVAL")]
+    pub pull_interval: Option<String>,
+    /// Largest card accepted, in bytes [default: 65536]
+    #[arg(long, value_name = "BYTES", env = "PIGEON_TRACKER_MAX_CARD")]
+    pub max_card: Option<u64>,
+    /// Publishing a card needs this password (read from the file)
+    #[arg(long, value_name = "FILE", env = "PIGEON_TRACKER_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Run this command on every lockout, block and unblock (event JSON on stdin)
+    #[arg(long, value_name = "CMD", env = "PIGEON_TRACKER_ON_EVENT")]
+    pub on_event: Option<String>,
+    /// Requests per second per source address, 0 for no limit [default: 50]
+    #[arg(long, value_name = "N", env = "PIGEON_TRACKER_RATE")]
+    pub rate: Option<u32>,
+    /// Concurrent connections [default: 1024]
+    #[arg(long, value_name = "N", env = "PIGEON_TRACKER_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+    /// Concurrent connections from one source address (trusted proxies exempt) [default: 64]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "PIGEON_TRACKER_MAX_CONNECTIONS_PER_SOURCE"
+    )]
+    pub max_connections_per_source: Option<u32>,
+    /// Failed attempts (bad release signatures, wrong passwords) before an address is
+    /// locked out [default: 3]
+    #[arg(long, value_name = "N", env = "PIGEON_TRACKER_MAX_FAILURES")]
+    pub max_failures: Option<u32>,
+    /// How long a lockout lasts [default: 10m]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_TRACKER_LOCKOUT")]
+    pub lockout: Option<String>,
+    /// A URL clients reach this tracker by (repeatable); signed releases naming another
+    /// host are refused
+    #[arg(
+        long = "public-url",
+        value_name = "URL",
+        env = "PIGEON_TRACKER_PUBLIC_URL",
+        value_delimiter = ','
+    )]
+    pub public_urls: Vec<String>,
+    /// A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded
+    /// names the client
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "ADDR|CIDR",
+        env = "PIGEON_TRACKER_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Export formats.
@@ -573,6 +717,89 @@ pub struct PruneArgs {
     /// The folder recv saved attachments in (default: as for recv)
     #[arg(long, value_name = "DIR")]
     pub files_dir: Option<PathBuf>,
+}
+
+/// The trackers a command talks to.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TrackerUrls {
+    /// A tracker to use (repeatable) [default: [tracker] urls in config.toml]
+    #[arg(
+        long = "tracker",
+        value_name = "URL",
+        env = "PIGEON_TRACKER",
+        value_delimiter = ','
+    )]
+    pub urls: Vec<String>,
+}
+
+/// Trackers: directories of signed cards and of relays, mirrored between each other
+///
+/// Every card a tracker serves is verified by the client (signature, keys, expiry); with
+/// several trackers the valid card with the highest seq wins, and one that is down is
+/// reported but does not fail a lookup another answered.
+#[derive(Debug, Subcommand)]
+pub enum TrackerCommand {
+    Serve(Box<TrackerServeArgs>),
+    /// Publish your current card (name, keys, relays) on the trackers
+    ///
+    /// Prints one JSON line per tracker: {"type":"announced","tracker","ok","stored","seq"}
+    /// or with "ok":false the tracker's "error" and "code" (name_taken, stale_seq, …).
+    #[command(after_help = "Examples:
+  pigeon tracker announce --tracker https://tracker.example.org
+  PIGEON_TRACKER=http://t1:7448,http://t2:7448 pigeon tracker announce")]
+    Announce {
+        #[command(flatten)]
+        trackers: TrackerUrls,
+        /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Find, verify and print a card by name or fingerprint
+    ///
+    /// Prints the card as one JSON line, exactly as its owner's `pigeon card` made it (so
+    /// `pigeon contact add` reads it). With --add it is also pinned as a contact under the
+    /// rules of `contact add` and a {"type":"contact",…,"status"} line follows: a known
+    /// name with another key is a key change, refused (exit 4); a card older than the
+    /// pinned one is refused (exit 4). A forged or expired card is never printed.
+    #[command(after_help = "Examples:
+  pigeon tracker lookup bob
+  pigeon tracker lookup bob --add
+  pigeon tracker lookup 3f2a…c9 > bob.card      # by fingerprint (40 or 64 hex digits)")]
+    Lookup {
+        /// A name, or a fingerprint (40 or 64 hex digits)
+        #[arg(value_name = "NAME|FINGERPRINT")]
+        query: String,
+        /// Pin the card as a contact (trust on first use)
+        #[arg(long)]
+        add: bool,
+        /// With --add: store it under this name instead of the name on the card
+        #[arg(long = "as", value_name = "NAME", requires = "add")]
+        as_name: Option<String>,
+        #[command(flatten)]
+        trackers: TrackerUrls,
+    },
+    /// List the relays the trackers know, for a newcomer to pick one
+    ///
+    /// One JSON line per relay: {"type":"relay","url","source","seen","trackers"}.
+    #[command(after_help = "Examples:
+  pigeon tracker relays | jq -r .url")]
+    Relays {
+        #[command(flatten)]
+        trackers: TrackerUrls,
+    },
+    /// Give your name back on the trackers (a request signed with your mailbox key)
+    ///
+    /// The name is then free for whoever claims it next; your card stays retrievable by
+    /// fingerprint.
+    #[command(after_help = "Examples:
+  pigeon tracker release --tracker https://tracker.example.org")]
+    Release {
+        #[command(flatten)]
+        trackers: TrackerUrls,
+        /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
 }
 
 /// Generate man pages and shell completions (for packagers and the repository)

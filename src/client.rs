@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::{self, BatchReply, BatchRequest, DeleteReply, Envelope, FetchReply, PostReply};
 
+pub mod tracker;
+
 /// Largest answer the client reads: relays stop a page after about 4 MiB of payload, or
 /// at one envelope of up to their `max_body` (at most `max_inflight_bytes`, 64 MiB by
 /// default), plus the page's JSON around it. A relay cannot make the client hold more.
@@ -222,16 +224,25 @@ fn with_backoff<T: DeserializeOwned + Serialize>(
 fn reply<T: DeserializeOwned + Serialize>(
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<T, RelayError> {
+    let body = raw_reply(result, MAX_REPLY_BYTES)?;
+    serde_json::from_slice(&body).map_err(|e| RelayError::Protocol(e.to_string()))
+}
+
+/// The body of a 2xx answer (at most `limit` bytes), else the error the server sent.
+fn raw_reply(
+    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
+) -> Result<Vec<u8>, RelayError> {
     let mut resp = result.map_err(|e| RelayError::Unreachable(e.to_string()))?;
     let status = resp.status().as_u16();
     let body = resp
         .body_mut()
         .with_config()
-        .limit(MAX_REPLY_BYTES)
+        .limit(limit)
         .read_to_vec()
         .map_err(|e| RelayError::Unreachable(e.to_string()))?;
     if (200..300).contains(&status) {
-        return serde_json::from_slice(&body).map_err(|e| RelayError::Protocol(e.to_string()));
+        return Ok(body);
     }
     let (code, message): (String, String) = match serde_json::from_slice::<wire::ErrorReply>(&body)
     {

@@ -10,8 +10,14 @@
 //! files_dir = "/home/me/Downloads/pigeon"
 //! max_file_size = 16777216   # bytes
 //! keep_for = "7d"            # leave messages on the relays a week (`recv --keep-for`)
+//! drain_for = "14d"          # keep reading a relay I moved away from at least this long
+//! [tracker]          # where cards are looked up and announced
+//! urls = ["https://tracker.example.org"]
+//! refresh_after = "1d"   # a contact's card older than this is fetched again before a send
 //! [serve]            # read by the relay: see `pigeon serve --help`
 //! listen = "0.0.0.0:7447"
+//! [tracker.serve]    # read by `pigeon tracker serve`
+//! peers = ["https://tracker.example.org"]
 //! ```
 
 use std::path::PathBuf;
@@ -31,6 +37,8 @@ pub struct Config {
     pub send: SendConfig,
     #[serde(default)]
     pub recv: RecvConfig,
+    #[serde(default)]
+    pub tracker: TrackerConfig,
     /// The relay's settings, checked by the relay's own config code.
     #[serde(default)]
     pub serve: toml::Table,
@@ -62,9 +70,64 @@ pub struct RecvConfig {
     /// How long messages stay on the relays before `recv` acknowledges them
     /// (`recv --keep-for`).
     pub keep_for: Option<String>,
+    /// How long a relay I moved away from (`relay remove`) is read at least before `recv`
+    /// drops it once empty: senders with an old card may still post there meanwhile.
+    pub drain_for: Option<String>,
 }
 
+/// The trackers the client talks to (`--tracker`, `PIGEON_TRACKER`, this table).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerConfig {
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// A contact's card older than this is fetched again from the trackers before a send.
+    pub refresh_after: Option<String>,
+    /// `[tracker.serve]`: read by `pigeon tracker serve` (`cmd/tracker.rs`).
+    #[serde(default)]
+    pub serve: toml::Table,
+}
+
+/// A contact's card is refreshed from the trackers when older than this, by default.
+pub const DEFAULT_REFRESH_AFTER: u64 = 86_400;
+/// A draining relay is read at least this long, by default: the relay's longest TTL, so
+/// whatever was posted before the move has expired by then.
+pub const DEFAULT_DRAIN_FOR: u64 = 14 * 86_400;
+
 impl Config {
+    /// The trackers to use, as written: those of `--tracker` (or `PIGEON_TRACKER`, which
+    /// clap reads for the flag) if any, else the config file's `[tracker] urls`; none by
+    /// default.
+    pub fn trackers(&self, flags: &[String]) -> Vec<String> {
+        if flags.is_empty() {
+            self.tracker.urls.clone()
+        } else {
+            flags.to_vec()
+        }
+    }
+
+    /// `[tracker] refresh_after` in seconds.
+    pub fn refresh_after(&self) -> Result<u64> {
+        match &self.tracker.refresh_after {
+            Some(t) => parse_duration(t).context(Fail(
+                Exit::Usage,
+                "bad refresh_after in [tracker] of config.toml".into(),
+            )),
+            None => Ok(DEFAULT_REFRESH_AFTER),
+        }
+    }
+
+    /// `[recv] drain_for` in seconds.
+    pub fn drain_for(&self) -> Result<u64> {
+        match &self.recv.drain_for {
+            Some(t) => parse_duration(t).context(Fail(
+                Exit::Usage,
+                "bad drain_for in [recv] of config.toml".into(),
+            )),
+            None => Ok(DEFAULT_DRAIN_FOR),
+        }
+    }
+
     /// Reads the config file; a missing file is the defaults.
     pub fn load(home: &Home) -> Result<Config> {
         let path = home.config_file();
@@ -115,6 +178,24 @@ mod tests {
         assert!(c.serve.contains_key("listen"));
         let err = Config::parse("[send]\nttll = 1\n").unwrap_err();
         assert!(format!("{err:#}").contains("ttll"), "{err:#}");
+    }
+
+    #[test]
+    fn trackers_and_refresh_age() {
+        let c = Config::parse(
+            "[tracker]\nurls = [\"HTTP://T.example/\", \"http://t.example\"]\nrefresh_after = \"2h\"\n",
+        )
+        .unwrap();
+        // Flags win over the file.
+        assert_eq!(
+            c.trackers(&["http://flag:1".into()]),
+            vec!["http://flag:1".to_string()]
+        );
+        assert_eq!(c.refresh_after().unwrap(), 7200);
+        assert_eq!(
+            Config::default().refresh_after().unwrap(),
+            DEFAULT_REFRESH_AFTER
+        );
     }
 
     #[test]

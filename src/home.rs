@@ -70,6 +70,9 @@ impl Home {
     pub fn relay_db_path(&self) -> PathBuf {
         self.data.join("relay.sqlite")
     }
+    pub fn tracker_db_path(&self) -> PathBuf {
+        self.data.join("tracker.sqlite")
+    }
     pub fn config_file(&self) -> PathBuf {
         self.config.join("config.toml")
     }

@@ -9,23 +9,30 @@
 //!                        ├► keys     identities, cards, contacts on disk ─► crypto
 //!                        ├► store    local SQLite archive, outbox, cursors
 //!                        ├► delivery posting to many relays at once ─► client
-//!                        ├► client   HTTP client for relays; speaks only wire types
+//!                        ├► client   HTTP client for relays and trackers; speaks only wire types
+//!                        ├► directory cards from trackers, verified ─► client, keys
 //!                        ├► relay/*  the server: routes, storage, limits, admission
+//!                        ├► tracker/* signed cards and relays on the relay's plumbing ─► card
 //!                        └► output   JSON Lines writer, terminal sanitising
 //! crypto   age + OpenPGP, bytes in / bytes out, no I/O (a leaf)
+//! card     checking signed cards (no disk, no secrets) ─► crypto; keys re-exports it
 //! wire     serde types that cross the network (shared by client and relay)
 //! error    exit-code enum and the error printer
 //! ```
 //! The relay never imports `keys` or `crypto`: it handles opaque bytes and checks Ed25519
 //! request signatures only. That is what lets `bin/pigeond.rs` (`run_relay()`, the
-//! `serve` subcommand alone) link without the client and its crypto libraries.
+//! `serve` subcommand alone) link without the client. The tracker verifies card signatures
+//! (`card` ─► `crypto`'s verification, never a secret key or a decryption), so a relay that
+//! mounts it (`serve --tracker`) links the OpenPGP library too.
 
+pub mod card;
 pub mod cli;
 pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod directory;
 pub mod error;
 pub mod home;
 pub mod keys;
@@ -33,6 +40,7 @@ pub mod message;
 pub mod output;
 pub mod relay;
 pub mod store;
+pub mod tracker;
 pub mod wire;
 
 use std::ffi::OsString;

@@ -274,6 +274,11 @@ pub struct Card {
     /// The mailbox id on every relay: SHA-256 of the mailbox key.
     pub mailbox: String,
     pub relays: Vec<String>,
+    /// Relays the owner still reads but senders must not post to: where an identity that
+    /// moved keeps collecting what was sent before the move. Optional (absent when empty),
+    /// so a card without it is byte for byte what older pigeons made; they ignore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub draining: Vec<String>,
     /// Grows with every new card; a lower or equal one never replaces a stored card.
     pub seq: u64,
     pub issued: u64,
@@ -425,6 +430,16 @@ mod tests {
         .unwrap();
         assert_eq!(c.name, "alice");
         assert_eq!(c.pgp, None);
+        assert!(c.draining.is_empty());
+        let mut v = serde_json::to_value(&c).unwrap();
+        assert!(
+            v.get("draining").is_none(),
+            "an empty draining list is left out"
+        );
+        v["draining"] = json!(["http://old"]);
+        let d: Card = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(d.draining, vec!["http://old".to_string()]);
+        assert_eq!(serde_json::to_value(&d).unwrap(), v);
         let i = Inner {
             v: 1,
             id: "i".into(),
@@ -503,6 +518,140 @@ mod tests {
         assert_eq!(
             canonical_json(&json!({"b":1,"a":[2]})),
             br#"{"a":[2],"b":1}"#.to_vec()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tracker (docs/protocol.md, "Tracker")
+// ---------------------------------------------------------------------------------------
+
+/// The answer to `PUT /v1/cards/{fingerprint}`: 201 with `stored` true for a new card or a
+/// higher `seq`, 200 with `stored` false for the very card already held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardPutReply {
+    pub v: u32,
+    pub stored: bool,
+    /// The seq held now.
+    pub seq: u64,
+}
+
+/// The answer to a signed `DELETE /v1/names/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseReply {
+    pub v: u32,
+    pub released: bool,
+}
+
+/// `GET /v1/cards?after=CURSOR&limit=N`: cards in the tracker's arrival order, each exactly
+/// as it was published; pass `next` back as `after` for the following page.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CardPage {
+    pub v: u32,
+    pub cards: Vec<Box<serde_json::value::RawValue>>,
+    pub next: u64,
+}
+
+/// One relay a tracker knows: named in a stored card (`source` "card") or announced by
+/// the relay itself ("announce"), last seen at unix time `seen`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnownRelay {
+    pub url: String,
+    pub source: String,
+    pub seen: u64,
+}
+
+/// `GET /v1/relays`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayList {
+    pub v: u32,
+    pub relays: Vec<KnownRelay>,
+}
+
+/// `POST /v1/relays`: a relay announces the URL clients reach it by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayAnnounce {
+    pub v: u32,
+    pub url: String,
+}
+
+/// `GET /v1/info` of a tracker on its own (a relay with a tracker mounted answers
+/// [`RelayInfo`] with `tracker` true).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackerInfo {
+    pub v: u32,
+    /// Always `pigeon-tracker`.
+    pub name: String,
+    pub version: String,
+    /// The trackers it mirrors cards with.
+    pub peers: Vec<String>,
+    pub max_card_bytes: u64,
+    /// How publishing is admitted: `open` or `password`.
+    pub admission: String,
+}
+
+#[cfg(test)]
+mod tracker_golden {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tracker_bodies() {
+        let put = CardPutReply {
+            v: 1,
+            stored: true,
+            seq: 3,
+        };
+        assert_eq!(
+            serde_json::to_value(put).unwrap(),
+            json!({"v":1,"stored":true,"seq":3})
+        );
+        let rel = ReleaseReply {
+            v: 1,
+            released: true,
+        };
+        assert_eq!(
+            serde_json::to_value(rel).unwrap(),
+            json!({"v":1,"released":true})
+        );
+        let raw = serde_json::value::RawValue::from_string(r#"{"type":"card", "v":1}"#.into());
+        let page = CardPage {
+            v: 1,
+            cards: vec![raw.unwrap()],
+            next: 7,
+        };
+        // Cards go out byte for byte as published (note the space kept inside).
+        assert_eq!(
+            serde_json::to_string(&page).unwrap(),
+            r#"{"v":1,"cards":[{"type":"card", "v":1}],"next":7}"#
+        );
+        let list = RelayList {
+            v: 1,
+            relays: vec![KnownRelay {
+                url: "https://r.example".into(),
+                source: "announce".into(),
+                seen: 9,
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(list).unwrap(),
+            json!({"v":1,"relays":[{"url":"https://r.example","source":"announce","seen":9}]})
+        );
+        let ann: RelayAnnounce =
+            serde_json::from_value(json!({"v":1,"url":"http://pi.local:7447"})).unwrap();
+        assert_eq!(ann.url, "http://pi.local:7447");
+        let info = TrackerInfo {
+            v: 1,
+            name: "pigeon-tracker".into(),
+            version: "0.1.0".into(),
+            peers: vec!["http://t2".into()],
+            max_card_bytes: 65536,
+            admission: "open".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(info).unwrap(),
+            json!({"v":1,"name":"pigeon-tracker","version":"0.1.0","peers":["http://t2"],
+                "max_card_bytes":65536,"admission":"open"})
         );
     }
 }

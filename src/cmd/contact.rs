@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn view(c: &Contact, status: Option<&str>, with_card: bool) -> Value {
+pub(super) fn view(c: &Contact, status: Option<&str>, with_card: bool) -> Value {
     let mut v = json!({
         "type": "contact",
         "name": c.name,
@@ -69,6 +69,9 @@ fn view(c: &Contact, status: Option<&str>, with_card: bool) -> Value {
         "relays": c.card.get("relays").cloned().unwrap_or(Value::Null),
         "seq": c.card.get("seq").cloned().unwrap_or(Value::Null),
     });
+    if let Some(d) = c.card.get("draining") {
+        v["draining"] = d.clone();
+    }
     if let Some(s) = status {
         v["status"] = json!(s);
     }

@@ -25,6 +25,8 @@ pub mod seal;
 pub mod send;
 pub mod serve;
 pub mod show;
+pub mod tracker;
+pub mod tracker_client;
 
 /// What every subcommand gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -88,7 +90,10 @@ pub fn dispatch_relay(cli: crate::cli::RelayCli) -> Result<Exit> {
         home: Home::from_env()?,
         quiet: cli.quiet,
     };
-    serve::run(&ctx, cli.into_serve())
+    match cli.into_serve() {
+        Ok(args) => serve::run(&ctx, args),
+        Err(tracker_alone) => tracker::serve(&ctx, &tracker_alone),
+    }
 }
 
 pub fn dispatch(cli: Cli) -> Result<Exit> {
@@ -108,6 +113,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Archive(c) => archive::run(&ctx, c),
+        Command::Tracker(c) => tracker::run(&ctx, c),
         Command::Gen(a) => generate::run(&ctx, a),
     }
 }

@@ -15,6 +15,10 @@ pub fn run(ctx: &Ctx, cmd: RelayCommand) -> Result<Exit> {
             for url in &meta.relays {
                 super::emit(&json!({"type": "relay", "url": url}))?;
             }
+            for (url, since) in &meta.draining {
+                super::emit(&json!({"type": "relay", "url": url, "draining": true,
+                    "since": since}))?;
+            }
             return Ok(Exit::Ok);
         }
         RelayCommand::Add { url } => {
@@ -25,27 +29,43 @@ pub fn run(ctx: &Ctx, cmd: RelayCommand) -> Result<Exit> {
                 )?;
                 return Ok(Exit::Ok);
             }
+            // A relay I was moving away from becomes one senders use again.
+            meta.draining.remove(&url);
             meta.relays.push(url.clone());
             meta.bump();
             meta.save(&ctx.home)?;
             super::emit(&json!({"type": "relay", "url": url, "status": "added", "seq": meta.seq}))?;
         }
-        RelayCommand::Remove { url } => {
+        RelayCommand::Remove { url, now } => {
             let url = normalize_url(&url)?;
-            let before = meta.relays.len();
-            meta.relays.retain(|r| *r != url);
-            if meta.relays.len() == before {
-                return Err(fail(Exit::NotFound, format!("{url} is not on your card")))
-                    .hint("see them with `pigeon relay list`");
+            let listed = meta.relays.contains(&url);
+            let draining = meta.draining.contains_key(&url);
+            if !(listed || draining && now) {
+                let msg = if draining {
+                    format!("{url} is already draining")
+                } else {
+                    format!("{url} is not on your card")
+                };
+                return Err(fail(Exit::NotFound, msg))
+                    .hint("see them with `pigeon relay list`; --now drops a draining relay");
             }
+            meta.relays.retain(|r| *r != url);
+            let status = if now {
+                meta.draining.remove(&url);
+                "removed"
+            } else {
+                meta.draining.insert(url.clone(), crate::keys::now());
+                "draining"
+            };
             meta.bump();
             meta.save(&ctx.home)?;
-            super::emit(
-                &json!({"type": "relay", "url": url, "status": "removed", "seq": meta.seq}),
-            )?;
+            super::emit(&json!({"type": "relay", "url": url, "status": status, "seq": meta.seq}))?;
         }
     }
-    ctx.say("your card changed: give your contacts the new one (pigeon card)");
+    ctx.say(
+        "your card changed: announce it (pigeon tracker announce) or give your contacts the \
+         new one (pigeon card)",
+    );
     Ok(Exit::Ok)
 }
 

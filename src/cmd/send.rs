@@ -28,6 +28,8 @@ use crate::message;
 use crate::store::{Archived, OutboxRow, Store};
 use crate::wire::{self, Envelope, Inner};
 
+mod refresh;
+
 /// One line of `send --json`. Unknown fields are ignored.
 #[derive(Debug, Deserialize)]
 struct JsonLine {
@@ -76,6 +78,7 @@ struct Sender {
     default_ttl: Option<u64>,
     ok: usize,
     failed: usize,
+    trackers: refresh::Trackers,
 }
 
 /// How long a delivery that names no TTL waits in the outbox before it is given up: the
@@ -108,6 +111,13 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
         default_ttl,
         ok: 0,
         failed: 0,
+        trackers: refresh::Trackers {
+            urls: super::tracker_client::configured(&cfg, &args.trackers)?,
+            client: Client::new(Duration::from_secs(refresh::TRACKER_TIMEOUT)),
+            refresh_after: cfg.refresh_after()?,
+            quiet: ctx.quiet,
+            asked: Default::default(),
+        },
     };
 
     // Whatever an earlier send could not deliver goes first. Its outcome decides the exit
@@ -175,7 +185,7 @@ impl Sender {
         }
         let mut recipients: Vec<Recipient> = Vec::new();
         for name in to {
-            let contact = self.contacts.get(name)?;
+            let contact = self.resolve(name)?;
             if recipients
                 .iter()
                 .any(|r| r.public.fingerprint() == contact.fingerprint)
@@ -187,7 +197,10 @@ impl Sender {
                 name: contact.name.clone(),
                 public,
                 mailbox: card.mailbox,
-                relays: card.relays,
+                // Never post to a relay the recipient is moving away from.
+                relays: (card.relays.into_iter())
+                    .filter(|r| !card.draining.contains(r))
+                    .collect(),
             });
         }
         let mut attachments = Vec::new();
@@ -356,9 +369,12 @@ impl Sender {
             })
             .collect();
         self.store.outbox_add(&queued, &rows)?;
-        let (results, outcomes) = self.post(&rows);
+        let (mut results, mut outcomes) = self.post(&rows);
+        let extra = self.follow_moves(&rows, &mut results, &mut outcomes)?;
+        let (extra_results, extra_outcomes) = self.post(&extra);
+        outcomes.extend(extra_outcomes);
         let mut results = results.into_iter();
-        let lines: Vec<(&str, Value)> = batch
+        let mut lines: Vec<(&str, Value)> = batch
             .iter()
             .map(|p| {
                 let mut report = p.report.clone();
@@ -366,6 +382,7 @@ impl Sender {
                 (p.inner.id.as_str(), sent_line(p, report))
             })
             .collect();
+        refresh::merge_reports(&mut lines, &extra, extra_results);
         let updates: Vec<(&str, String)> =
             lines.iter().map(|(id, l)| (*id, l.to_string())).collect();
         self.store.outbox_results(&outcomes, &updates)?;
@@ -394,7 +411,11 @@ impl Sender {
             super::emit(&json!({"type": "expired", "id": id, "deliveries": report}))?;
         }
         for (id, rows) in by_id(self.store.outbox_pending()?) {
-            let (report, outcomes) = self.post(&rows);
+            let (mut report, mut outcomes) = self.post(&rows);
+            let extra = self.follow_moves(&rows, &mut report, &mut outcomes)?;
+            let (extra_report, extra_outcomes) = self.post(&extra);
+            outcomes.extend(extra_outcomes);
+            report.extend(extra_report);
             self.record(&id, &outcomes, &report)?;
             super::emit(&json!({"type": "retried", "id": id, "deliveries": report}))?;
         }

@@ -14,6 +14,7 @@ use crate::cli::{ServeArgs, ServeCommand, ServeRunArgs};
 use crate::error::{Exit, WithHint, fail};
 use crate::output;
 use crate::relay::{self, admission, config, limits::Peer, netinfo, storage};
+use crate::tracker::{self, TrackerConfig};
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Exit> {
     match args.command {
@@ -28,6 +29,17 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Exit> {
 fn serve(ctx: &Ctx, args: &ServeRunArgs) -> Result<Exit> {
     let file = config::load_file(&ctx.home)?;
     let cfg = config::resolve(args, file, &ctx.home)?;
+    let tracker = cfg.tracker.clone().map(TrackerConfig::defaults);
+    run_server(ctx, cfg, tracker)
+}
+
+/// Runs a relay, a relay with a tracker beside it, or (with `cfg.mailboxes` false) a tracker
+/// alone, until SIGTERM or SIGINT.
+pub(super) fn run_server(
+    ctx: &Ctx,
+    cfg: relay::RelayConfig,
+    tracker: Option<TrackerConfig>,
+) -> Result<Exit> {
     if let Some(limit) = open_files_limit()
         && u64::from(cfg.max_connections) + 64 > limit
     {
@@ -46,24 +58,62 @@ fn serve(ctx: &Ctx, args: &ServeRunArgs) -> Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = rt.block_on(serve_until_signal(ctx, cfg));
+    let result = rt.block_on(serve_until_signal(ctx, cfg, tracker));
     // Tasks left after the grace time must not hold up the exit.
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
-async fn serve_until_signal(ctx: &Ctx, cfg: relay::RelayConfig) -> Result<Exit> {
+/// What runs: the relay, or the relay plumbing with a tracker mounted.
+enum Server {
+    Relay(relay::Relay),
+    Tracker(tracker::Running),
+}
+
+impl Server {
+    fn relay(&self) -> &relay::Relay {
+        match self {
+            Server::Relay(r) => r,
+            Server::Tracker(t) => &t.relay,
+        }
+    }
+
+    async fn shutdown(self) -> Result<()> {
+        match self {
+            Server::Relay(r) => r.shutdown().await,
+            Server::Tracker(t) => t.shutdown().await,
+        }
+    }
+}
+
+async fn serve_until_signal(
+    ctx: &Ctx,
+    cfg: relay::RelayConfig,
+    tracker: Option<TrackerConfig>,
+) -> Result<Exit> {
     use tokio::signal::unix::{SignalKind, signal};
     // Installed before the startup line, so a supervisor that signals right after reading
     // it does not kill the relay mid-write.
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let (name, db, admission) = (cfg.name.clone(), cfg.db.clone(), cfg.admission());
-    let r = relay::start(cfg).await?;
+    let what = match (&tracker, cfg.mailboxes) {
+        (Some(_), false) => "pigeon tracker".to_string(),
+        (Some(t), true) => format!(
+            "pigeon relay {name:?} with a tracker (database {})",
+            t.db.display()
+        ),
+        (None, _) => format!("pigeon relay {name:?}"),
+    };
+    let server = match tracker {
+        Some(t) => Server::Tracker(tracker::start(cfg, t).await?),
+        None => Server::Relay(relay::start(cfg).await?),
+    };
+    let r = server.relay();
     let addr = r.addr();
     let join = netinfo::join_urls(addr);
     ctx.say(format!(
-        "pigeon relay {name:?} listening on {} (database {}, posting {admission})",
+        "{what} listening on {} (database {}, posting {admission})",
         netinfo::url(addr),
         db.display()
     ));
@@ -99,7 +149,7 @@ async fn serve_until_signal(ctx: &Ctx, cfg: relay::RelayConfig) -> Result<Exit> 
         _ = int.recv() => {}
     }
     ctx.say("stopping: finishing requests in flight");
-    r.shutdown().await?;
+    server.shutdown().await?;
     ctx.say("stopped");
     Ok(Exit::Ok)
 }

@@ -1,26 +1,18 @@
-//! Cards: the signed public half of an identity.
-//!
-//! A card is signed over `CARD_DOMAIN` followed by its canonical JSON without `sig` (see
-//! [`crate::wire::Card`]). Checking works on the JSON as received, so fields added by a
-//! newer pigeon are covered by the signature too.
+//! Cards: the signed public half of an identity. Signing needs the secret key and lives
+//! here; checking is pure and lives in [`crate::card`] (the tracker uses it too), re-exported
+//! so callers keep using `keys::card`.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde_json::Value;
 
-use crate::crypto::{CARD_DOMAIN, Kind, PublicIdentity, SecretIdentity};
-use crate::error::{Exit, Fail};
-use crate::wire::{self, Card};
+use crate::crypto::{CARD_DOMAIN, SecretIdentity};
+use crate::wire::Card;
 
-/// The bytes a card signature covers.
-pub fn card_signing_bytes(card: &Value) -> Vec<u8> {
-    let mut unsigned = card.clone();
-    if let Some(map) = unsigned.as_object_mut() {
-        map.remove("sig");
-    }
-    wire::canonical_json(&unsigned)
-}
+pub use crate::card::{
+    MAX_CARD_NAME, card_signing_bytes, check_card_name, verify_card, verify_card_json,
+    verify_pinned_card,
+};
 
 /// Signs `card` in place with the identity's key.
 pub fn sign_card(card: &mut Card, secret: &SecretIdentity) -> Result<()> {
@@ -31,86 +23,4 @@ pub fn sign_card(card: &mut Card, secret: &SecretIdentity) -> Result<()> {
         .context("cannot sign the card")?;
     card.sig = B64.encode(sig);
     Ok(())
-}
-
-/// Longest name a card may claim, in characters.
-pub const MAX_CARD_NAME: usize = 64;
-
-/// A card's name is shown to people: one line of at most [`MAX_CARD_NAME`] characters,
-/// with no control characters, line separators or bidirectional overrides (which could
-/// make a stranger's name print as a second header line or read as someone else's).
-pub fn check_card_name(name: &str) -> Result<()> {
-    let n = name.chars().count();
-    if n == 0 || n > MAX_CARD_NAME {
-        anyhow::bail!("the name must be 1 to {MAX_CARD_NAME} characters long (it has {n})");
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| crate::output::is_unsafe_char(c) || c.is_whitespace() && c != ' ')
-    {
-        anyhow::bail!(
-            "the name contains the character U+{:04X}, which is not allowed in a name",
-            c as u32
-        );
-    }
-    if name.trim() != name {
-        anyhow::bail!("the name starts or ends with a space");
-    }
-    Ok(())
-}
-
-/// Parses and checks a card from JSON bytes (one object; surrounding white space allowed).
-pub fn verify_card_json(bytes: &[u8]) -> Result<(Card, PublicIdentity)> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| anyhow!(e))
-        .context(Fail(
-            Exit::Usage,
-            "this is not a pigeon card (bad JSON)".into(),
-        ))?;
-    verify_card(&value)
-}
-
-/// Checks a card: well-formed, keys consistent with the fingerprint and mailbox, signature
-/// good, not expired. Every failure is an authentication failure (exit 4).
-pub fn verify_card(value: &Value) -> Result<(Card, PublicIdentity)> {
-    check(value, true).context(Fail(Exit::Crypto, "the card does not verify".into()))
-}
-
-/// Like [`verify_card`] but accepts an expired card: for a contact pinned long ago, whose
-/// key is no less theirs because the card aged (a fresh one comes with their messages).
-pub fn verify_pinned_card(value: &Value) -> Result<(Card, PublicIdentity)> {
-    check(value, false).context(Fail(Exit::Crypto, "the card does not verify".into()))
-}
-
-fn check(value: &Value, check_expiry: bool) -> Result<(Card, PublicIdentity)> {
-    let card: Card = serde_json::from_value(value.clone()).context("missing or bad fields")?;
-    if card.type_ != "card" {
-        anyhow::bail!("type is {:?}, not \"card\"", card.type_);
-    }
-    check_card_name(&card.name)?;
-    let kind = Kind::parse(&card.kind).with_context(|| format!("unknown kind {:?}", card.kind))?;
-    let key: [u8; 32] = hex::decode(&card.mailbox_key)
-        .ok()
-        .and_then(|k| k.try_into().ok())
-        .context("mailbox_key is not 64 hex digits")?;
-    let public = PublicIdentity::from_parts(kind, card.age.as_deref(), card.pgp.as_deref(), &key)?;
-    if public.fingerprint() != card.fingerprint {
-        anyhow::bail!("the fingerprint does not match the card's keys");
-    }
-    if wire::mailbox_id(&key) != card.mailbox {
-        anyhow::bail!("the mailbox id does not match the mailbox key");
-    }
-    let sig = B64
-        .decode(&card.sig)
-        .context("the signature is not base64")?;
-    public
-        .verify(CARD_DOMAIN, &card_signing_bytes(value), &sig)
-        .context("bad signature")?;
-    if check_expiry
-        && let Some(exp) = card.expires
-        && exp < super::now()
-    {
-        anyhow::bail!("the card expired (ask its owner for a fresh `pigeon card`)");
-    }
-    Ok((card, public))
 }

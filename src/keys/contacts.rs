@@ -29,6 +29,10 @@ pub struct Contact {
     pub verified: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<u64>,
+    /// When the trackers were last asked for a newer card (Unix seconds); until then the
+    /// card is as fresh as `updated`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed: Option<u64>,
 }
 
 impl Contact {
@@ -216,6 +220,7 @@ impl Contacts {
                 updated: now,
                 verified: false,
                 verified_at: None,
+                refreshed: None,
             },
         };
         self.save(&contact)?;

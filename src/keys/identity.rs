@@ -27,6 +27,10 @@ pub struct IdentityMeta {
     pub mailbox: String,
     #[serde(default)]
     pub relays: Vec<String>,
+    /// Relays I moved away from and still read until they are empty (the card's
+    /// `draining`), with when each started draining (Unix seconds).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub draining: std::collections::BTreeMap<String, u64>,
     /// The card's seq: grows whenever the card changes.
     pub seq: u64,
     /// When the current card was issued.
@@ -113,6 +117,7 @@ impl Identity {
             fingerprint: public.fingerprint(),
             mailbox: wire::mailbox_id(&public.mailbox_key()),
             relays: Vec::new(),
+            draining: Default::default(),
             seq: 1,
             issued: now,
             created: now,
@@ -221,6 +226,7 @@ impl Identity {
             mailbox_key: hex::encode(public.mailbox_key()),
             mailbox: self.meta.mailbox.clone(),
             relays: self.meta.relays.clone(),
+            draining: self.meta.draining.keys().cloned().collect(),
             seq: self.meta.seq,
             issued: self.meta.issued,
             expires: Some(self.meta.issued + CARD_LIFETIME_SECS),

@@ -64,6 +64,12 @@ pub struct RelayConfig {
     pub write_timeout: Duration,
     /// Stored bytes one source may add per hour; 0 means no cap.
     pub max_bytes_per_source_hour: u64,
+    /// Serve the mailbox routes (false for a tracker alone, which borrows the plumbing).
+    pub mailboxes: bool,
+    /// The database of a tracker mounted beside the relay (`serve --tracker`).
+    pub tracker: Option<PathBuf>,
+    /// Trackers this relay announces itself to.
+    pub announce_to: Vec<String>,
 }
 
 impl RelayConfig {
@@ -102,6 +108,9 @@ impl RelayConfig {
             max_connections_per_source: 64,
             write_timeout: Duration::from_secs(30),
             max_bytes_per_source_hour: 0,
+            mailboxes: true,
+            tracker: None,
+            announce_to: Vec::new(),
         }
     }
 
@@ -156,6 +165,9 @@ pub struct FileServe {
     pub max_connections_per_source: Option<u32>,
     pub write_timeout: Option<Secs>,
     pub max_bytes_per_source_hour: Option<u64>,
+    pub tracker: Option<bool>,
+    pub tracker_db: Option<PathBuf>,
+    pub announce_to: Option<Vec<String>>,
 }
 
 /// A duration in the file: a number of seconds or a string such as `"14d"`.
@@ -167,7 +179,7 @@ pub enum Secs {
 }
 
 impl Secs {
-    fn secs(&self, key: &str) -> Result<u64> {
+    pub fn secs(&self, key: &str) -> Result<u64> {
         match self {
             Secs::Number(n) => Ok(*n),
             Secs::Text(t) => parse_duration(t).with_context(|| format!("[serve] {key}")),
@@ -190,7 +202,7 @@ fn parse_file(text: &str, dir: &Path) -> Result<FileServe> {
     from_table(&cfg.serve, dir)
 }
 
-fn from_table(serve: &toml::Table, dir: &Path) -> Result<FileServe> {
+pub(crate) fn from_table(serve: &toml::Table, dir: &Path) -> Result<FileServe> {
     if serve.is_empty() {
         return Ok(FileServe::default());
     }
@@ -199,7 +211,7 @@ fn from_table(serve: &toml::Table, dir: &Path) -> Result<FileServe> {
         .map_err(|e| anyhow::anyhow!("{}", e.message().trim()))
         .context(Fail(Exit::Usage, "bad [serve] table".into()))
         .hint("see `pigeon serve --help` for the keys; they are the flag names with _")?;
-    for p in [&mut file.db, &mut file.password_file]
+    for p in [&mut file.db, &mut file.password_file, &mut file.tracker_db]
         .into_iter()
         .flatten()
     {
@@ -301,6 +313,22 @@ pub fn resolve(args: &ServeRunArgs, file: FileServe, home: &Home) -> Result<Rela
         .map(|p| Cidr::parse(p).map_err(|e| usage(format!("trusted_proxy: {e}"))))
         .collect::<Result<_>>()?;
     c.max_inflight_bytes = file.max_inflight_bytes.unwrap_or(c.max_inflight_bytes);
+    if args.tracker || file.tracker.unwrap_or(false) {
+        c.tracker = Some(
+            args.tracker_db
+                .clone()
+                .or(file.tracker_db)
+                .unwrap_or_else(|| home.tracker_db_path()),
+        );
+    }
+    c.announce_to = if args.announce_to.is_empty() {
+        file.announce_to.unwrap_or_default()
+    } else {
+        args.announce_to.clone()
+    };
+    for u in &c.announce_to {
+        super::names::check_public_url(u).map_err(|e| usage(format!("announce_to: {e}")))?;
+    }
 
     let dur =
         |flag: &Option<String>, file: &Option<Secs>, key: &str, default: u64| -> Result<u64> {

@@ -41,6 +41,22 @@ async fn signed(
             "the path must be /v1/mailboxes/<64 lowercase hex digits>, not percent-encoded",
         ));
     }
+    check_signed(app, peer, method, uri, headers, mbox, false).await
+}
+
+/// The checks of a signed request for the owner of `mbox`, whatever the path (the tracker's
+/// release uses them too): one Host, no lockout of the (source, key) pair, a good signature
+/// naming this server. A bad signature counts towards the pair's lockout, and so does a good
+/// one by another key when `wrong_key_counts` (where the key is the only thing to guess).
+pub async fn check_signed(
+    app: &App,
+    peer: Peer,
+    method: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    mbox: &str,
+    wrong_key_counts: bool,
+) -> Result<u64, ApiErr> {
     // The signed host is the one Host header; a second one, or an absolute request target
     // naming another authority, is a host that a proxy could route by instead.
     let mut hosts = headers.get_all(axum::http::header::HOST).iter();
@@ -73,7 +89,7 @@ async fn signed(
     match auth::verify(&req, mbox, &app.names, now(), &app.replay) {
         Ok(t) => Ok(t),
         Err(e) => {
-            if e.is_failure()
+            if (e.is_failure() || wrong_key_counts && e == auth::AuthError::WrongKey)
                 && let Some(k) = &key
                 && app.admission.key_failure(peer, k, Instant::now())
             {

@@ -43,17 +43,22 @@ pub const REJECT_REASONS: &[&str] = &[
     "timeout",
     "busy",
     "internal",
+    "stale_seq",
+    "name_taken",
+    "bad_card",
+    "expired",
 ];
 
 /// The routes counted separately.
 pub const ROUTES: &[&str] = &[
-    "post", "batch", "fetch", "delete", "info", "health", "metrics", "other",
+    "post", "batch", "fetch", "delete", "info", "health", "metrics", "card_put", "card_get",
+    "names", "relays", "other",
 ];
 
 #[derive(Default)]
 pub struct Metrics {
-    requests: [Counter; 8],
-    rejects: [Counter; 19],
+    requests: [Counter; 12],
+    rejects: [Counter; 23],
     pub stored: Counter,
     pub stored_bytes: Counter,
     pub duplicates: Counter,

@@ -15,6 +15,7 @@
 //! for the command line; tests may use it in-process.
 
 pub mod admission;
+mod announce;
 pub mod auth;
 pub mod config;
 mod hooks;
@@ -82,7 +83,14 @@ pub struct App {
     pub shutdown: watch::Receiver<bool>,
     /// The database's instance id, sent with every fetch.
     pub instance: String,
+    /// More `/metrics` text from what is mounted beside the relay (the tracker).
+    pub extra_metrics: std::sync::OnceLock<Box<dyn Fn() -> String + Send + Sync>>,
 }
+
+/// Routes served beside (or, with `cfg.mailboxes` false, instead of) the relay's own,
+/// behind the same connection limits, lockouts, rate limits and metrics. Given the shared
+/// state, so its handlers can use the relay's admission, limits and body reading.
+pub type Mount = Box<dyn FnOnce(&Arc<App>) -> axum::Router + Send>;
 
 /// A running relay.
 pub struct Relay {
@@ -97,6 +105,11 @@ pub struct Relay {
 
 /// Opens the database, binds the address and starts serving.
 pub async fn start(cfg: RelayConfig) -> Result<Relay> {
+    start_with(cfg, Box::new(|_| axum::Router::new())).await
+}
+
+/// [`start`], with `mount`'s routes served too.
+pub async fn start_with(cfg: RelayConfig, mount: Mount) -> Result<Relay> {
     let metrics = Arc::new(Metrics::default());
     let waiters = Arc::new(Waiters::default());
     let (secret, blocked, instance) = {
@@ -148,9 +161,10 @@ pub async fn start(cfg: RelayConfig) -> Result<Relay> {
         admission,
         shutdown: shutdown.clone(),
         instance,
+        extra_metrics: std::sync::OnceLock::new(),
     });
     let conns = Arc::new(Semaphore::new(app.cfg.max_connections as usize));
-    let router = routes::router(app.clone());
+    let router = routes::router(app.clone()).merge(mount(&app));
     let accept = tokio::spawn(server::accept_loop(
         listener,
         app.clone(),
@@ -158,10 +172,13 @@ pub async fn start(cfg: RelayConfig) -> Result<Relay> {
         conns.clone(),
         shutdown,
     ));
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(sweeper(app.clone())),
         tokio::spawn(block_watcher(app.clone())),
     ];
+    if !app.cfg.announce_to.is_empty() {
+        background.push(tokio::spawn(announce::announcer(app.clone(), addr)));
+    }
     Ok(Relay {
         addr,
         app,
@@ -203,14 +220,17 @@ impl Relay {
         // writer's may.
         self.app.readers.close().await;
         self.app.writer.stop().await;
-        let writer = self.writer_thread;
-        tokio::task::spawn_blocking(move || writer.join())
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .context("the writer thread failed")?;
-        Ok(())
+        join_thread(self.writer_thread, "the writer thread failed").await
     }
+}
+
+/// Waits for a thread (a database writer, asked to stop) without blocking the runtime.
+pub async fn join_thread(t: std::thread::JoinHandle<()>, failed: &'static str) -> Result<()> {
+    tokio::task::spawn_blocking(move || t.join())
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .context(failed)
 }
 
 /// Deletes expired envelopes, and forgets stale rate, replay and strike entries.

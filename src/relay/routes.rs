@@ -24,15 +24,7 @@ use super::writer::{NewEnvelope, PostOutcome};
 use crate::wire::{self, BatchReply, BatchRequest, BatchResult, Envelope, PostReply};
 
 pub fn router(app: Arc<App>) -> Router {
-    super::web::routes(app.cfg.web)
-        .route(
-            "/v1/mailboxes/{mbox}",
-            post(post_envelope)
-                .get(mailbox::fetch)
-                .delete(mailbox::delete),
-        )
-        .route("/v1/batch", post(batch))
-        .route("/v1/info", get(info))
+    let common = Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiErr::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -42,7 +34,21 @@ pub fn router(app: Arc<App>) -> Router {
                 "bad_request",
                 "method not allowed here",
             )
-        })
+        });
+    if !app.cfg.mailboxes {
+        // A tracker alone: what is mounted beside brings its own /v1/info.
+        return common.with_state(app);
+    }
+    super::web::routes(app.cfg.web)
+        .merge(common)
+        .route(
+            "/v1/mailboxes/{mbox}",
+            post(post_envelope)
+                .get(mailbox::fetch)
+                .delete(mailbox::delete),
+        )
+        .route("/v1/batch", post(batch))
+        .route("/v1/info", get(info))
         .with_state(app)
 }
 
@@ -60,6 +66,12 @@ pub fn route_name(method: &axum::http::Method, path: &str) -> &'static str {
             Method::DELETE => "delete",
             _ => "other",
         },
+        (m, p) if p.starts_with("/v1/cards") => match *m {
+            Method::PUT => "card_put",
+            _ => "card_get",
+        },
+        (_, p) if p.starts_with("/v1/names/") => "names",
+        (_, "/v1/relays") => "relays",
         _ => "other",
     }
 }
@@ -78,7 +90,7 @@ pub(super) fn mailbox_hash(mbox: &str) -> Result<[u8; 32], ApiErr> {
 const ITEMS_PER_TOKEN: u64 = 20;
 
 /// Acts on what a counted failure led to: a lockout is counted, a block is stored.
-async fn escalate(app: &App, peer: Peer, esc: Escalation) {
+pub(crate) async fn escalate(app: &App, peer: Peer, esc: Escalation) {
     match esc {
         Escalation::None => {}
         Escalation::Lockout => app.metrics.lockouts.inc(),
@@ -93,7 +105,7 @@ async fn escalate(app: &App, peer: Peer, esc: Escalation) {
 }
 
 /// Posting admission: password or token, when the relay asks for one.
-async fn admit(app: &App, peer: Peer, headers: &HeaderMap) -> Result<(), ApiErr> {
+pub(crate) async fn admit(app: &App, peer: Peer, headers: &HeaderMap) -> Result<(), ApiErr> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -371,7 +383,7 @@ async fn info(State(app): State<Arc<App>>) -> Response {
             name: c.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             admission: c.admission().into(),
-            tracker: false,
+            tracker: c.tracker.is_some(),
             limits: wire::RelayLimits {
                 max_body_bytes: c.max_body,
                 max_envelopes_per_mailbox: c.max_envelopes,
@@ -394,9 +406,9 @@ async fn health() -> Response {
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let stored = app.readers.run(storage::totals).await.ok();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(stored),
-    )
-        .into_response()
+    let mut text = app.metrics.render(stored);
+    if let Some(more) = app.extra_metrics.get() {
+        text.push_str(&more());
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

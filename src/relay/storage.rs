@@ -63,6 +63,14 @@ const WAL_AUTOCHECKPOINT: i64 = 16_000;
 /// Opens the database for writing, creating it and its folder if needed, and brings the
 /// schema up to date. Used by the writer thread and by the admin commands.
 pub fn open_rw(path: &Path) -> Result<Connection> {
+    let conn = open_durable(path)?;
+    migrate(&conn).with_context(|| format!("cannot set up {}", path.display()))?;
+    Ok(conn)
+}
+
+/// Opens a database for writing with the durability and WAL settings below, creating it
+/// (private) and its folder if needed; no schema. The tracker's file is opened so too.
+pub fn open_durable(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::home::ensure_private_dir(dir)?;
     }
@@ -77,7 +85,7 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
             .open(path);
     }
     let conn = Connection::open(path)
-        .with_context(|| format!("cannot open the relay database {}", path.display()))
+        .with_context(|| format!("cannot open the database {}", path.display()))
         .hint("check that the folder exists and the relay's user may write there")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // WAL + FULL: a commit is on disk before the 201 goes out, even across power loss.
@@ -92,7 +100,6 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
     // Without a limit the WAL file keeps its largest size forever after a burst.
     conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
-    migrate(&conn).with_context(|| format!("cannot set up {}", path.display()))?;
     Ok(conn)
 }
 
@@ -303,6 +310,35 @@ impl Readers {
         })
         .await
         .context("a database read failed")?;
+        self.conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        Ok(result?)
+    }
+
+    /// Runs a short query (a point lookup by key, a few microseconds from the page cache)
+    /// on this thread when a connection is free, without the hop to a blocking thread;
+    /// else as [`Readers::run`].
+    pub async fn run_short<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let conn = match self.gate.try_acquire() {
+            Ok(permit) => self
+                .conns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .map(|c| (c, permit)),
+            Err(_) => None,
+        };
+        let Some((conn, _permit)) = conn else {
+            return self.run(f).await;
+        };
+        let _token = Arc::clone(&self.live);
+        let result = f(&conn);
         self.conns
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -70,7 +70,7 @@ impl Relay {
         Relay::start_cmd(program(PIGEOND, home), home, args)
     }
 
-    fn start_cmd(mut cmd: Command, home: &Path, args: &[&str]) -> Relay {
+    pub fn start_cmd(mut cmd: Command, home: &Path, args: &[&str]) -> Relay {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -240,4 +240,29 @@ pub fn integrity_ok(db: &std::path::Path) {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, "ok");
+}
+
+/// A tracker process: `pigeon tracker serve --listen 127.0.0.1:0 --db HOME/tracker.sqlite
+/// ARGS`. The handle is a [`Relay`] (a server process with its listening line).
+pub struct Tracker;
+
+impl Tracker {
+    pub fn start(home: &Path, args: &[&str]) -> Relay {
+        let mut cmd = pigeon(home);
+        cmd.args(["tracker", "serve"]);
+        if !args.contains(&"--db") {
+            cmd.arg("--db").arg(home.join("tracker.sqlite"));
+        }
+        Relay::start_cmd(cmd, home, args)
+    }
+}
+
+/// `PUT url` with `body` (JSON).
+pub fn put(url: &str, body: &[u8]) -> Reply {
+    reply(
+        agent()
+            .put(url)
+            .header("content-type", "application/json")
+            .send(body),
+    )
 }

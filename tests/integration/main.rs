@@ -13,5 +13,7 @@ mod interop;
 mod keep_for;
 mod messaging;
 mod relay;
+mod tracker;
+mod tracker_client;
 mod users;
 mod web;

@@ -80,7 +80,7 @@ pub fn mailbox_key(seed: &str, i: u64) -> SigningKey {
 }
 
 /// SplitMix64's finaliser: a bijection on u64 that scatters consecutive inputs.
-fn mix(k: u64) -> u64 {
+pub(crate) fn mix(k: u64) -> u64 {
     let mut z = k.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -95,16 +95,16 @@ fn mailbox_ids(seed: &str, n: u64) -> Vec<String> {
 
 /// What each client thread brings back.
 #[derive(Default)]
-struct Tally {
-    ok: u64,
-    refused: u64,
-    requests: u64,
-    first_error: Option<String>,
-    micros: Vec<u32>,
+pub(crate) struct Tally {
+    pub ok: u64,
+    pub refused: u64,
+    pub requests: u64,
+    pub first_error: Option<String>,
+    pub micros: Vec<u32>,
 }
 
 impl Tally {
-    fn refuse(&mut self, n: u64, why: impl FnOnce() -> String) {
+    pub fn refuse(&mut self, n: u64, why: impl FnOnce() -> String) {
         self.refused += n;
         if self.first_error.is_none() {
             self.first_error = Some(why());
@@ -299,7 +299,7 @@ pub fn fetch(a: &FetchArgs) -> Result<()> {
 }
 
 /// Runs `n` client threads made by `make` and collects their tallies.
-fn run_clients<F, G>(n: usize, make: F) -> Result<Vec<Tally>>
+pub(crate) fn run_clients<F, G>(n: usize, make: F) -> Result<Vec<Tally>>
 where
     F: Fn(usize) -> G,
     G: FnOnce() -> Result<Tally> + Send + 'static,
@@ -321,7 +321,13 @@ where
         .collect()
 }
 
-fn report(name: &str, clients: usize, secs: f64, tallies: Vec<Tally>, extra: serde_json::Value) {
+pub(crate) fn report(
+    name: &str,
+    clients: usize,
+    secs: f64,
+    tallies: Vec<Tally>,
+    extra: serde_json::Value,
+) {
     let mut micros = Vec::new();
     let (mut ok, mut refused, mut requests, mut err) = (0, 0, 0, None);
     for t in tallies {
@@ -343,6 +349,6 @@ fn report(name: &str, clients: usize, secs: f64, tallies: Vec<Tally>, extra: ser
     emit(&v);
 }
 
-fn text(body: &[u8]) -> String {
+pub(crate) fn text(body: &[u8]) -> String {
     String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
 }

@@ -11,6 +11,7 @@ mod export;
 mod http;
 mod load;
 mod report;
+mod tracker;
 
 use std::path::PathBuf;
 
@@ -42,6 +43,8 @@ enum Cmd {
     Export(export::ExportArgs),
     /// Builds the markdown report from the JSON lines of a run
     Report(report::ReportArgs),
+    /// Publishes fresh signed cards to a tracker, then looks them up
+    Tracker(tracker::TrackerArgs),
 }
 
 fn main() {
@@ -53,6 +56,7 @@ fn main() {
         Cmd::HttpServe(a) => baseline::http_serve(&a),
         Cmd::Export(a) => export::run(&a),
         Cmd::Report(a) => report::run(&a),
+        Cmd::Tracker(a) => tracker::run(&a),
     };
     if let Err(e) = result {
         eprintln!("pigeon-bench: {e:#}");

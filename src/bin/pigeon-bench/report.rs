@@ -284,6 +284,14 @@ fn render(a: &ReportArgs, r: &HashMap<String, Value>) -> String {
         "—".into(),
         None,
     );
+    let lookup = f(r, "lookup_one", "ms");
+    row(
+        "One `pigeon tracker lookup` process (age card), wall",
+        ms("lookup_one"),
+        "≤ 10 ms",
+        "—".into(),
+        lookup.map(|m| m <= 10.0),
+    );
     row(
         "`pigeon --version`, wall",
         ms("version"),
@@ -302,6 +310,7 @@ fn render(a: &ReportArgs, r: &HashMap<String, Value>) -> String {
         row(fig, msgs(n), "side by side", "—".into(), None);
     }
     crate::export::rows(r, &mut row);
+    crate::tracker::rows(r, &mut row);
 
     let _ = writeln!(
         s,

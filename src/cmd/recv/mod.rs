@@ -24,6 +24,7 @@ use crate::store::{MessageKey, Store};
 /// Largest attachment saved unless `--max-file-size` or the config says otherwise.
 const DEFAULT_MAX_FILE: u64 = 16 << 20;
 
+mod drained;
 mod follow;
 mod keep;
 mod page;
@@ -67,13 +68,14 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
     let _lock = lock(ctx, args.no_wait)?;
     let cfg = Config::load(&ctx.home)?;
     let id = ctx.identity(args.passphrase_file.as_deref())?;
-    if id.meta.relays.is_empty() {
+    if id.meta.relays.is_empty() && id.meta.draining.is_empty() {
         return Err(fail(
             Exit::NotFound,
             "your card lists no relay to fetch from",
         ))
         .hint("add one with `pigeon relay add URL`, then give contacts your new card");
     }
+    let drain_for = cfg.drain_for()?;
     let contacts = Contacts::open(&ctx.home);
     let max_file_size = args
         .max_file_size
@@ -116,14 +118,22 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
     };
     // What an earlier run archived but did not hand over (it crashed, or --exec failed).
     r.hand_over_undelivered()?;
-    let relays = r.id.meta.relays.clone();
+    // Relays I moved away from are read too, until they are empty (see `drained`).
+    let relays: Vec<String> = (r.id.meta.relays.iter())
+        .chain(r.id.meta.draining.keys())
+        .cloned()
+        .collect();
     let mut failed = 0;
+    let mut emptied = Vec::new();
     if args.follow {
         r.follow(&relays)?;
     } else {
         for relay in &relays {
             match r.drain(relay) {
-                Ok(()) => r.release_kept(relay),
+                Ok(()) => {
+                    r.release_kept(relay);
+                    emptied.push(relay.clone());
+                }
                 Err(DrainError::Relay(e)) => {
                     failed += 1;
                     r.warn(&format!("{relay}: {e}"), false);
@@ -134,6 +144,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
             }
         }
     }
+    r.retire_drained(ctx, &emptied, drain_for)?;
     if r.held > 0 {
         ctx.say(format!(
             "held back {} message(s) from strangers; run without --from-contacts-only to see them",

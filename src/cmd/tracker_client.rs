@@ -1,0 +1,300 @@
+//! `pigeon tracker announce|lookup|relays|release`: the client side of trackers (`tracker
+//! serve`, the server, is `cmd::tracker`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::cli::{TrackerCommand, TrackerUrls};
+use crate::client::{Client, RelayError};
+use crate::config::Config;
+use crate::directory::{self, Found, Query};
+use crate::error::{Exit, WithHint, fail};
+use crate::keys::{Contacts, IdentityMeta};
+
+pub fn run(ctx: &Ctx, cmd: TrackerCommand) -> Result<Exit> {
+    let cfg = Config::load(&ctx.home)?;
+    let client = client(&cfg);
+    match cmd {
+        TrackerCommand::Serve(a) => super::tracker::run(ctx, TrackerCommand::Serve(a)),
+        TrackerCommand::Announce {
+            trackers,
+            passphrase_file,
+        } => {
+            let trackers = urls(&cfg, &trackers)?;
+            let id = ctx.identity(passphrase_file.as_deref())?;
+            let card = serde_json::to_vec(&id.card()?)?;
+            announce(ctx, &client, &trackers, &id.meta.fingerprint, &card)
+        }
+        TrackerCommand::Lookup {
+            query,
+            add,
+            as_name,
+            trackers,
+        } => {
+            let trackers = urls(&cfg, &trackers)?;
+            let found = find(ctx, &client, &trackers, &Query::parse(&query))?;
+            not_older_than_pinned(ctx, &found)?;
+            // Pinned before anything is printed: a refused card is not printed either.
+            let pinned = match add {
+                true => Some(pin(ctx, &found, as_name.as_deref())?),
+                false => None,
+            };
+            emit_card(&found)?;
+            if let Some((c, status)) = pinned {
+                super::emit(&super::contact::view(&c, Some(status), false))?;
+            }
+            Ok(Exit::Ok)
+        }
+        TrackerCommand::Relays { trackers } => {
+            let trackers = urls(&cfg, &trackers)?;
+            relays(ctx, &client, &trackers)
+        }
+        TrackerCommand::Release {
+            trackers,
+            passphrase_file,
+        } => {
+            let trackers = urls(&cfg, &trackers)?;
+            let id = ctx.identity(passphrase_file.as_deref())?;
+            release(ctx, &client, &trackers, &id)
+        }
+    }
+}
+
+/// One client for tracker calls, with the send timeout.
+pub fn client(cfg: &Config) -> Client {
+    Client::new(Duration::from_secs(cfg.send.timeout.unwrap_or(20)))
+}
+
+/// The trackers to use (flags > `PIGEON_TRACKER` > config), normalised; none is an error.
+pub fn urls(cfg: &Config, flags: &TrackerUrls) -> Result<Vec<String>> {
+    let out = configured(cfg, flags)?;
+    if out.is_empty() {
+        return Err(fail(Exit::Usage, "no tracker configured")).hint(
+            "name one with --tracker URL, PIGEON_TRACKER=URL,… or `urls` in [tracker] of \
+             config.toml",
+        );
+    }
+    Ok(out)
+}
+
+/// The trackers to use, normalised and without duplicates; maybe none.
+pub fn configured(cfg: &Config, flags: &TrackerUrls) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for url in cfg.trackers(&flags.urls) {
+        let url = super::relay::normalize_url(&url).context("a tracker URL")?;
+        if !out.contains(&url) {
+            out.push(url);
+        }
+    }
+    Ok(out)
+}
+
+/// Looks a card up on every tracker; problems with some trackers are said on stderr.
+pub fn find(ctx: &Ctx, client: &Client, trackers: &[String], query: &Query) -> Result<Found> {
+    let lookup = directory::lookup(client, trackers, query);
+    for p in lookup.problems() {
+        // A refused card is a security matter: said even under --quiet.
+        if p.security {
+            eprintln!("pigeon: {}", crate::output::one_line(&p.text));
+        } else {
+            ctx.say(format!("pigeon: {}", p.text));
+        }
+    }
+    lookup.into_found()
+}
+
+/// Prints a card as the tracker served it (its owner's own bytes), when that is one line.
+fn emit_card(found: &Found) -> Result<()> {
+    use std::io::Write;
+    let raw = found.bytes.trim_ascii();
+    if raw.contains(&b'\n') || raw.contains(&b'\r') {
+        return super::emit(&found.value);
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(raw)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A card older than the one pinned for the same key is stale: refused (exit 4), as
+/// `contact add` would refuse it.
+fn not_older_than_pinned(ctx: &Ctx, found: &Found) -> Result<()> {
+    if let Some(c) = Contacts::open(&ctx.home).by_fingerprint(&found.card.fingerprint)? {
+        let pinned = c.card.get("seq").and_then(Value::as_u64).unwrap_or(0);
+        if found.card.seq < pinned {
+            return Err(fail(
+                Exit::Crypto,
+                format!(
+                    "tracker {} serves an older card of {} (seq {}) than the one pinned \
+                     (seq {pinned}): refused",
+                    found.tracker, c.name, found.card.seq
+                ),
+            ))
+            .hint("the tracker is out of date or replaying an old card; nothing was changed");
+        }
+    }
+    Ok(())
+}
+
+/// Pins a card found on a tracker with the rules of `contact add` (no new key accepted).
+pub fn pin(
+    ctx: &Ctx,
+    found: &Found,
+    as_name: Option<&str>,
+) -> Result<(crate::keys::Contact, &'static str)> {
+    if let Ok(me) = IdentityMeta::load(&ctx.home)
+        && found.card.fingerprint == me.fingerprint
+    {
+        return Err(fail(Exit::Usage, "this is your own card")).hint("look up someone else");
+    }
+    let contacts = Contacts::open(&ctx.home);
+    let (c, status) = contacts.add(&found.value, as_name, false)?;
+    ctx.say(format!(
+        "{} {} ({}) from {}",
+        status.as_str(),
+        c.name,
+        c.fingerprint,
+        found.tracker
+    ));
+    Ok((c, status.as_str()))
+}
+
+fn announce(
+    ctx: &Ctx,
+    client: &Client,
+    trackers: &[String],
+    fingerprint: &str,
+    card: &[u8],
+) -> Result<Exit> {
+    let results: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = trackers
+            .iter()
+            .map(|t| s.spawn(move || client.publish_card(t, fingerprint, card)))
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("announce thread"))
+            .collect()
+    });
+    let mut failed = Vec::new();
+    for (t, r) in trackers.iter().zip(results) {
+        match r {
+            Ok(p) => super::emit(&json!({"type": "announced", "tracker": t, "ok": true,
+                "stored": p.stored, "seq": p.seq}))?,
+            Err(e) => {
+                let code = error_code(&e);
+                ctx.say(format!("pigeon: tracker {t}: {e}"));
+                super::emit(&json!({"type": "announced", "tracker": t, "ok": false,
+                    "code": code, "error": e.to_string()}))?;
+                failed.push(e);
+            }
+        }
+    }
+    if failed.iter().any(|e| error_code(e) == "name_taken") {
+        ctx.say("hint: another identity holds your name there; choose another with `pigeon keygen --name` (a new identity) or ask them to release it");
+    }
+    Ok(outcome(trackers.len(), &failed))
+}
+
+fn relays(ctx: &Ctx, client: &Client, trackers: &[String]) -> Result<Exit> {
+    let results: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = trackers
+            .iter()
+            .map(|t| s.spawn(move || client.known_relays(t)))
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("relays thread"))
+            .collect()
+    });
+    // One line per relay, whichever trackers know it; the URL must be one pigeon would use.
+    let mut seen: BTreeMap<String, Value> = BTreeMap::new();
+    let mut failed = Vec::new();
+    for (t, r) in trackers.iter().zip(results) {
+        match r {
+            Ok(list) => {
+                for k in list.relays {
+                    let Ok(url) = super::relay::normalize_url(&k.url) else {
+                        continue;
+                    };
+                    let e = seen.entry(url.clone()).or_insert_with(|| {
+                        json!({"type": "relay", "url": url, "source": k.source,
+                            "seen": k.seen, "trackers": []})
+                    });
+                    if e["seen"].as_u64() < Some(k.seen) {
+                        e["seen"] = json!(k.seen);
+                    }
+                    if let Some(a) = e["trackers"].as_array_mut() {
+                        a.push(json!(t));
+                    }
+                }
+            }
+            Err(e) => {
+                ctx.say(format!("pigeon: tracker {t}: {e}"));
+                failed.push(e);
+            }
+        }
+    }
+    for v in seen.values() {
+        super::emit(v)?;
+    }
+    Ok(outcome(trackers.len(), &failed))
+}
+
+fn release(
+    ctx: &Ctx,
+    client: &Client,
+    trackers: &[String],
+    id: &crate::keys::Identity,
+) -> Result<Exit> {
+    let key = id.secret.mailbox_signing_key();
+    let name = &id.meta.name;
+    let mut failed = Vec::new();
+    for t in trackers {
+        match client.release_name(t, key, name) {
+            Ok(r) => super::emit(&json!({"type": "released", "tracker": t, "name": name,
+                "ok": true, "released": r.released}))?,
+            Err(e) => {
+                ctx.say(format!("pigeon: tracker {t}: {e}"));
+                super::emit(&json!({"type": "released", "tracker": t, "name": name,
+                    "ok": false, "code": error_code(&e), "error": e.to_string()}))?;
+                failed.push(e);
+            }
+        }
+    }
+    Ok(outcome(trackers.len(), &failed))
+}
+
+fn error_code(e: &RelayError) -> String {
+    match e {
+        RelayError::Status { code, .. } => code.clone(),
+        RelayError::Unreachable(_) => "unreachable".into(),
+        RelayError::Protocol(_) => "protocol".into(),
+    }
+}
+
+/// 0 when every tracker did it, 6 when some did, else the code of what stopped them all.
+fn outcome(total: usize, failed: &[RelayError]) -> Exit {
+    if failed.is_empty() {
+        Exit::Ok
+    } else if failed.len() < total {
+        Exit::Partial
+    } else if failed.iter().all(RelayError::is_transient) {
+        Exit::Network
+    } else if failed
+        .iter()
+        .any(|e| matches!(e, RelayError::Status { status: 401, .. }))
+    {
+        Exit::Crypto
+    } else if failed
+        .iter()
+        .all(|e| matches!(e, RelayError::Status { status: 404, .. }))
+    {
+        Exit::NotFound
+    } else {
+        Exit::Failure
+    }
+}

@@ -1,0 +1,61 @@
+//! `--announce-to`: the relay tells trackers where it is, at start and every hour, so
+//! `pigeon tracker relays` can list it for newcomers. A tracker that is down is tried again
+//! next time; nothing here stops the relay.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::App;
+use super::netinfo;
+use crate::wire;
+
+/// How often the relay announces itself again (trackers forget relays not seen for days).
+const EVERY: Duration = Duration::from_secs(3600);
+/// How long one announcement may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn announcer(app: Arc<App>, addr: SocketAddr) {
+    // The URL clients use: the first public one, else the bound address (only useful on a
+    // LAN or in tests).
+    let url = app
+        .cfg
+        .public_urls
+        .first()
+        .cloned()
+        .unwrap_or_else(|| netinfo::url(addr));
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for tracker in app.cfg.announce_to.clone() {
+            let url = url.clone();
+            let done = tokio::task::spawn_blocking(move || announce(&tracker, &url)).await;
+            if let Ok(Err(e)) = done {
+                eprintln!("pigeon relay: announcing to a tracker: {e}");
+            }
+        }
+    }
+}
+
+fn announce(tracker: &str, url: &str) -> Result<(), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(TIMEOUT))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let endpoint = format!("{}/v1/relays", tracker.trim_end_matches('/'));
+    let body = wire::RelayAnnounce {
+        v: wire::V,
+        url: url.to_string(),
+    };
+    let resp = agent
+        .post(&endpoint)
+        .send_json(&body)
+        .map_err(|e| format!("{endpoint}: {e}"))?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{endpoint} answered {}", resp.status()))
+    }
+}

@@ -1,0 +1,382 @@
+//! The tracker's HTTP API (v1). Refusals are the relay's `{"error":{"code","message"}}`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::Tracker;
+use super::store::{self, name_key};
+use super::writer::{NewCard, StoreOutcome};
+use crate::card::{CardError, check_card};
+use crate::relay::App;
+use crate::relay::admission::Gate;
+use crate::relay::limits::Peer;
+use crate::relay::mailbox::check_signed;
+use crate::relay::reply::{ApiErr, json, read_body};
+use crate::relay::routes::admit;
+use crate::wire;
+
+/// Cards in one `GET /v1/cards` page when the client names no limit, and at most.
+const DEFAULT_PAGE: u64 = 100;
+const MAX_PAGE: u64 = 1000;
+/// Longest relay URL taken from an announcement.
+const MAX_URL: usize = 256;
+
+#[derive(Clone)]
+struct S {
+    app: Arc<App>,
+    t: Arc<Tracker>,
+}
+
+pub fn router(app: Arc<App>, t: Arc<Tracker>) -> Router {
+    let alone = t.alone;
+    let r = Router::new()
+        .route("/v1/cards", get(list))
+        .route("/v1/cards/{fp}", get(get_card).put(put_card))
+        .route("/v1/names/{name}", get(get_name).delete(release))
+        .route("/v1/relays", get(relays).post(announce));
+    let r = if alone {
+        r.route("/v1/info", get(info))
+    } else {
+        r
+    };
+    r.with_state(S { app, t })
+}
+
+fn card_reply(bytes: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
+}
+
+fn not_found(what: &str) -> ApiErr {
+    ApiErr::new(StatusCode::NOT_FOUND, "not_found", what)
+}
+
+fn unavailable(e: anyhow::Error) -> ApiErr {
+    ApiErr::unavailable(format!("{e:#}"))
+}
+
+/// Checks a card fully and turns it into a row to store. `fp`, when given, must be the
+/// card's fingerprint (the path of a PUT).
+pub fn accept(t: &Tracker, raw: &[u8], fp: Option<&str>) -> Result<NewCard, ApiErr> {
+    if raw.len() as u64 > t.cfg.max_card {
+        return Err(ApiErr::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("a card is at most {} bytes here", t.cfg.max_card),
+        ));
+    }
+    let bad = |m: String| ApiErr::new(StatusCode::BAD_REQUEST, "bad_card", &m);
+    // Kept byte for byte, but for the white space around it (a card file's last newline).
+    let bytes = raw.trim_ascii();
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a card (bad JSON: {e})")))?;
+    let (card, _public) = check_card(&value, true).map_err(|e| match e {
+        CardError::Malformed(_) => bad(format!("not a valid card: {e}")),
+        CardError::BadSignature(_) => ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "bad_signature",
+            &format!("the card's signature does not verify: forged or altered ({e})"),
+        ),
+        CardError::Expired => ApiErr::new(StatusCode::BAD_REQUEST, "expired", &e.to_string()),
+    })?;
+    if let Some(fp) = fp
+        && fp != card.fingerprint
+    {
+        return Err(bad(format!(
+            "the path names fingerprint {fp} but the card is {}",
+            card.fingerprint
+        )));
+    }
+    Ok(NewCard {
+        fp: card.fingerprint,
+        seq: card.seq,
+        expires: card.expires,
+        name: name_key(&card.name),
+        mailbox: card.mailbox,
+        relays: card
+            .relays
+            .into_iter()
+            .filter(|u| u.len() <= MAX_URL && crate::relay::names::check_public_url(u).is_ok())
+            .collect(),
+        bytes: bytes.to_vec(),
+    })
+}
+
+/// Whether the body names kind `pgp` (a guess, only for where to check it: the check
+/// itself reads the kind properly).
+fn is_pgp(body: &[u8]) -> bool {
+    body.windows(5).any(|w| w == b"\"pgp\"")
+}
+
+/// Stores a checked card and pushes it to the peers when it is new here.
+pub async fn publish(t: &Tracker, card: NewCard) -> StoreOutcome {
+    let push = t
+        .push
+        .clone()
+        .map(|p| (p, card.fp.clone(), card.bytes.clone()));
+    let out = t.writer.store(card).await;
+    match &out {
+        StoreOutcome::Stored(_) => {
+            t.metrics.stored.inc();
+            if let Some((p, fp, bytes)) = push {
+                let _ = p.try_send((fp, bytes));
+            }
+        }
+        StoreOutcome::Same(_) => t.metrics.same.inc(),
+        _ => t.metrics.refused.inc(),
+    }
+    out
+}
+
+/// A locked-out or blocked source is refused before its request is looked at.
+fn gate(app: &App, peer: Peer) -> Result<(), ApiErr> {
+    match app.admission.gate(peer, Instant::now()) {
+        Ok(()) => Ok(()),
+        Err(Gate::Locked(secs)) => Err(ApiErr::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "locked_out",
+            &format!("too many failed attempts; locked out for {secs} s"),
+        )
+        .retry_after(secs)),
+        Err(Gate::Blocked) => Err(ApiErr::new(
+            StatusCode::FORBIDDEN,
+            "blocked",
+            "this address is blocked; ask the tracker's operator",
+        )),
+    }
+}
+
+async fn put_card(
+    State(s): State<S>,
+    Extension(peer): Extension<Peer>,
+    Path(fp): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiErr> {
+    gate(&s.app, peer)?;
+    admit(&s.app, peer, &headers).await?;
+    let (bytes, _held) = read_body(&s.app, &headers, body).await?;
+    // An Ed25519 signature is checked in tens of microseconds, here; an OpenPGP one takes
+    // longer, on a blocking thread.
+    let card = if is_pgp(&bytes) {
+        let t = s.t.clone();
+        tokio::task::spawn_blocking(move || accept(&t, &bytes, Some(&fp)))
+            .await
+            .map_err(|e| ApiErr::unavailable(e.to_string()))??
+    } else {
+        accept(&s.t, &bytes, Some(&fp))?
+    };
+    let reply = |status, stored, seq| {
+        json(
+            status,
+            &wire::CardPutReply {
+                v: wire::V,
+                stored,
+                seq,
+            },
+        )
+    };
+    match publish(&s.t, card).await {
+        StoreOutcome::Stored(seq) => Ok(reply(StatusCode::CREATED, true, seq)),
+        StoreOutcome::Same(seq) => Ok(reply(StatusCode::OK, false, seq)),
+        StoreOutcome::Stale(held) => Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "stale_seq",
+            &format!("this tracker holds seq {held} for this card; a new card needs a higher seq"),
+        )),
+        StoreOutcome::NameTaken => Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "name_taken",
+            "another identity holds this name here; choose another name (pigeon keygen --name)",
+        )),
+        StoreOutcome::Failed(e) => Err(ApiErr::unavailable(e)),
+    }
+}
+
+async fn get_card(State(s): State<S>, Path(fp): Path<String>) -> Result<Response, ApiErr> {
+    if fp.is_empty() || fp.len() > 128 || !fp.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "bad_card",
+            "a fingerprint is letters and digits",
+        ));
+    }
+    match s.t.readers.run_short(move |c| store::card(c, &fp)).await {
+        Ok(Some(bytes)) => Ok(card_reply(bytes)),
+        Ok(None) => Err(not_found("no card with this fingerprint here")),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+async fn get_name(State(s): State<S>, Path(name): Path<String>) -> Result<Response, ApiErr> {
+    let key = name_key(&name);
+    match s
+        .t
+        .readers
+        .run_short(move |c| store::card_by_name(c, &key))
+        .await
+    {
+        Ok(Some(bytes)) => Ok(card_reply(bytes)),
+        Ok(None) => Err(not_found("nobody holds this name here")),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// A signed `DELETE /v1/names/{name}`: by the mailbox key of the card holding the name.
+async fn release(
+    State(s): State<S>,
+    Extension(peer): Extension<Peer>,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    gate(&s.app, peer)?;
+    let key = name_key(&name);
+    let k = key.clone();
+    let holder =
+        s.t.readers
+            .run_short(move |c| store::holder(c, &k))
+            .await
+            .map_err(unavailable)?;
+    let Some((fp, mailbox)) = holder else {
+        return Err(not_found("nobody holds this name here"));
+    };
+    // The path as sent is what was signed; the router decoded the same text into `name`.
+    check_signed(&s.app, peer, "DELETE", &uri, &headers, &mailbox, true).await?;
+    match s.t.writer.release(key, fp).await {
+        Ok(true) => {
+            s.t.metrics.released.inc();
+            Ok(json(
+                StatusCode::OK,
+                &wire::ReleaseReply {
+                    v: wire::V,
+                    released: true,
+                },
+            ))
+        }
+        Ok(false) => Err(not_found("nobody holds this name here")),
+        Err(e) => Err(ApiErr::unavailable(e)),
+    }
+}
+
+/// `after` and `limit`, plain decimal numbers.
+fn page_query(q: Option<&str>) -> Result<(u64, u64), ApiErr> {
+    let (mut after, mut limit) = (0, DEFAULT_PAGE);
+    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match k {
+            "after" => &mut after,
+            "limit" => &mut limit,
+            _ => continue,
+        };
+        *slot = v
+            .parse()
+            .map_err(|_| ApiErr::bad(&format!("{k} must be a whole number")))?;
+    }
+    Ok((after, limit.clamp(1, MAX_PAGE)))
+}
+
+async fn list(State(s): State<S>, RawQuery(q): RawQuery) -> Result<Response, ApiErr> {
+    let (after, limit) = page_query(q.as_deref())?;
+    let (cards, next) =
+        s.t.readers
+            .run(move |c| store::page(c, after, limit))
+            .await
+            .map_err(unavailable)?;
+    let cards = cards
+        .into_iter()
+        .filter_map(|b| String::from_utf8(b).ok())
+        .filter_map(|t| serde_json::value::RawValue::from_string(t).ok())
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &wire::CardPage {
+            v: wire::V,
+            cards,
+            next,
+        },
+    ))
+}
+
+async fn relays(State(s): State<S>) -> Result<Response, ApiErr> {
+    let rows = s.t.readers.run(store::relays).await.map_err(unavailable)?;
+    let relays = rows
+        .into_iter()
+        .map(|(url, source, seen)| wire::KnownRelay { url, source, seen })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &wire::RelayList { v: wire::V, relays },
+    ))
+}
+
+async fn announce(
+    State(s): State<S>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiErr> {
+    gate(&s.app, peer)?;
+    let (bytes, _held) = read_body(&s.app, &headers, body).await?;
+    let a: wire::RelayAnnounce = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiErr::bad(&format!("bad announcement JSON: {e}")))?;
+    if a.v != wire::V {
+        return Err(ApiErr::bad(&format!(
+            "announcement version {} is not supported (1 is)",
+            a.v
+        )));
+    }
+    let url = a.url.trim_end_matches('/').to_string();
+    if url.len() > MAX_URL {
+        return Err(ApiErr::bad("the URL is too long"));
+    }
+    crate::relay::names::check_public_url(&url).map_err(|e| ApiErr::bad(&e))?;
+    match s.t.writer.announce(url).await {
+        Ok(Some(new)) => {
+            s.t.metrics.announced.inc();
+            let status = if new {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(json(
+                status,
+                &serde_json::json!({"v": wire::V, "stored": new}),
+            ))
+        }
+        Ok(None) => Err(ApiErr::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "quota",
+            "this tracker knows as many relays as it keeps; try again later",
+        )),
+        Err(e) => Err(ApiErr::unavailable(e)),
+    }
+}
+
+async fn info(State(s): State<S>) -> Response {
+    json(
+        StatusCode::OK,
+        &wire::TrackerInfo {
+            v: wire::V,
+            name: "pigeon-tracker".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            peers: s.t.cfg.peers.clone(),
+            max_card_bytes: s.t.cfg.max_card,
+            admission: s.app.cfg.admission().into(),
+        },
+    )
+}
