@@ -256,3 +256,34 @@ fn a_new_name_on_a_higher_seq_gives_the_old_name_up() {
     let (_other, theirs) = person("alice", "pgp");
     assert_eq!(t.publish(&theirs).status, 201, "and can be claimed");
 }
+
+#[test]
+fn a_card_that_expires_is_no_longer_served_and_frees_its_name() {
+    let t = T::start(&["--rate", "0"]);
+    let (alice, _) = person("alice", "age");
+    let id = identity(&alice);
+    let mut card = id.card().unwrap();
+    card.expires = Some(pigeon::wire::now() + 2);
+    sign_card(&mut card, &id.secret).unwrap();
+    let text = serde_json::to_string(&card).unwrap();
+    assert_eq!(t.publish(&text).status, 201);
+    assert_eq!(t.get("/v1/names/alice").text, text);
+    let path = format!("/v1/cards/{}", card.fingerprint);
+    assert!(crate::harness::eventually(
+        std::time::Duration::from_secs(20),
+        || t.get(&path).status == 404
+    ));
+    assert_eq!(t.get("/v1/names/alice").status, 404);
+    assert_eq!(t.get("/v1/cards?after=0").body["cards"], json!([]));
+    let (_other, theirs) = person("alice", "age");
+    assert_eq!(t.publish(&theirs).status, 201, "the name is free again");
+}
+
+#[test]
+fn the_relay_rate_limit_applies() {
+    let t = T::start(&["--rate", "1"]);
+    let codes: Vec<u16> = (0..20).map(|_| t.get("/v1/names/nobody").status).collect();
+    assert!(codes.contains(&429), "{codes:?}");
+    let limited = codes.iter().position(|c| *c == 429).unwrap();
+    assert!(codes[..limited].iter().all(|c| *c == 404), "{codes:?}");
+}
