@@ -16,6 +16,7 @@ pub mod card;
 pub mod contact;
 pub mod export;
 pub mod generate;
+pub mod group;
 pub mod handover;
 pub mod keygen;
 pub mod open;
@@ -109,5 +110,6 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Export(a) => export::run(&ctx, a),
         Command::Archive(c) => archive::run(&ctx, c),
         Command::Gen(a) => generate::run(&ctx, a),
+        Command::Group(c) => group::run(&ctx, c),
     }
 }

@@ -24,6 +24,8 @@ use crate::wire::StoredEnvelope;
 /// and acknowledged, even in the middle of a page.
 const BATCH_BYTES: usize = 8 << 20;
 
+mod group;
+
 /// A message that passed every check, with its attachments decoded.
 pub(super) struct Accepted {
     v: Box<Verified>,
@@ -81,6 +83,7 @@ impl Receiver {
                     Ok(a) => self.conflict(a, &batch.ids)?,
                     Err(e) => Verdict::Refused(e),
                 };
+                let verdict = self.group_rules(verdict)?;
                 match verdict {
                     Verdict::Replay => {}
                     Verdict::New(a) => {
@@ -270,6 +273,7 @@ impl Receiver {
             })
             .collect();
         let msg = message_json(&v.inner, &sender, &v.card_json, Some(received), &files);
+        let msg = self.group_view(&v, msg)?;
         let row = Archived {
             id: v.inner.id.clone(),
             direction: "in".into(),
