@@ -18,7 +18,8 @@ pub struct HandOver {
     pub exec: Option<String>,
     pub files_dir: PathBuf,
     pub from_contacts_only: bool,
-    /// `recv --group`: only this group's messages (its id) are handed over.
+    /// `recv --group`: only this group's messages (its id, or a name for a group not yet
+    /// held) are handed over.
     pub group: Option<String>,
 }
 
@@ -43,6 +44,7 @@ impl HandOver {
         }
         if let Some(g) = &self.group
             && msg["group"].as_str() != Some(g.as_str())
+            && msg["group_name"].as_str() != Some(g.as_str())
         {
             return Ok(Handed::OtherGroup);
         }

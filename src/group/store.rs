@@ -100,6 +100,17 @@ impl Groups {
         }
     }
 
+    /// What `recv --group key` matches: the id of the group `key` names, or `key` itself
+    /// (matched against ids and names as messages arrive) when I do not hold that group
+    /// yet, as before its invitation arrives. An ambiguous name is an error.
+    pub fn filter_key(&self, key: &str) -> Result<String> {
+        match self.find(key) {
+            Ok(g) => Ok(g.id),
+            Err(e) if crate::error::exit_code(&e) == Exit::NotFound => Ok(key.to_string()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn save(&self, g: &Group) -> Result<()> {
         crate::home::ensure_private_dir(&self.dir)?;
         let mut bytes = serde_json::to_vec_pretty(g)?;

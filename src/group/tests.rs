@@ -44,7 +44,7 @@ fn next(a: Applied) -> Group {
 }
 
 fn err(r: Result<Applied>) -> String {
-    format!("{:#}", r.err().expect("refused"))
+    format!("{:#}", r.expect_err("refused"))
 }
 
 #[test]

@@ -92,7 +92,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
                 .unwrap_or_else(|| ctx.home.files_dir()),
             from_contacts_only: args.from_contacts_only,
             group: match &args.group {
-                Some(g) => Some(crate::group::Groups::open(&ctx.home).find(g)?.id),
+                Some(g) => Some(crate::group::Groups::open(&ctx.home).filter_key(g)?),
                 None => None,
             },
         },

@@ -4,6 +4,7 @@
 
 mod ciphertext;
 mod history;
+mod recv;
 mod rules;
 
 use base64::Engine as _;
