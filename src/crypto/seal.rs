@@ -143,7 +143,13 @@ pub(crate) fn decrypt_raw(
     ciphertext: &[u8],
     known_pgp: &[PublicIdentity],
 ) -> Result<(Zeroizing<Vec<u8>>, Option<String>)> {
-    decrypt_raw_limited(me, ciphertext, known_pgp, super::MAX_PLAINTEXT)
+    decrypt_raw_limited(
+        me,
+        ciphertext,
+        known_pgp,
+        super::MAX_PLAINTEXT,
+        &Default::default(),
+    )
 }
 
 /// [`decrypt_raw`], refusing (without reading further) a plaintext over `limit` bytes.
@@ -152,6 +158,7 @@ fn decrypt_raw_limited(
     ciphertext: &[u8],
     known_pgp: &[PublicIdentity],
     limit: usize,
+    first: &super::StanzaOrder,
 ) -> Result<(Zeroizing<Vec<u8>>, Option<String>)> {
     if age_kind::looks_like_age(ciphertext) {
         let id = me.age_identity().ok_or_else(|| {
@@ -161,7 +168,11 @@ fn decrypt_raw_limited(
             )
         })?;
         Ok((
-            Zeroizing::new(age_kind::decrypt_limited(id, ciphertext, limit)?),
+            Zeroizing::new(age_kind::decrypt_limited(
+                &age_kind::FirstTry { id, first },
+                ciphertext,
+                limit,
+            )?),
             None,
         ))
     } else if pgp_kind::looks_like_pgp(ciphertext) {
@@ -199,8 +210,19 @@ pub fn open_limited(
     known_pgp: &[PublicIdentity],
     limit: usize,
 ) -> Result<Opened> {
+    open_ordered(me, ciphertext, known_pgp, limit, &Default::default())
+}
+
+/// [`open_limited`], an age identity trying the stanzas `first` names before the others.
+pub fn open_ordered(
+    me: &SecretIdentity,
+    ciphertext: &[u8],
+    known_pgp: &[PublicIdentity],
+    limit: usize,
+    first: &super::StanzaOrder,
+) -> Result<Opened> {
     let limit = limit.min(super::MAX_PLAINTEXT);
-    let (plaintext, signer) = decrypt_raw_limited(me, ciphertext, known_pgp, limit)?;
+    let (plaintext, signer) = decrypt_raw_limited(me, ciphertext, known_pgp, limit, first)?;
     match parse_frame(&plaintext)? {
         Some(opened) => Ok(opened),
         None => Ok(Opened::Foreign {

@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::StanzaOrder;
 use crate::error::{Exit, fail};
 use crate::wire::{self, GroupMember, Membership};
 
@@ -365,6 +366,41 @@ pub fn apply(
         };
     }
     Ok(Applied::Next(Box::new(next)))
+}
+
+/// Where my stanza probably is in an age file that a member of my groups sealed to the
+/// group: senders put the age recipients in fingerprint order (see `send --group`), every
+/// age member but the sender, so in a group of A age members mine is at my rank r among
+/// them (a pgp sender: A stanzas) or at r or r - 1 (an age sender: A - 1 stanzas).
+pub fn stanza_order<'a>(groups: impl IntoIterator<Item = &'a Group>, me: &str) -> StanzaOrder {
+    let mut order = StanzaOrder::new();
+    for g in groups {
+        if g.status != Status::Member {
+            continue;
+        }
+        let mut age: Vec<&str> = g
+            .members
+            .iter()
+            .filter(|m| m.card["kind"] == "age")
+            .map(|m| m.fingerprint.as_str())
+            .collect();
+        age.sort_unstable();
+        let Ok(r) = age.binary_search(&me) else {
+            continue;
+        };
+        let mut add = |n: usize, i: usize| {
+            let at = order.entry(n).or_default();
+            if i < n && !at.contains(&i) {
+                at.push(i);
+            }
+        };
+        add(age.len(), r);
+        add(age.len() - 1, r);
+        if r > 0 {
+            add(age.len() - 1, r - 1);
+        }
+    }
+    order
 }
 
 /// A fingerprint as cards carry them: hex digits (40 for both kinds today).

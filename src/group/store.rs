@@ -2,12 +2,16 @@
 //! atomically (0600). A member's card lives here, not among the contacts: being in a group
 //! with someone is not having pinned them.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
 use super::Group;
+use crate::crypto::StanzaOrder;
 use crate::error::{Exit, WithHint, fail};
 use crate::home::{Home, write_atomic};
 use crate::output::sanitize;
@@ -15,13 +19,56 @@ use crate::output::sanitize;
 /// The groups folder.
 pub struct Groups {
     dir: PathBuf,
+    /// Groups read in this process, with the file's modification time and length then:
+    /// `recv` checks every group message against its group, and a group of a hundred
+    /// members with their cards is too much JSON to parse per message. A file changed by
+    /// another process (`pigeon group add` during `recv --follow`) is read again.
+    cache: Mutex<HashMap<String, (SystemTime, u64, Arc<Group>)>>,
+    /// [`super::stanza_order`] of my groups, made once (again after a save).
+    order: Mutex<Option<Arc<StanzaOrder>>>,
 }
 
 impl Groups {
     pub fn open(home: &Home) -> Groups {
         Groups {
             dir: home.data.join("groups"),
+            cache: Mutex::default(),
+            order: Mutex::default(),
         }
+    }
+
+    /// Where my stanza probably is in an age file sealed to one of my groups.
+    pub fn stanza_order(&self, me: &str) -> Result<Arc<StanzaOrder>> {
+        let mut order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(o) = &*order {
+            return Ok(o.clone());
+        }
+        let o = Arc::new(super::stanza_order(&self.list()?, me));
+        *order = Some(o.clone());
+        Ok(o)
+    }
+
+    /// [`Groups::get`] without a copy, read from disk only when the file changed.
+    pub fn get_shared(&self, id: &str) -> Result<Option<Arc<Group>>> {
+        if !crate::wire::is_message_id(id) {
+            return Ok(None);
+        }
+        let path = self.path(id);
+        let meta = match fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let stamp = (meta.modified()?, meta.len());
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((t, n, g)) = cache.get(id)
+            && (*t, *n) == stamp
+        {
+            return Ok(Some(g.clone()));
+        }
+        let g = Arc::new(read(&path)?);
+        cache.insert(id.to_string(), (stamp.0, stamp.1, g.clone()));
+        Ok(Some(g))
     }
 
     /// Every group I hold, sorted by name then id.
@@ -115,6 +162,11 @@ impl Groups {
         crate::home::ensure_private_dir(&self.dir)?;
         let mut bytes = serde_json::to_vec_pretty(g)?;
         bytes.push(b'\n');
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&g.id);
+        *self.order.lock().unwrap_or_else(|e| e.into_inner()) = None;
         write_atomic(&self.path(&g.id), &bytes, 0o600)
             .with_context(|| format!("cannot save group {}", g.name))
     }

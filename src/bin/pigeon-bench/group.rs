@@ -59,14 +59,23 @@ pub fn run(a: &GroupArgs) -> Result<()> {
         .map(|i| start_relay(&a.pigeond, &tmp.path().join(format!("relay{i}"))))
         .collect::<Result<_>>()?;
     let home = |i: usize| tmp.path().join(format!("m{i}"));
-    let pigeon = |i: usize, args: &[&str], stdin: &[u8]| run_pigeon(&a.pigeon, &home(i), args, stdin);
+    let pigeon =
+        |i: usize, args: &[&str], stdin: &[u8]| run_pigeon(&a.pigeon, &home(i), args, stdin);
 
     // Members: keygen, a relay each (round robin), a card; the sender pins them all.
     let t = Instant::now();
     let mut cards = Vec::new();
     for i in 0..a.members {
-        let kind = if i > 0 && i % a.pgp_every == 0 { "pgp" } else { "age" };
-        pigeon(i, &["keygen", "--name", &format!("m{i}"), "--kind", kind], b"")?;
+        let kind = if i > 0 && i % a.pgp_every == 0 {
+            "pgp"
+        } else {
+            "age"
+        };
+        pigeon(
+            i,
+            &["keygen", "--name", &format!("m{i}"), "--kind", kind],
+            b"",
+        )?;
         pigeon(i, &["relay", "add", &relays[i % relays.len()].url], b"")?;
         cards.push(pigeon(i, &["card"], b"")?);
     }
@@ -83,13 +92,20 @@ pub fn run(a: &GroupArgs) -> Result<()> {
         create.extend(["--member".into(), format!("m{i}")]);
     }
     let create: Vec<&str> = create.iter().map(String::as_str).collect();
-    eprintln!("group bench: {} members ready in {:.1} s", a.members, t.elapsed().as_secs_f64());
+    eprintln!(
+        "group bench: {} members ready in {:.1} s",
+        a.members,
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     pigeon(0, &create, b"")?;
     let create_ms = t.elapsed().as_secs_f64() * 1e3;
 
     // One message: the batch requests and envelopes it cost each relay.
-    let before: Vec<f64> = relays.iter().map(|r| batches(&r.url)).collect::<Result<_>>()?;
+    let before: Vec<f64> = relays
+        .iter()
+        .map(|r| batches(&r.url))
+        .collect::<Result<_>>()?;
     let sent: Value = serde_json::from_slice(&pigeon(0, &["send", "--group", "big", "one"], b"")?)?;
     let batch_requests: f64 = relays
         .iter()
@@ -97,9 +113,14 @@ pub fn run(a: &GroupArgs) -> Result<()> {
         .map(|(r, b)| batches(&r.url).map(|n| n - b))
         .sum::<Result<f64>>()?;
     let deliveries = sent["deliveries"].as_array().map_or(0, Vec::len);
-    ensure!(deliveries == a.members - 1, "{deliveries} deliveries: {sent}");
-    crate::emit(&json!({"name": "group_fanout", "members": a.members, "relays": a.relays,
-        "batch_requests": batch_requests, "deliveries": deliveries, "create_ms": create_ms}));
+    ensure!(
+        deliveries == a.members - 1,
+        "{deliveries} deliveries: {sent}"
+    );
+    crate::emit(
+        &json!({"name": "group_fanout", "members": a.members, "relays": a.relays,
+        "batch_requests": batch_requests, "deliveries": deliveries, "create_ms": create_ms}),
+    );
 
     let mut samples = Vec::with_capacity(a.runs);
     for i in 0..a.runs {
@@ -109,8 +130,10 @@ pub fn run(a: &GroupArgs) -> Result<()> {
     }
     let (p50, p99) = crate::percentiles(&mut samples);
     let mean = samples.iter().map(|&s| f64::from(s)).sum::<f64>() / samples.len().max(1) as f64;
-    crate::emit(&json!({"name": "group_send_one", "ms": mean / 1e3, "p50_ms": p50,
-        "max_ms": p99, "runs": a.runs, "members": a.members}));
+    crate::emit(
+        &json!({"name": "group_send_one", "ms": mean / 1e3, "p50_ms": p50,
+        "max_ms": p99, "runs": a.runs, "members": a.members}),
+    );
 
     let body = "x".repeat(150);
     let lines = |to: &str| -> Vec<u8> {
@@ -122,19 +145,31 @@ pub fn run(a: &GroupArgs) -> Result<()> {
     let t = Instant::now();
     pigeon(0, &["send", "--json"], &lines("\"group\":\"big\""))?;
     let secs = t.elapsed().as_secs_f64();
-    crate::emit(&json!({"name": "group_send_json", "count": a.messages, "secs": secs,
-        "per_sec": a.messages as f64 / secs}));
+    crate::emit(
+        &json!({"name": "group_send_json", "count": a.messages, "secs": secs,
+        "per_sec": a.messages as f64 / secs}),
+    );
 
     // recv per message: the group messages waiting now, then as many direct ones.
     for (who, kind) in [(1, "age"), (a.pgp_every, "pgp")] {
         let group = timed_recv(&a.pigeon, &home(who))?;
         let name = format!("m{who}");
-        pigeon(0, &["send", "--json"], &lines(&format!("\"to\":[\"{name}\"]")))?;
+        pigeon(
+            0,
+            &["send", "--json"],
+            &lines(&format!("\"to\":[\"{name}\"]")),
+        )?;
         let direct = timed_recv(&a.pigeon, &home(who))?;
-        ensure!(direct.0 == a.messages, "recv printed {} direct messages", direct.0);
+        ensure!(
+            direct.0 == a.messages,
+            "recv printed {} direct messages",
+            direct.0
+        );
         for (label, (n, secs)) in [("group", group), ("direct", direct)] {
-            crate::emit(&json!({"name": format!("group_recv_{label}_{kind}"), "count": n,
-                "secs": secs, "per_sec": n as f64 / secs, "us_per_msg": secs * 1e6 / n as f64}));
+            crate::emit(
+                &json!({"name": format!("group_recv_{label}_{kind}"), "count": n,
+                "secs": secs, "per_sec": n as f64 / secs, "us_per_msg": secs * 1e6 / n as f64}),
+            );
         }
     }
     Ok(())
@@ -190,7 +225,10 @@ fn start_relay(pigeond: &Path, dir: &Path) -> Result<Relay> {
     // Whatever else it prints is drained, so the relay never blocks on stdout.
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let v: Value = serde_json::from_str(&line).with_context(|| format!("relay said {line:?}"))?;
-    let url = v["url"].as_str().context("no url in the listening line")?.to_string();
+    let url = v["url"]
+        .as_str()
+        .context("no url in the listening line")?
+        .to_string();
     Ok(Relay { child, url })
 }
 

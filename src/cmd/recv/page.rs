@@ -219,11 +219,12 @@ impl Receiver {
     fn open_all(&self, envs: &[StoredEnvelope]) -> Vec<Result<Unsealed>> {
         let (id, known_pgp, cards) = (&self.id, &self.known_pgp, &self.cards);
         let limit = self.max_plaintext;
+        let first = self.stanza_order();
         let open = |e: &StoredEnvelope| -> Result<Unsealed> {
             let ct = B64
                 .decode(&e.payload)
                 .context("the payload is not base64")?;
-            message::unseal_with(id, known_pgp, &ct, cards, limit)
+            message::unseal_ordered(id, known_pgp, &ct, cards, limit, &first)
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if envs.len() < 2 || cores == 1 {

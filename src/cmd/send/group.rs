@@ -71,7 +71,11 @@ impl Sender {
 
     /// Members as recipients: under the card I pinned when they are my contact (it may be
     /// newer, with other relays), else under the card the group carries.
+    /// In fingerprint order: each member can then guess where their age stanza is
+    /// (`group::stanza_order`).
     fn recipients_of(&self, members: &[&GroupMember]) -> Result<Vec<Recipient>> {
+        let mut members = members.to_vec();
+        members.sort_unstable_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         let mut out = Vec::with_capacity(members.len());
         for m in members {
             let contact = self.contacts.by_fingerprint(&m.fingerprint)?;
