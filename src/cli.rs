@@ -264,12 +264,14 @@ pub enum RecvFormat {
   pigeon recv                          # JSON Lines, then exit (cron)
   pigeon recv --follow                 # stream as messages arrive
   pigeon recv --exec ./on-message.sh   # run a command per message
+  pigeon recv --group ops              # only that group's messages
   pigeon recv --format text")]
 pub struct RecvArgs {
     /// Keep running and print messages as they arrive
     #[arg(long)]
     pub follow: bool,
-    /// Run this command per message (the message JSON on its stdin)
+    /// Run this command per message (the message JSON on its stdin; PIGEON_ID, PIGEON_FROM,
+    /// PIGEON_KIND, PIGEON_GROUP, PIGEON_BODY_FILE… in its environment)
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
     /// Output format

@@ -178,3 +178,28 @@ fn an_invitation_must_come_from_an_admin_it_lists() {
     assert!(apply(None, &fp('b'), &fp('c'), &new_id(), &m, &card_fp).is_err());
     assert!(apply(None, &fp('e'), &fp('a'), &new_id(), &m, &card_fp).is_err());
 }
+
+#[test]
+fn the_stanza_guess_follows_the_senders_order() {
+    let age = |c: char| GroupMember {
+        fingerprint: fp(c),
+        card: json!({"kind": "age"}),
+    };
+    let pgp = |c: char| GroupMember {
+        fingerprint: fp(c),
+        card: json!({"kind": "pgp"}),
+    };
+    let g = Group::create("ops", age('c'), vec![age('a'), pgp('b'), age('e')]).unwrap();
+    // Age members a, c, e: c is at 1 of 3 (a pgp sender), or of 2 (an age sender) at 1
+    // (e sends) or 0 (a sends).
+    let order = stanza_order([&g], &fp('c'));
+    assert_eq!(order[&3], [1]);
+    assert_eq!(order[&2], [1, 0]);
+    let order = stanza_order([&g], &fp('e'));
+    assert_eq!(order[&3], [2]);
+    assert_eq!(order[&2], [1]);
+    assert!(
+        stanza_order([&g], &fp('b')).is_empty(),
+        "a pgp member has no stanza"
+    );
+}

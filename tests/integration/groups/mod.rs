@@ -23,10 +23,16 @@ pub(super) struct Person {
 
 impl Person {
     pub(super) fn new(name: &'static str, kind: &str, relays: &[&Relay]) -> Person {
+        let urls: Vec<&str> = relays.iter().map(|r| r.url.as_str()).collect();
+        Person::on(name, kind, &urls)
+    }
+
+    /// A user on the relays at these URLs.
+    pub(super) fn on(name: &'static str, kind: &str, urls: &[&str]) -> Person {
         let u = User::new();
         u.run(&["keygen", "--name", name, "--kind", kind]).ok();
-        for r in relays {
-            u.run(&["relay", "add", &r.url]).ok();
+        for url in urls {
+            u.run(&["relay", "add", url]).ok();
         }
         let card = String::from_utf8(u.run(&["card"]).ok().stdout).unwrap();
         Person { name, u, card }

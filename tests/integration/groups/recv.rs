@@ -75,3 +75,31 @@ fn recv_group_json_lines_exec_and_ambiguous_names() {
     let r = bob.u.run(&["group", "show", "nope"]).code(5);
     assert!(r.stderr.contains("no group"), "{}", r.stderr);
 }
+
+#[test]
+fn a_batch_too_large_for_a_relay_is_split_not_lost() {
+    // A relay that takes at most 16 KiB per request: four 6 KiB envelopes do not fit in
+    // one batch, and each fits alone.
+    let home = crate::harness::home();
+    let relay = crate::harness::Relay::start(home.path(), &["--max-body", "16384"]);
+    let alice = Person::on("alice", "age", &[&relay.url]);
+    let names = ["bob", "carol", "dave", "erin"];
+    let members: Vec<Person> = names
+        .iter()
+        .map(|n| Person::on(n, "age", &[&relay.url]))
+        .collect();
+    let mut create = vec!["group", "create", "big"];
+    for (p, n) in members.iter().zip(names) {
+        alice.knows(p);
+        create.extend(["--member", n]);
+    }
+    change(&alice, &create);
+    let body = "y".repeat(3000);
+    let sent = alice.u.run(&["send", "--group", "big", &body]).ok().one();
+    let deliveries = sent["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 4);
+    assert!(deliveries.iter().all(|d| d["ok"] == true), "{sent}");
+    for p in &members {
+        assert_eq!(bodies(&p.recv()), [body.clone()], "{}", p.name);
+    }
+}
