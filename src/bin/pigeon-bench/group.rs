@@ -242,3 +242,57 @@ fn batches(url: &str) -> Result<f64> {
         .context("no batch counter in /metrics")?;
     Ok(line.rsplit(' ').next().unwrap_or("0").parse()?)
 }
+
+/// The group rows of the report table.
+pub fn rows(r: &std::collections::HashMap<String, Value>, row: &mut crate::export::Row<'_>) {
+    let Some(fan) = r.get("group_fanout") else {
+        return;
+    };
+    let get = |n: &str, k: &str| r.get(n).and_then(|v| v[k].as_f64());
+    let members = fan["members"].as_u64().unwrap_or(0);
+    let relays = fan["relays"].as_u64().unwrap_or(0);
+    let batches = fan["batch_requests"].as_f64().unwrap_or(0.0);
+    row(
+        &format!("Group of {members} over {relays} relays: batch requests for one message"),
+        format!("{batches:.0} ({} deliveries)", fan["deliveries"]),
+        "one per relay",
+        "—".into(),
+        Some(batches == relays as f64),
+    );
+    if let Some(ms) = get("group_send_one", "ms") {
+        row(
+            &format!("One `pigeon send --group` process, {members} members, wall"),
+            format!(
+                "{ms:.1} ms (p50 {:.1} ms)",
+                get("group_send_one", "p50_ms").unwrap_or(0.0)
+            ),
+            "≤ 20 ms",
+            "—".into(),
+            Some(ms <= 20.0),
+        );
+    }
+    if let Some(p) = get("group_send_json", "per_sec") {
+        row(
+            &format!("`pigeon send --json` to the group of {members}"),
+            format!("{} messages/s", crate::report::num(p)),
+            "≥ 300/s",
+            "—".into(),
+            Some(p >= 300.0),
+        );
+    }
+    for kind in ["age", "pgp"] {
+        let (Some(g), Some(d)) = (
+            get(&format!("group_recv_group_{kind}"), "us_per_msg"),
+            get(&format!("group_recv_direct_{kind}"), "us_per_msg"),
+        ) else {
+            continue;
+        };
+        row(
+            &format!("`pigeon recv` ({kind}) of group messages vs direct, per message"),
+            format!("{:.0} µs vs {:.0} µs", g, d),
+            "within 10%",
+            format!("{:.0}% of direct", 100.0 * g / d),
+            Some(g <= 1.1 * d),
+        );
+    }
+}

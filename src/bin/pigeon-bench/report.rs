@@ -302,6 +302,7 @@ fn render(a: &ReportArgs, r: &HashMap<String, Value>) -> String {
         row(fig, msgs(n), "side by side", "—".into(), None);
     }
     crate::export::rows(r, &mut row);
+    crate::group::rows(r, &mut row);
 
     let _ = writeln!(
         s,
