@@ -97,41 +97,57 @@ pub fn seal(
         .sign(MSG_DOMAIN, inner)
         .context("could not sign the message")?;
     let frame = build_frame(inner, card, &sig)?;
-    let mut out = Vec::new();
-
-    let age_idx: Vec<usize> = (0..recipients.len())
-        .filter(|&i| recipients[i].kind() == Kind::Age)
-        .collect();
-    if !age_idx.is_empty() {
+    let idx = |kind: Kind| -> Vec<usize> {
+        (0..recipients.len())
+            .filter(|&i| recipients[i].kind() == kind)
+            .collect()
+    };
+    let (age_idx, pgp_idx) = (idx(Kind::Age), idx(Kind::Pgp));
+    let seal_age = || -> Result<Option<Sealed>> {
+        if age_idx.is_empty() {
+            return Ok(None);
+        }
         let keys: Vec<_> = age_idx
             .iter()
             .filter_map(|&i| recipients[i].age_recipient_key())
             .collect();
         let ciphertext = age_kind::encrypt(&keys, &frame, armor)
             .context("could not encrypt to the age recipients")?;
-        out.push(Sealed {
+        Ok(Some(Sealed {
             kind: Kind::Age,
-            recipients: age_idx,
+            recipients: age_idx.clone(),
             ciphertext,
-        });
-    }
-
-    let pgp_idx: Vec<usize> = (0..recipients.len())
-        .filter(|&i| recipients[i].kind() == Kind::Pgp)
-        .collect();
-    if !pgp_idx.is_empty() {
+        }))
+    };
+    let seal_pgp = || -> Result<Option<Sealed>> {
+        if pgp_idx.is_empty() {
+            return Ok(None);
+        }
         let certs: Vec<_> = pgp_idx
             .iter()
             .filter_map(|&i| recipients[i].pgp_cert())
             .collect();
         let ciphertext = pgp_kind::encrypt(&certs, me.pgp_cert(), &frame, armor)
             .context("could not encrypt to the OpenPGP recipients")?;
-        out.push(Sealed {
+        Ok(Some(Sealed {
             kind: Kind::Pgp,
-            recipients: pgp_idx,
+            recipients: pgp_idx.clone(),
             ciphertext,
-        });
-    }
+        }))
+    };
+    // Every recipient costs a key agreement: for a large mixed group (a hundred members)
+    // the two kinds are sealed on two cores at once.
+    let (age, pgp) =
+        if age_idx.len() + pgp_idx.len() >= 16 && !age_idx.is_empty() && !pgp_idx.is_empty() {
+            std::thread::scope(|s| {
+                let pgp = s.spawn(seal_pgp);
+                let age = seal_age();
+                (age, pgp.join().expect("pgp sealing thread"))
+            })
+        } else {
+            (seal_age(), seal_pgp())
+        };
+    let out: Vec<Sealed> = [age?, pgp?].into_iter().flatten().collect();
     Ok(out)
 }
 
