@@ -16,6 +16,9 @@ use crate::error::{Exit, WithHint, fail};
 use crate::home::{Home, write_atomic};
 use crate::output::sanitize;
 
+/// A group as read, with its file's modification time and length then.
+type Cached = (SystemTime, u64, Arc<Group>);
+
 /// The groups folder.
 pub struct Groups {
     dir: PathBuf,
@@ -23,7 +26,7 @@ pub struct Groups {
     /// `recv` checks every group message against its group, and a group of a hundred
     /// members with their cards is too much JSON to parse per message. A file changed by
     /// another process (`pigeon group add` during `recv --follow`) is read again.
-    cache: Mutex<HashMap<String, (SystemTime, u64, Arc<Group>)>>,
+    cache: Mutex<HashMap<String, Cached>>,
     /// [`super::stanza_order`] of my groups, made once (again after a save).
     order: Mutex<Option<Arc<StanzaOrder>>>,
 }
