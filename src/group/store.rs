@@ -141,13 +141,9 @@ impl Groups {
     }
 
     /// The group id `key` stands for: a group I hold (by name or id), else `key` itself
-    /// when it has the shape of an id (a group I no longer hold may still be in history).
+    /// (the history may hold groups I no longer have). An ambiguous name is an error.
     pub fn id_of(&self, key: &str) -> Result<String> {
-        match self.find(key) {
-            Ok(g) => Ok(g.id),
-            Err(_) if crate::wire::is_message_id(key) => Ok(key.to_string()),
-            Err(e) => Err(e),
-        }
+        self.filter_key(key)
     }
 
     /// What `recv --group key` matches: the id of the group `key` names, or `key` itself
