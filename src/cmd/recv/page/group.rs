@@ -88,6 +88,7 @@ impl Receiver {
         } else {
             m.subjects.iter().collect()
         };
+        let mut unknown = Vec::new();
         for fp in who {
             if fp == me || *fp == a.v.inner.from || self.contacts.by_fingerprint(fp)?.is_some() {
                 continue;
@@ -98,16 +99,27 @@ impl Receiver {
                 .find(|x| &x.fingerprint == fp)
                 .and_then(|x| x.card["name"].as_str())
                 .unwrap_or("?");
-            self.warn(
-                &format!(
-                    "WARNING: group {}: the {} {:?} has a key you have never pinned ({fp})",
-                    one_line(name),
-                    if new { "member" } else { "newcomer" },
-                    one_line(claimed)
-                ),
-                false,
-            );
+            unknown.push(format!("{:?} ({fp})", one_line(claimed)));
         }
+        let Some(first) = unknown.first() else {
+            return Ok(());
+        };
+        // A newcomer to a large group would get a line per member: one line says it all.
+        let msg = match (new, unknown.len()) {
+            (false, _) => unknown
+                .iter()
+                .map(|u| format!("the newcomer {u} has a key you have never pinned"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            (true, 1) => format!("the member {first} has a key you have never pinned"),
+            (true, n) => format!(
+                "{n} members have keys you have never pinned (`pigeon group show` lists \
+                 them): {}{}",
+                unknown[..n.min(3)].join(", "),
+                if n > 3 { ", …" } else { "" }
+            ),
+        };
+        self.warn(&format!("WARNING: group {}: {msg}", one_line(name)), false);
         Ok(())
     }
 
