@@ -39,6 +39,7 @@ complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "serve" -d 'Run a rela
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "export" -d 'Write your history (the local archive) as JSON Lines, text, Markdown or HTML'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "archive" -d 'Manage the local archive of messages'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "tracker" -d 'Trackers: directories of signed cards and of relays, mirrored between each other'
+complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "group" -d 'Groups: named sets of members who all get each group message, sealed once'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
 complete -c pigeon -n "__fish_pigeon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand keygen" -l name -d 'The name on your card (defaults to the name in an imported key)' -r
@@ -107,6 +108,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand open" -l allow-unsigned -d
 complete -c pigeon -n "__fish_pigeon_using_subcommand open" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand open" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l to -d 'Recipient contact name or fingerprint (repeatable)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l group -d 'Send to every member of this group (its name or id), sealed once per key kind' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l file -d 'Attach a file (repeatable)' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l reply-to -d 'The id of the message this one answers' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l ttl -d 'How long relays keep it: 30m, 12h, 2d (default: the relay\'s)' -r
@@ -116,11 +118,12 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l json -d 'Read one
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -l retry -d 'Only deliver what waits in the outbox'
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand send" -s h -l help -d 'Print help'
-complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l exec -d 'Run this command per message (the message JSON on its stdin)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l exec -d 'Run this command per message (the message JSON on its stdin; PIGEON_ID, PIGEON_FROM, PIGEON_KIND, PIGEON_GROUP, PIGEON_BODY_FILE… in its environment)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l format -d 'Output format' -r -f -a "json\t'One JSON object per line'
 text\t'For people'"
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l keep-for -d 'Leave messages on the relays this long (30m, 12h, 7d), for your other devices to read; a later run acknowledges them once the relay has held them that long. Each message is still printed once [default: keep_for in [recv] of config.toml]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l files-dir -d 'Write attachments here (default: the data dir\'s files/)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l group -d 'Print only this group\'s messages (name or id); the others wait for a plain recv' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l max-file-size -d 'Refuse messages with an attachment larger than this (bytes; K, M, G suffixes) [default: 16M, or max_file_size in [recv] of config.toml]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l follow -d 'Keep running and print messages as they arrive'
@@ -182,7 +185,7 @@ markdown\t'Markdown, everything from messages escaped'
 html\t'One self-contained HTML page, readable offline'"
 complete -c pigeon -n "__fish_pigeon_using_subcommand export" -s o -l output -d 'Write to this file, atomically (default: stdout)' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l with -d 'Only messages from or to this contact (name or fingerprint)' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l group -d 'Only messages of this group (its id, as messages carry it)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l group -d 'Only messages of this group (its name or id)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l since -d 'Only messages from this time on: a date or a duration ago (7d)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l until -d 'Only messages before this time: a date or a duration ago (7d)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l direction -d 'Only messages you sent, or only those you received' -r -f -a "sent\t'Messages you sent'
@@ -249,23 +252,74 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_s
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from help" -f -a "relays" -d 'List the relays the trackers know, for a newcomer to pick one'
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from help" -f -a "release" -d 'Give your name back on the trackers (a request signed with your mailbox key)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -f -a "create" -d 'Make a group of contacts, with you as its first admin'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -f -a "add" -d 'Add contacts to a group (admins only)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -f -a "remove" -d 'Remove members from a group (admins only); they receive nothing after it'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -f -a "ban" -d 'Remove members and stop anyone from adding them again (admins only)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -f -a "leave" -d 'Leave a group: its members are told, and you receive nothing after it'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -f -a "admin" -d 'Make a member an admin, or with --revoke take it back (admins only)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -f -a "list" -d 'List your groups, one JSON line each: {"type":"group","id","name","role","version","members"}'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -f -a "show" -d 'Show one group: {"type":"group","id","name","role","version","members":[…],"admins","banned"}'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and not __fish_seen_subcommand_from create add remove ban leave admin list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from create" -l member -d 'A contact to make a member (name or fingerprint; repeatable)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from create" -l ttl -d 'How long relays keep the announcement: 30m, 12h, 2d (default: the relay\'s)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from create" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from add" -l ttl -d 'How long relays keep the announcement: 30m, 12h, 2d (default: the relay\'s)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from add" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from remove" -l ttl -d 'How long relays keep the announcement: 30m, 12h, 2d (default: the relay\'s)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from remove" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from ban" -l ttl -d 'How long relays keep the announcement: 30m, 12h, 2d (default: the relay\'s)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from ban" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from ban" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from ban" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from leave" -l ttl -d 'How long relays keep the announcement: 30m, 12h, 2d (default: the relay\'s)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from leave" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from leave" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from leave" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from admin" -l ttl -d 'How long relays keep the announcement: 30m, 12h, 2d (default: the relay\'s)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from admin" -l passphrase-file -d 'Read the passphrase from this file (else PIGEON_PASSPHRASE)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from admin" -l revoke -d 'Take admin rights away instead of granting them'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from admin" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from admin" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "create" -d 'Make a group of contacts, with you as its first admin'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add contacts to a group (admins only)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove members from a group (admins only); they receive nothing after it'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "ban" -d 'Remove members and stop anyone from adding them again (admins only)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "leave" -d 'Leave a group: its members are told, and you receive nothing after it'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "admin" -d 'Make a member an admin, or with --revoke take it back (admins only)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your groups, one JSON line each: {"type":"group","id","name","role","version","members"}'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one group: {"type":"group","id","name","role","version","members":[…],"admins","banned"}'
+complete -c pigeon -n "__fish_pigeon_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -l out-dir -d 'Write under this folder: man/ and completions/' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand gen" -s h -l help -d 'Print help'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "keygen" -d 'Create your identity (or import one from GnuPG)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "card" -d 'Print your signed card: the public half of your identity, one JSON line'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "contact" -d 'Manage contacts: cards you have accepted, pinned by fingerprint'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "relay" -d 'Manage the relays your card lists (each change bumps the card\'s seq)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "seal" -d 'Encrypt and sign a message to contacts, offline, writing the ciphertext to stdout'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "open" -d 'Decrypt and verify one ciphertext (pigeon\'s, age\'s or gpg\'s) and print it as JSON'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "send" -d 'Send a message to contacts through their relays'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "recv" -d 'Fetch, verify and decrypt your messages, then print them'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "export" -d 'Write your history (the local archive) as JSON Lines, text, Markdown or HTML'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "archive" -d 'Manage the local archive of messages'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "tracker" -d 'Trackers: directories of signed cards and of relays, mirrored between each other'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker gen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "keygen" -d 'Create your identity (or import one from GnuPG)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "card" -d 'Print your signed card: the public half of your identity, one JSON line'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "contact" -d 'Manage contacts: cards you have accepted, pinned by fingerprint'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "relay" -d 'Manage the relays your card lists (each change bumps the card\'s seq)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "seal" -d 'Encrypt and sign a message to contacts, offline, writing the ciphertext to stdout'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "open" -d 'Decrypt and verify one ciphertext (pigeon\'s, age\'s or gpg\'s) and print it as JSON'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "send" -d 'Send a message to contacts through their relays'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "recv" -d 'Fetch, verify and decrypt your messages, then print them'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "serve" -d 'Run a relay: store encrypted envelopes until their owners fetch them'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "export" -d 'Write your history (the local archive) as JSON Lines, text, Markdown or HTML'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "archive" -d 'Manage the local archive of messages'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "tracker" -d 'Trackers: directories of signed cards and of relays, mirrored between each other'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "group" -d 'Groups: named sets of members who all get each group message, sealed once'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "gen" -d 'Generate man pages and shell completions (for packagers and the repository)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and not __fish_seen_subcommand_from keygen card contact relay seal open send recv serve export archive tracker group gen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "add" -d 'Pin a card read from a file or stdin (trust on first use)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "list" -d 'List contacts, one JSON line each'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "show" -d 'Show one contact with its card'
@@ -282,3 +336,11 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subc
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "lookup" -d 'Find, verify and print a card by name or fingerprint'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "relays" -d 'List the relays the trackers know, for a newcomer to pick one'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "release" -d 'Give your name back on the trackers (a request signed with your mailbox key)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "create" -d 'Make a group of contacts, with you as its first admin'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "add" -d 'Add contacts to a group (admins only)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "remove" -d 'Remove members from a group (admins only); they receive nothing after it'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "ban" -d 'Remove members and stop anyone from adding them again (admins only)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "leave" -d 'Leave a group: its members are told, and you receive nothing after it'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "admin" -d 'Make a member an admin, or with --revoke take it back (admins only)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "list" -d 'List your groups, one JSON line each: {"type":"group","id","name","role","version","members"}'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "show" -d 'Show one group: {"type":"group","id","name","role","version","members":[…],"admins","banned"}'

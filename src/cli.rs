@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod group;
+pub use group::*;
+
 const EXIT_STATUS: &str = "\
 Exit status:
   0  success
@@ -57,6 +60,8 @@ pub enum Command {
     Archive(ArchiveCommand),
     #[command(subcommand)]
     Tracker(TrackerCommand),
+    #[command(subcommand)]
+    Group(GroupCommand),
     #[command(hide = true)]
     Gen(GenArgs),
 }
@@ -229,6 +234,7 @@ pub struct OpenArgs {
   df -h | pigeon send --to bob --to carol
   pigeon send --to bob --file report.pdf \"weekly report\"
   pigeon send --json < batch.jsonl     # {\"to\":[\"bob\"],\"body\":\"…\",\"files\":[\"a.png\"],\"ttl\":\"2d\"}
+  pigeon send --group ops \"deploy at 5\"   # or {\"group\":\"ops\",\"body\":\"…\"} with --json
   pigeon send --retry                  # deliver what waits in the outbox
   pigeon send --to bob@tracker \"hi\"    # look bob up on the trackers, pin him, send
 
@@ -239,16 +245,19 @@ pub struct SendArgs {
     /// Recipient contact name or fingerprint (repeatable)
     #[arg(long, value_name = "NAME")]
     pub to: Vec<String>,
+    /// Send to every member of this group (its name or id), sealed once per key kind
+    #[arg(long, value_name = "GROUP", conflicts_with = "to")]
+    pub group: Option<String>,
     /// Attach a file (repeatable)
     #[arg(long, value_name = "PATH")]
     pub file: Vec<PathBuf>,
     /// The message text (default: stdin)
     pub body: Option<String>,
     /// Read one JSON message per line from stdin
-    #[arg(long, conflicts_with_all = ["to", "file", "body"])]
+    #[arg(long, conflicts_with_all = ["to", "group", "file", "body"])]
     pub json: bool,
     /// Only deliver what waits in the outbox
-    #[arg(long, conflicts_with_all = ["to", "file", "body", "json"])]
+    #[arg(long, conflicts_with_all = ["to", "group", "file", "body", "json"])]
     pub retry: bool,
     /// The id of the message this one answers
     #[arg(long, value_name = "ID")]
@@ -279,12 +288,14 @@ pub enum RecvFormat {
   pigeon recv --follow                 # stream as messages arrive
   pigeon recv --exec ./on-message.sh   # run a command per message
   pigeon recv --keep-for 7d            # leave them on the relays a week (other devices)
+  pigeon recv --group ops              # only that group's messages
   pigeon recv --format text")]
 pub struct RecvArgs {
     /// Keep running and print messages as they arrive
     #[arg(long)]
     pub follow: bool,
-    /// Run this command per message (the message JSON on its stdin)
+    /// Run this command per message (the message JSON on its stdin; PIGEON_ID, PIGEON_FROM,
+    /// PIGEON_KIND, PIGEON_GROUP, PIGEON_BODY_FILE… in its environment)
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
     /// Output format
@@ -310,6 +321,9 @@ pub struct RecvArgs {
     /// Also print rejected messages as {"type":"rejected"} lines
     #[arg(long)]
     pub show_rejected: bool,
+    /// Print only this group's messages (name or id); the others wait for a plain recv
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
     /// Refuse messages with an attachment larger than this (bytes; K, M, G suffixes)
     /// [default: 16M, or max_file_size in [recv] of config.toml]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -668,7 +682,7 @@ pub struct ExportArgs {
     /// Only messages from or to this contact (name or fingerprint)
     #[arg(long, value_name = "CONTACT")]
     pub with: Option<String>,
-    /// Only messages of this group (its id, as messages carry it)
+    /// Only messages of this group (its name or id)
     #[arg(long, value_name = "GROUP")]
     pub group: Option<String>,
     /// Only messages from this time on: a date or a duration ago (7d)

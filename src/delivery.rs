@@ -55,56 +55,73 @@ fn post_to_relay(
     idx: &[usize],
 ) -> Vec<(usize, Outcome)> {
     const MAX_ITEMS: usize = 100;
-    const MAX_BYTES: usize = 256 * 1024;
+    // Under the 1 MiB a relay takes by default, with room for the JSON around the
+    // payloads: a group message to a hundred members is one request per relay.
+    const MAX_BYTES: usize = 960 * 1024;
     let mut out = Vec::with_capacity(idx.len());
     let mut chunk: Vec<usize> = Vec::new();
     let mut bytes = 0;
-    let send = |chunk: &mut Vec<usize>, out: &mut Vec<(usize, Outcome)>| {
-        match chunk.as_slice() {
-            [] => {}
-            [i] => {
-                let (_, mailbox, envelope) = deliveries[*i];
-                let r = client.post(relay, mailbox, envelope, token).map(|_| ());
-                out.push((*i, r));
-            }
-            many => {
-                let req = BatchRequest {
-                    v: wire::V,
-                    items: many
-                        .iter()
-                        .map(|&i| BatchItem {
-                            mailbox: deliveries[i].1.to_string(),
-                            envelope: deliveries[i].2.clone(),
-                        })
-                        .collect(),
-                };
-                match client.batch(relay, &req, token) {
-                    Ok(reply) if reply.results.len() == many.len() => {
-                        for (&i, r) in many.iter().zip(reply.results) {
-                            out.push((i, batch_outcome(r)));
-                        }
-                    }
-                    Ok(_) => {
-                        let e = RelayError::Protocol("batch answer has the wrong length".into());
-                        out.extend(many.iter().map(|&i| (i, Err(e.clone()))));
-                    }
-                    Err(e) => out.extend(many.iter().map(|&i| (i, Err(e.clone())))),
-                }
-            }
-        }
-        chunk.clear();
-    };
     for &i in idx {
         let size = deliveries[i].2.payload.len();
         if !chunk.is_empty() && (chunk.len() >= MAX_ITEMS || bytes + size > MAX_BYTES) {
-            send(&mut chunk, &mut out);
+            post_chunk(client, relay, token, deliveries, &chunk, &mut out);
+            chunk.clear();
             bytes = 0;
         }
         chunk.push(i);
         bytes += size;
     }
-    send(&mut chunk, &mut out);
+    post_chunk(client, relay, token, deliveries, &chunk, &mut out);
     out
+}
+
+/// One request for `chunk`; a batch the relay finds too large (413: it takes less than
+/// the default) is split in two and tried again, so no envelope fails for its company.
+fn post_chunk(
+    client: &Client,
+    relay: &str,
+    token: Option<&str>,
+    deliveries: &[Delivery<'_>],
+    chunk: &[usize],
+    out: &mut Vec<(usize, Outcome)>,
+) {
+    match chunk {
+        [] => {}
+        [i] => {
+            let (_, mailbox, envelope) = deliveries[*i];
+            let r = client.post(relay, mailbox, envelope, token).map(|_| ());
+            out.push((*i, r));
+        }
+        many => {
+            let req = BatchRequest {
+                v: wire::V,
+                items: many
+                    .iter()
+                    .map(|&i| BatchItem {
+                        mailbox: deliveries[i].1.to_string(),
+                        envelope: deliveries[i].2.clone(),
+                    })
+                    .collect(),
+            };
+            match client.batch(relay, &req, token) {
+                Ok(reply) if reply.results.len() == many.len() => {
+                    for (&i, r) in many.iter().zip(reply.results) {
+                        out.push((i, batch_outcome(r)));
+                    }
+                }
+                Ok(_) => {
+                    let e = RelayError::Protocol("batch answer has the wrong length".into());
+                    out.extend(many.iter().map(|&i| (i, Err(e.clone()))));
+                }
+                Err(RelayError::Status { status: 413, .. }) => {
+                    let (a, b) = many.split_at(many.len() / 2);
+                    post_chunk(client, relay, token, deliveries, a, out);
+                    post_chunk(client, relay, token, deliveries, b, out);
+                }
+                Err(e) => out.extend(many.iter().map(|&i| (i, Err(e.clone())))),
+            }
+        }
+    }
 }
 
 fn batch_outcome(r: BatchResult) -> Result<(), RelayError> {

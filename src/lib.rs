@@ -7,6 +7,7 @@
 //!                  └► cmd/* (the only layer that knows stdin/stdout)
 //!                        ├► message  build, seal, open and check messages ─► keys, crypto
 //!                        ├► keys     identities, cards, contacts on disk ─► crypto
+//!                        ├► group    group state and membership rules (pure) + on disk
 //!                        ├► store    local SQLite archive, outbox, cursors
 //!                        ├► delivery posting to many relays at once ─► client
 //!                        ├► client   HTTP client for relays and trackers; speaks only wire types
@@ -34,6 +35,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod directory;
 pub mod error;
+pub mod group;
 pub mod home;
 pub mod keys;
 pub mod message;

@@ -142,8 +142,21 @@ pub fn unseal_with(
     cards: &CardCache,
     max_plaintext: usize,
 ) -> Result<Unsealed> {
-    let opened =
-        crypto::open_limited(&me.secret, ciphertext, known_pgp, max_plaintext).context(Fail(
+    let first = crypto::StanzaOrder::default();
+    unseal_ordered(me, known_pgp, ciphertext, cards, max_plaintext, &first)
+}
+
+/// [`unseal_with`], trying first the age stanzas where a group's sender put mine.
+pub fn unseal_ordered(
+    me: &Identity,
+    known_pgp: &[PublicIdentity],
+    ciphertext: &[u8],
+    cards: &CardCache,
+    max_plaintext: usize,
+    first: &crypto::StanzaOrder,
+) -> Result<Unsealed> {
+    let opened = crypto::open_ordered(&me.secret, ciphertext, known_pgp, max_plaintext, first)
+        .context(Fail(
             Exit::Crypto,
             "cannot decrypt: not for this identity, or damaged".into(),
         ))?;

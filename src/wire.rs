@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod membership;
+pub use membership::{GroupMember, Membership};
+
 /// The version every wire object carries.
 pub const V: u32 = 1;
 

@@ -18,6 +18,9 @@ pub struct HandOver {
     pub exec: Option<String>,
     pub files_dir: PathBuf,
     pub from_contacts_only: bool,
+    /// `recv --group`: only this group's messages (its id, or a name for a group not yet
+    /// held) are handed over.
+    pub group: Option<String>,
 }
 
 /// What became of one message.
@@ -26,6 +29,8 @@ pub enum Handed {
     Delivered,
     /// From a stranger under `--from-contacts-only`: kept for a later run.
     HeldBack,
+    /// Not of the group `recv --group` asked for: kept for a later run.
+    OtherGroup,
     /// `--exec` failed: kept, comes back next run.
     Failed,
 }
@@ -36,6 +41,12 @@ impl HandOver {
         let known = msg["from"]["known"].as_bool().unwrap_or(false);
         if self.from_contacts_only && !known {
             return Ok(Handed::HeldBack);
+        }
+        if let Some(g) = &self.group
+            && msg["group"].as_str() != Some(g.as_str())
+            && msg["group_name"].as_str() != Some(g.as_str())
+        {
+            return Ok(Handed::OtherGroup);
         }
         if msg["from"]["key_change"].as_bool() == Some(true) {
             // Printed even under --quiet: this is how an impersonation attempt looks.
@@ -74,6 +85,7 @@ impl HandOver {
             let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
             sanitize(&text).replace(['\n', '\t'], " ")
         };
+        let opt = |v: &Value| if v.is_null() { String::new() } else { env(v) };
         let spawned = Command::new("sh")
             .arg("-c")
             .arg(cmd)
@@ -83,6 +95,9 @@ impl HandOver {
             .env("PIGEON_FROM_KNOWN", msg["from"]["known"].to_string())
             .env("PIGEON_BODY_FILE", body_file.path())
             .env("PIGEON_KIND", env(&msg["kind"]))
+            // The group id (empty for a message to persons), and my name for it.
+            .env("PIGEON_GROUP", opt(&msg["group"]))
+            .env("PIGEON_GROUP_NAME", opt(&msg["group_name"]))
             // The script handles what strangers wrote: it gets no secrets of ours.
             .env_remove("PIGEON_PASSPHRASE")
             .env_remove("PIGEON_GPG_PASSPHRASE")

@@ -16,6 +16,7 @@ pub mod card;
 pub mod contact;
 pub mod export;
 pub mod generate;
+pub mod group;
 pub mod handover;
 pub mod keygen;
 pub mod open;
@@ -115,5 +116,6 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Archive(c) => archive::run(&ctx, c),
         Command::Tracker(c) => tracker::run(&ctx, c),
         Command::Gen(a) => generate::run(&ctx, a),
+        Command::Group(c) => group::run(&ctx, c),
     }
 }

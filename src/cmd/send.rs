@@ -28,12 +28,18 @@ use crate::message;
 use crate::store::{Archived, OutboxRow, Store};
 use crate::wire::{self, Envelope, Inner};
 
+mod group;
 mod refresh;
+pub(crate) use group::Announcer;
 
 /// One line of `send --json`. Unknown fields are ignored.
 #[derive(Debug, Deserialize)]
 struct JsonLine {
+    #[serde(default)]
     to: Vec<String>,
+    /// A group (name or id) instead of `to`.
+    #[serde(default)]
+    group: Option<String>,
     #[serde(default)]
     body: String,
     #[serde(default)]
@@ -60,6 +66,7 @@ struct Plan {
     ttl: Option<u64>,
 }
 
+#[derive(Clone)]
 struct Recipient {
     name: String,
     public: PublicIdentity,
@@ -79,6 +86,8 @@ struct Sender {
     ok: usize,
     failed: usize,
     trackers: refresh::Trackers,
+    /// Groups' recipients, resolved once per run.
+    groups: group::Cache,
 }
 
 /// How long a delivery that names no TTL waits in the outbox before it is given up: the
@@ -86,39 +95,12 @@ struct Sender {
 const OUTBOX_DEFAULT_TTL: u64 = 14 * 24 * 3600;
 
 pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
-    let cfg = Config::load(&ctx.home)?;
-    let id = ctx.identity(args.passphrase_file.as_deref())?;
-    let default_ttl = match args.ttl.as_deref().or(cfg.send.ttl.as_deref()) {
-        Some(t) => Some(parse_duration(t).context(Fail(Exit::Usage, "bad --ttl".into()))?),
-        None => None,
-    };
-    let mut tokens = BTreeMap::new();
-    for (relay, file) in &cfg.send.tokens {
-        let t = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read the token file for {relay}"))?;
-        tokens.insert(
-            relay.trim_end_matches('/').to_string(),
-            t.trim().to_string(),
-        );
-    }
-    let mut s = Sender {
-        card_json: serde_json::to_vec(&id.card()?)?,
-        id,
-        contacts: Contacts::open(&ctx.home),
-        store: Store::open(&ctx.home.archive_path())?,
-        client: Client::new(Duration::from_secs(cfg.send.timeout.unwrap_or(20))),
-        tokens,
-        default_ttl,
-        ok: 0,
-        failed: 0,
-        trackers: refresh::Trackers {
-            urls: super::tracker_client::configured(&cfg, &args.trackers)?,
-            client: Client::new(Duration::from_secs(refresh::TRACKER_TIMEOUT)),
-            refresh_after: cfg.refresh_after()?,
-            quiet: ctx.quiet,
-            asked: Default::default(),
-        },
-    };
+    let mut s = Sender::open(
+        ctx,
+        args.passphrase_file.as_deref(),
+        args.ttl.as_deref(),
+        &args.trackers,
+    )?;
 
     // Whatever an earlier send could not deliver goes first. Its outcome decides the exit
     // code only under --retry: an old failure must not make a new message look failed.
@@ -130,20 +112,68 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
     if args.json {
         s.send_json_lines()?;
     } else {
-        if args.to.is_empty() {
+        if args.to.is_empty() && args.group.is_none() {
             return Err(fail(Exit::Usage, "no recipient"))
-                .hint("name one with --to NAME (or use --json, or --retry)");
+                .hint("name one with --to NAME or --group NAME (or use --json, or --retry)");
         }
         let body = match args.body {
             Some(b) => b,
             None => read_body(!args.file.is_empty())?,
         };
         let ttl = s.default_ttl;
-        let plan = s.plan(&args.to, body, &args.file, args.reply_to, ttl)?;
+        let plan = match &args.group {
+            Some(g) => s.plan_group(g, body, &args.file, args.reply_to, ttl)?,
+            None => s.plan(&args.to, body, &args.file, args.reply_to, ttl)?,
+        };
         let mut batch = vec![s.prepare(plan)?];
         s.flush(&mut batch)?;
     }
     Ok(s.exit())
+}
+
+impl Sender {
+    /// Keys, archive, connection pool and relay tokens, for one process.
+    fn open(
+        ctx: &Ctx,
+        passphrase_file: Option<&std::path::Path>,
+        ttl: Option<&str>,
+        trackers: &crate::cli::TrackerUrls,
+    ) -> Result<Sender> {
+        let cfg = Config::load(&ctx.home)?;
+        let id = ctx.identity(passphrase_file)?;
+        let default_ttl = match ttl.or(cfg.send.ttl.as_deref()) {
+            Some(t) => Some(parse_duration(t).context(Fail(Exit::Usage, "bad --ttl".into()))?),
+            None => None,
+        };
+        let mut tokens = BTreeMap::new();
+        for (relay, file) in &cfg.send.tokens {
+            let t = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the token file for {relay}"))?;
+            tokens.insert(
+                relay.trim_end_matches('/').to_string(),
+                t.trim().to_string(),
+            );
+        }
+        Ok(Sender {
+            card_json: serde_json::to_vec(&id.card()?)?,
+            groups: group::Cache::open(&ctx.home),
+            id,
+            contacts: Contacts::open(&ctx.home),
+            store: Store::open(&ctx.home.archive_path())?,
+            client: Client::new(Duration::from_secs(cfg.send.timeout.unwrap_or(20))),
+            tokens,
+            default_ttl,
+            ok: 0,
+            failed: 0,
+            trackers: refresh::Trackers {
+                urls: super::tracker_client::configured(&cfg, trackers)?,
+                client: Client::new(Duration::from_secs(refresh::TRACKER_TIMEOUT)),
+                refresh_after: cfg.refresh_after()?,
+                quiet: ctx.quiet,
+                asked: Default::default(),
+            },
+        })
+    }
 }
 
 /// The body from stdin; empty stdin is an error unless files carry the message.
@@ -203,6 +233,18 @@ impl Sender {
                     .collect(),
             });
         }
+        self.build(recipients, body, files, reply_to, ttl)
+    }
+
+    /// The message to `recipients`, its attachments read and checked.
+    fn build(
+        &self,
+        recipients: Vec<Recipient>,
+        body: String,
+        files: &[PathBuf],
+        reply_to: Option<String>,
+        ttl: Option<u64>,
+    ) -> Result<Plan> {
         let mut attachments = Vec::new();
         for path in files {
             attachments.push(super::attach::read(path)?);
@@ -297,16 +339,21 @@ impl Sender {
         let parsed: JsonLine = serde_json::from_str(line)
             .map_err(anyhow::Error::from)
             .context(Fail(Exit::Usage, format!("stdin line {n}: not a message")))
-            .hint(r#"each line is {"to":["bob"],"body":"…","files":["a.png"],"ttl":"2d"}"#)?;
+            .hint(r#"each line is {"to":["bob"],"body":"…","files":["a.png"],"ttl":"2d"} (or "group":"ops" for "to")"#)?;
         let ttl = match parsed.ttl.as_deref() {
             Some(t) => Some(
                 parse_duration(t).context(Fail(Exit::Usage, format!("stdin line {n}: bad ttl")))?,
             ),
             None => self.default_ttl,
         };
-        let plan = self
-            .plan(&parsed.to, parsed.body, &parsed.files, parsed.reply_to, ttl)
-            .with_context(|| format!("stdin line {n}"))?;
+        let plan = match &parsed.group {
+            Some(g) if parsed.to.is_empty() => {
+                self.plan_group(g, parsed.body, &parsed.files, parsed.reply_to, ttl)
+            }
+            Some(_) => Err(fail(Exit::Usage, "a line has both \"to\" and \"group\"")),
+            None => self.plan(&parsed.to, parsed.body, &parsed.files, parsed.reply_to, ttl),
+        }
+        .with_context(|| format!("stdin line {n}"))?;
         Ok(Some(self.prepare(plan)?))
     }
 

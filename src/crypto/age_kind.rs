@@ -155,6 +155,40 @@ pub(crate) fn decrypt_limited(
     Ok(plaintext)
 }
 
+/// My identity, trying first the stanzas `first` names for a header of that many: in a
+/// file for many recipients each stanza costs an X25519 agreement to try, and a group's
+/// sender orders them so a member can guess where theirs is. Any other stanza is still
+/// tried after those, so a wrong guess costs only time.
+pub(crate) struct FirstTry<'a> {
+    pub(crate) id: &'a x25519::Identity,
+    pub(crate) first: &'a super::StanzaOrder,
+}
+
+impl age::Identity for FirstTry<'_> {
+    fn unwrap_stanza(
+        &self,
+        stanza: &age_core::format::Stanza,
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        self.id.unwrap_stanza(stanza)
+    }
+
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[age_core::format::Stanza],
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        for &i in self
+            .first
+            .get(&stanzas.len())
+            .map_or(&[][..], Vec::as_slice)
+        {
+            if let Some(found) = stanzas.get(i).and_then(|s| self.id.unwrap_stanza(s)) {
+                return Some(found);
+            }
+        }
+        stanzas.iter().find_map(|s| self.id.unwrap_stanza(s))
+    }
+}
+
 /// Encrypts `secret` with an age scrypt passphrase recipient, ASCII-armored.
 pub(crate) fn protect(secret: &[u8], passphrase: &str) -> Result<Vec<u8>> {
     if passphrase.is_empty() {

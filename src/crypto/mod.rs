@@ -20,7 +20,10 @@ use zeroize::Zeroizing;
 
 use pgp_kind::PgpCert;
 
-pub use seal::{Opened, Sealed, open, open_limited, seal};
+pub use seal::{Opened, Sealed, open, open_limited, open_ordered, seal};
+
+/// For an age file of N recipient stanzas (the key), the stanza indexes to try first.
+pub type StanzaOrder = std::collections::HashMap<usize, Vec<usize>>;
 
 /// Domain-separation prefix for card signatures.
 pub const CARD_DOMAIN: &[u8] = b"pigeon-card-v1\n";

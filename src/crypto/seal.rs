@@ -97,41 +97,57 @@ pub fn seal(
         .sign(MSG_DOMAIN, inner)
         .context("could not sign the message")?;
     let frame = build_frame(inner, card, &sig)?;
-    let mut out = Vec::new();
-
-    let age_idx: Vec<usize> = (0..recipients.len())
-        .filter(|&i| recipients[i].kind() == Kind::Age)
-        .collect();
-    if !age_idx.is_empty() {
+    let idx = |kind: Kind| -> Vec<usize> {
+        (0..recipients.len())
+            .filter(|&i| recipients[i].kind() == kind)
+            .collect()
+    };
+    let (age_idx, pgp_idx) = (idx(Kind::Age), idx(Kind::Pgp));
+    let seal_age = || -> Result<Option<Sealed>> {
+        if age_idx.is_empty() {
+            return Ok(None);
+        }
         let keys: Vec<_> = age_idx
             .iter()
             .filter_map(|&i| recipients[i].age_recipient_key())
             .collect();
         let ciphertext = age_kind::encrypt(&keys, &frame, armor)
             .context("could not encrypt to the age recipients")?;
-        out.push(Sealed {
+        Ok(Some(Sealed {
             kind: Kind::Age,
-            recipients: age_idx,
+            recipients: age_idx.clone(),
             ciphertext,
-        });
-    }
-
-    let pgp_idx: Vec<usize> = (0..recipients.len())
-        .filter(|&i| recipients[i].kind() == Kind::Pgp)
-        .collect();
-    if !pgp_idx.is_empty() {
+        }))
+    };
+    let seal_pgp = || -> Result<Option<Sealed>> {
+        if pgp_idx.is_empty() {
+            return Ok(None);
+        }
         let certs: Vec<_> = pgp_idx
             .iter()
             .filter_map(|&i| recipients[i].pgp_cert())
             .collect();
         let ciphertext = pgp_kind::encrypt(&certs, me.pgp_cert(), &frame, armor)
             .context("could not encrypt to the OpenPGP recipients")?;
-        out.push(Sealed {
+        Ok(Some(Sealed {
             kind: Kind::Pgp,
-            recipients: pgp_idx,
+            recipients: pgp_idx.clone(),
             ciphertext,
-        });
-    }
+        }))
+    };
+    // Every recipient costs a key agreement: for a large mixed group (a hundred members)
+    // the two kinds are sealed on two cores at once.
+    let (age, pgp) =
+        if age_idx.len() + pgp_idx.len() >= 16 && !age_idx.is_empty() && !pgp_idx.is_empty() {
+            std::thread::scope(|s| {
+                let pgp = s.spawn(seal_pgp);
+                let age = seal_age();
+                (age, pgp.join().expect("pgp sealing thread"))
+            })
+        } else {
+            (seal_age(), seal_pgp())
+        };
+    let out: Vec<Sealed> = [age?, pgp?].into_iter().flatten().collect();
     Ok(out)
 }
 
@@ -143,7 +159,13 @@ pub(crate) fn decrypt_raw(
     ciphertext: &[u8],
     known_pgp: &[PublicIdentity],
 ) -> Result<(Zeroizing<Vec<u8>>, Option<String>)> {
-    decrypt_raw_limited(me, ciphertext, known_pgp, super::MAX_PLAINTEXT)
+    decrypt_raw_limited(
+        me,
+        ciphertext,
+        known_pgp,
+        super::MAX_PLAINTEXT,
+        &Default::default(),
+    )
 }
 
 /// [`decrypt_raw`], refusing (without reading further) a plaintext over `limit` bytes.
@@ -152,6 +174,7 @@ fn decrypt_raw_limited(
     ciphertext: &[u8],
     known_pgp: &[PublicIdentity],
     limit: usize,
+    first: &super::StanzaOrder,
 ) -> Result<(Zeroizing<Vec<u8>>, Option<String>)> {
     if age_kind::looks_like_age(ciphertext) {
         let id = me.age_identity().ok_or_else(|| {
@@ -161,7 +184,11 @@ fn decrypt_raw_limited(
             )
         })?;
         Ok((
-            Zeroizing::new(age_kind::decrypt_limited(id, ciphertext, limit)?),
+            Zeroizing::new(age_kind::decrypt_limited(
+                &age_kind::FirstTry { id, first },
+                ciphertext,
+                limit,
+            )?),
             None,
         ))
     } else if pgp_kind::looks_like_pgp(ciphertext) {
@@ -199,8 +226,19 @@ pub fn open_limited(
     known_pgp: &[PublicIdentity],
     limit: usize,
 ) -> Result<Opened> {
+    open_ordered(me, ciphertext, known_pgp, limit, &Default::default())
+}
+
+/// [`open_limited`], an age identity trying the stanzas `first` names before the others.
+pub fn open_ordered(
+    me: &SecretIdentity,
+    ciphertext: &[u8],
+    known_pgp: &[PublicIdentity],
+    limit: usize,
+    first: &super::StanzaOrder,
+) -> Result<Opened> {
     let limit = limit.min(super::MAX_PLAINTEXT);
-    let (plaintext, signer) = decrypt_raw_limited(me, ciphertext, known_pgp, limit)?;
+    let (plaintext, signer) = decrypt_raw_limited(me, ciphertext, known_pgp, limit, first)?;
     match parse_frame(&plaintext)? {
         Some(opened) => Ok(opened),
         None => Ok(Opened::Foreign {

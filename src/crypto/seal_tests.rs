@@ -180,3 +180,28 @@ fn garbage_is_not_openable() {
         assert!(open(&p1, data, &[]).is_err());
     }
 }
+
+#[test]
+fn a_stanza_guess_is_tried_first_and_a_wrong_one_still_opens() {
+    let from = SecretIdentity::generate(Kind::Age, "s").unwrap();
+    let many: Vec<SecretIdentity> = (0..6)
+        .map(|i| SecretIdentity::generate(Kind::Age, &format!("m{i}")).unwrap())
+        .collect();
+    let publics: Vec<PublicIdentity> = many.iter().map(|m| m.public()).collect();
+    let refs: Vec<&PublicIdentity> = publics.iter().collect();
+    let sealed = seal(&from, &refs, INNER, CARD, false).unwrap();
+    assert_eq!(sealed.len(), 1, "sealed once for all six");
+    let ct = &sealed[0].ciphertext;
+    for (i, m) in many.iter().enumerate() {
+        for guess in [i, (i + 1) % 6] {
+            let order = StanzaOrder::from([(6, vec![guess]), (5, vec![0])]);
+            match open_ordered(m, ct, &[], MAX_PLAINTEXT, &order).unwrap() {
+                Opened::Pigeon { inner, .. } => assert_eq!(inner, INNER),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    let outsider = SecretIdentity::generate(Kind::Age, "x").unwrap();
+    let order = StanzaOrder::from([(6, vec![0, 1, 2, 9])]);
+    assert!(open_ordered(&outsider, ct, &[], MAX_PLAINTEXT, &order).is_err());
+}

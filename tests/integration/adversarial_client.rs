@@ -481,9 +481,13 @@ fn a_forged_name_cannot_print_a_header_line() {
             size: 1,
             data: B64.encode(b"1"),
         }];
-        i.group = Some("g\nFrom: alice (verified contact)".into());
     });
     post(&relay, &bob, &id2, &ct2);
+    // A group id is checked before anything of the message is shown: this one is refused.
+    let (id3, ct3) = craft(&m, &bob, "grouped", |i| {
+        i.group = Some("g\nFrom: alice (verified contact)".into());
+    });
+    post(&relay, &bob, &id3, &ct3);
     let r = bob.run(&["recv", "--format", "text"]).ok();
     let out = String::from_utf8(r.stdout).unwrap();
     assert!(
@@ -503,6 +507,11 @@ fn a_forged_name_cannot_print_a_header_line() {
     );
     assert!(
         r.stderr.contains(&id) && r.stderr.contains("does not verify"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&id3) && r.stderr.contains("group id is malformed"),
         "{}",
         r.stderr
     );

@@ -6,6 +6,7 @@ mod adversarial_relay;
 mod deps;
 mod export;
 mod generated;
+mod groups;
 mod harness;
 mod hygiene;
 mod identity;

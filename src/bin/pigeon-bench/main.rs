@@ -8,6 +8,7 @@
 
 mod baseline;
 mod export;
+mod group;
 mod http;
 mod load;
 mod report;
@@ -41,6 +42,8 @@ enum Cmd {
     HttpServe(baseline::HttpServeArgs),
     /// Fills an archive through the store API and times `pigeon export` on it
     Export(export::ExportArgs),
+    /// A group of many members over several relays: send --group, send --json, recv
+    Group(group::GroupArgs),
     /// Builds the markdown report from the JSON lines of a run
     Report(report::ReportArgs),
     /// Publishes fresh signed cards to a tracker, then looks them up
@@ -55,6 +58,7 @@ fn main() {
         Cmd::SqliteBaseline(a) => baseline::sqlite(&a),
         Cmd::HttpServe(a) => baseline::http_serve(&a),
         Cmd::Export(a) => export::run(&a),
+        Cmd::Group(a) => group::run(&a),
         Cmd::Report(a) => report::run(&a),
         Cmd::Tracker(a) => tracker::run(&a),
     };

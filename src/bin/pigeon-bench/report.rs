@@ -311,6 +311,7 @@ fn render(a: &ReportArgs, r: &HashMap<String, Value>) -> String {
     }
     crate::export::rows(r, &mut row);
     crate::tracker::rows(r, &mut row);
+    crate::group::rows(r, &mut row);
 
     let _ = writeln!(
         s,

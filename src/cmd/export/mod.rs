@@ -39,8 +39,12 @@ trait Format {
     }
 }
 
-pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, mut args: ExportArgs) -> Result<Exit> {
     let contacts = Contacts::open(&ctx.home);
+    // A group by my name for it, or its id (messages carry the id).
+    if let Some(g) = &args.group {
+        args.group = Some(crate::group::Groups::open(&ctx.home).id_of(g)?);
+    }
     let plan = plan::plan(args, &contacts, now())?;
     // My name for my own messages; an archive without an identity still exports.
     let me = IdentityMeta::load(&ctx.home)

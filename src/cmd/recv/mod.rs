@@ -62,6 +62,8 @@ struct Receiver {
     cards: CardCache,
     /// Senders looked up among the contacts in this run, by fingerprint and claimed name.
     senders: HashMap<(String, String), Sender>,
+    /// The groups I am in: membership messages change them, group messages are checked.
+    groups: crate::group::Groups,
 }
 
 pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
@@ -101,6 +103,10 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
                 .or(cfg.recv.files_dir)
                 .unwrap_or_else(|| ctx.home.files_dir()),
             from_contacts_only: args.from_contacts_only,
+            group: match &args.group {
+                Some(g) => Some(crate::group::Groups::open(&ctx.home).filter_key(g)?),
+                None => None,
+            },
         },
         keep: args.keep,
         keep_for,
@@ -115,6 +121,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         not_handed: Vec::new(),
         cards: CardCache::default(),
         senders: HashMap::new(),
+        groups: crate::group::Groups::open(&ctx.home),
     };
     // What an earlier run archived but did not hand over (it crashed, or --exec failed).
     r.hand_over_undelivered()?;
@@ -276,6 +283,7 @@ impl Receiver {
                 self.held += 1;
                 Ok(false)
             }
+            Handed::OtherGroup => Ok(false),
             Handed::Failed => {
                 self.exec_failed.insert(key.clone());
                 Ok(false)

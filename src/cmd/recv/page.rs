@@ -24,6 +24,8 @@ use crate::wire::StoredEnvelope;
 /// and acknowledged, even in the middle of a page.
 const BATCH_BYTES: usize = 8 << 20;
 
+mod group;
+
 /// A message that passed every check, with its attachments decoded.
 pub(super) struct Accepted {
     v: Box<Verified>,
@@ -81,6 +83,7 @@ impl Receiver {
                     Ok(a) => self.conflict(a, &batch.ids)?,
                     Err(e) => Verdict::Refused(e),
                 };
+                let verdict = self.group_rules(verdict)?;
                 match verdict {
                     Verdict::Replay => {}
                     Verdict::New(a) => {
@@ -218,11 +221,12 @@ impl Receiver {
     fn open_all(&self, envs: &[StoredEnvelope]) -> Vec<Result<Unsealed>> {
         let (id, known_pgp, cards) = (&self.id, &self.known_pgp, &self.cards);
         let limit = self.max_plaintext;
+        let first = self.stanza_order();
         let open = |e: &StoredEnvelope| -> Result<Unsealed> {
             let ct = B64
                 .decode(&e.payload)
                 .context("the payload is not base64")?;
-            message::unseal_with(id, known_pgp, &ct, cards, limit)
+            message::unseal_ordered(id, known_pgp, &ct, cards, limit, &first)
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if envs.len() < 2 || cores == 1 {
@@ -272,6 +276,7 @@ impl Receiver {
             })
             .collect();
         let msg = message_json(&v.inner, &sender, &v.card_json, Some(received), &files);
+        let msg = self.group_view(&v, msg)?;
         let row = Archived {
             id: v.inner.id.clone(),
             direction: "in".into(),

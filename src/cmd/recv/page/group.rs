@@ -1,0 +1,161 @@
+//! Group rules in `recv`: a `membership` message is applied to the group I hold only when
+//! `crate::group::apply` says it follows (from an admin, the next version, lists that follow
+//! from the change); a group message must come from a current member of a group I am in.
+//! Whatever fails is a rejected message, never shown as good.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::{Accepted, Verdict};
+use crate::cmd::recv::Receiver;
+use crate::error::{Exit, fail};
+use crate::group::{self, Applied, Change, Status};
+use crate::keys::card::verify_pinned_card;
+use crate::message::Verified;
+use crate::output::one_line;
+use crate::wire::{Membership, is_message_id};
+
+impl Receiver {
+    /// Applies the group rules to a message that passed its own checks. Errors are local
+    /// (the group files); a message that breaks a rule comes back `Refused`.
+    pub(super) fn group_rules(&mut self, verdict: Verdict) -> Result<Verdict> {
+        let Verdict::New(a) = verdict else {
+            return Ok(verdict);
+        };
+        let refuse = |msg: String| Ok(Verdict::Refused(fail(Exit::Crypto, msg)));
+        let inner = &a.v.inner;
+        let Some(gid) = inner.group.clone() else {
+            if inner.kind == "membership" {
+                return refuse("a membership message names no group".into());
+            }
+            return Ok(Verdict::New(a));
+        };
+        if !is_message_id(&gid) {
+            return refuse("the group id is malformed".into());
+        }
+        let held = self.groups.get_shared(&gid)?;
+        if inner.kind != "membership" {
+            return match &held {
+                None => refuse(format!("a message to group {gid}, which I am not in")),
+                Some(g) if g.status != Status::Member => refuse(format!(
+                    "a message to group {}, which I am no longer in",
+                    one_line(&g.name)
+                )),
+                Some(g) if !g.is_member(&inner.from) => refuse(format!(
+                    "a message to group {} from {}, who is not a member",
+                    one_line(&g.name),
+                    inner.from
+                )),
+                Some(_) => Ok(Verdict::New(a)),
+            };
+        }
+        let m: Membership = match serde_json::from_str(&inner.body) {
+            Ok(m) => m,
+            Err(e) => return refuse(format!("the membership message is malformed: {e}")),
+        };
+        if m.group != gid {
+            return refuse("the membership names another group than its message".into());
+        }
+        let me = self.id.meta.fingerprint.clone();
+        let check =
+            |card: &Value| -> Result<String> { Ok(verify_pinned_card(card)?.0.fingerprint) };
+        match group::apply(held.as_deref(), &me, &inner.from, &inner.id, &m, &check) {
+            Ok(Applied::Again) => Ok(Verdict::New(a)),
+            Ok(Applied::Next(g)) => {
+                self.groups.save(&g)?;
+                self.warn_unknown_joiners(&a, &m, held.is_none(), &g.name)?;
+                Ok(Verdict::New(a))
+            }
+            Err(e) => Ok(Verdict::Refused(e)),
+        }
+    }
+
+    /// Everyone sees when someone they never pinned joins, so they can stop talking:
+    /// said on stderr even under `--quiet` (the record says `"known":false` too).
+    fn warn_unknown_joiners(
+        &self,
+        a: &Accepted,
+        m: &Membership,
+        new: bool,
+        name: &str,
+    ) -> Result<()> {
+        if Change::parse(&m.change) != Some(Change::Added) {
+            return Ok(());
+        }
+        let me = &self.id.meta.fingerprint;
+        let who: Vec<&String> = if new {
+            m.members.iter().map(|x| &x.fingerprint).collect()
+        } else {
+            m.subjects.iter().collect()
+        };
+        let mut unknown = Vec::new();
+        for fp in who {
+            if fp == me || *fp == a.v.inner.from || self.contacts.by_fingerprint(fp)?.is_some() {
+                continue;
+            }
+            let claimed = m
+                .members
+                .iter()
+                .find(|x| &x.fingerprint == fp)
+                .and_then(|x| x.card["name"].as_str())
+                .unwrap_or("?");
+            unknown.push(format!("{:?} ({fp})", one_line(claimed)));
+        }
+        let Some(first) = unknown.first() else {
+            return Ok(());
+        };
+        // A newcomer to a large group would get a line per member: one line says it all.
+        let msg = match (new, unknown.len()) {
+            (false, _) => unknown
+                .iter()
+                .map(|u| format!("the newcomer {u} has a key you have never pinned"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            (true, 1) => format!("the member {first} has a key you have never pinned"),
+            (true, n) => format!(
+                "{n} members have keys you have never pinned (`pigeon group show` lists \
+                 them): {}{}",
+                unknown[..n.min(3)].join(", "),
+                if n > 3 { ", …" } else { "" }
+            ),
+        };
+        self.warn(&format!("WARNING: group {}: {msg}", one_line(name)), false);
+        Ok(())
+    }
+
+    /// Where my age stanza probably is in a group message (nothing known on an error: a
+    /// guess only saves time).
+    pub(super) fn stanza_order(&self) -> std::sync::Arc<crate::crypto::StanzaOrder> {
+        self.groups
+            .stanza_order(&self.id.meta.fingerprint)
+            .unwrap_or_default()
+    }
+
+    /// The JSON shown for a group message: `group` (the id) and `group_name` (mine), and
+    /// for a membership change the `{"type":"membership",…}` record instead of a message.
+    pub(super) fn group_view(&self, v: &Verified, msg: Value) -> Result<Value> {
+        let Some(gid) = &v.inner.group else {
+            return Ok(msg);
+        };
+        let name = self
+            .groups
+            .get_shared(gid)?
+            .map(|g| g.name.clone())
+            .unwrap_or_default();
+        if v.inner.kind != "membership" {
+            let mut msg = msg;
+            msg["group_name"] = json!(name);
+            return Ok(msg);
+        }
+        let m: Membership = serde_json::from_str(&v.inner.body)?;
+        let me = &self.id.meta.fingerprint;
+        let mut view =
+            crate::cmd::group::view::membership(&self.contacts, me, &m, &name, &v.inner.from)?;
+        for k in ["id", "from", "to", "ts", "received", "kind", "card"] {
+            if let Some(x) = msg.get(k) {
+                view[k] = x.clone();
+            }
+        }
+        Ok(view)
+    }
+}
