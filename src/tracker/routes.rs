@@ -27,6 +27,9 @@ const DEFAULT_PAGE: u64 = 100;
 const MAX_PAGE: u64 = 1000;
 /// Longest relay URL taken from an announcement.
 const MAX_URL: usize = 256;
+/// Relays taken from one card into the relay list: anyone can sign cards listing hundreds
+/// of made-up relays, and the list is what newcomers pick from.
+pub const MAX_CARD_RELAYS: usize = 16;
 
 #[derive(Clone)]
 struct S {
@@ -111,6 +114,7 @@ pub fn accept(t: &Tracker, raw: &[u8], fp: Option<&str>) -> Result<NewCard, ApiE
             .relays
             .into_iter()
             .filter(|u| u.len() <= MAX_URL && crate::relay::names::check_public_url(u).is_ok())
+            .take(MAX_CARD_RELAYS)
             .collect(),
         bytes: bytes.to_vec(),
     })

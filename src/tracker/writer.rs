@@ -288,12 +288,18 @@ impl State {
                 self.relays_seen.clear();
             }
             self.relays_seen.insert(url.clone(), now);
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO relays (url, source, seen) VALUES (?1, 'card', ?2)
-                     ON CONFLICT (url) DO UPDATE SET seen = max(seen, ?2)",
-                )?
+            let known = self
+                .conn
+                .prepare_cached("UPDATE relays SET seen = max(seen, ?2) WHERE url = ?1")?
                 .execute(params![url, now as i64])?;
+            // The list is bounded for cards as for announcements; the card is stored anyway.
+            if known == 0 && self.relay_count()? < MAX_RELAYS {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO relays (url, source, seen) VALUES (?1, 'card', ?2)",
+                    )?
+                    .execute(params![url, now as i64])?;
+            }
         }
         Ok(StoreOutcome::Stored(c.seq))
     }
@@ -315,16 +321,19 @@ impl State {
         if known > 0 {
             return Ok(Some(false));
         }
-        let count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM relays", [], |r| r.get(0))?;
-        if count >= MAX_RELAYS {
+        if self.relay_count()? >= MAX_RELAYS {
             return Ok(None);
         }
         self.conn
             .prepare_cached("INSERT INTO relays (url, source, seen) VALUES (?1, 'announce', ?2)")?
             .execute(params![url, now])?;
         Ok(Some(true))
+    }
+
+    fn relay_count(&self) -> rusqlite::Result<i64> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM relays")?
+            .query_row([], |r| r.get(0))
     }
 
     fn sweep(&mut self) -> rusqlite::Result<u64> {

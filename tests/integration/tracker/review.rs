@@ -1,0 +1,27 @@
+//! Attacks found in review of the tracker server, each with the rule that stops it.
+
+use pigeon::keys::card::sign_card;
+
+use super::{T, identity, person};
+
+/// Anyone can sign a card listing hundreds of made-up relays; the relay list newcomers
+/// pick from takes only a few from each card (the card itself is stored as signed).
+#[test]
+fn one_card_cannot_fill_the_relay_list() {
+    let t = T::start(&[]);
+    let (spammer, _) = person("spammer", "age");
+    let id = identity(&spammer);
+    let mut card = id.card().unwrap();
+    card.relays = (0..100)
+        .map(|i| format!("http://spam{i}.example:7447"))
+        .collect();
+    card.seq += 1;
+    sign_card(&mut card, &id.secret).unwrap();
+    let text = serde_json::to_string(&card).unwrap();
+    let r = t.publish(&text);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(t.get(&format!("/v1/cards/{}", card.fingerprint)).text, text);
+    let relays = t.get("/v1/relays");
+    let n = relays.body["relays"].as_array().unwrap().len();
+    assert!((1..=16).contains(&n), "{n} relays listed: {}", relays.text);
+}
