@@ -25,3 +25,35 @@ fn one_card_cannot_fill_the_relay_list() {
     let n = relays.body["relays"].as_array().unwrap().len();
     assert!((1..=16).contains(&n), "{n} relays listed: {}", relays.text);
 }
+
+/// A name with a zero-width character prints as the held name but would be another key on
+/// the tracker: refused as a name, so nobody can sit beside `alice` looking like her.
+#[test]
+fn an_invisible_character_does_not_make_a_look_alike_name() {
+    let t = T::start(&[]);
+    let (_alice, card) = person("alice", "age");
+    assert_eq!(t.publish(&card).status, 201);
+    let (mallory, _) = person("mallory", "age");
+    let id = identity(&mallory);
+    for name in [
+        "alice\u{200B}",
+        "al\u{00AD}ice",
+        "alice\u{FE0F}",
+        "\u{2060}alice",
+    ] {
+        let mut c = id.card().unwrap();
+        c.name = name.into();
+        c.seq += 1;
+        sign_card(&mut c, &id.secret).unwrap();
+        let r = t.publish(&serde_json::to_string(&c).unwrap());
+        assert_eq!(r.status, 400, "{name:?}: {}", r.text);
+        assert_eq!(r.body["error"]["code"], "bad_card", "{name:?}");
+    }
+    let page = t.get("/v1/cards?after=0");
+    assert_eq!(
+        page.body["cards"].as_array().unwrap().len(),
+        1,
+        "{}",
+        page.text
+    );
+}
