@@ -64,3 +64,40 @@ fn a_name_differing_only_by_case_is_the_pinned_contact_not_a_new_one() {
     assert_eq!(got[0]["body"], "for alice", "{got:?}");
     assert!(mallory.run(&["recv"]).ok().stdout.is_empty());
 }
+
+/// A card naming a relay both in `relays` and in `draining` means "do not post there"; the
+/// sender following a move after a failed delivery must not post there either.
+#[test]
+fn following_a_move_never_posts_to_a_draining_relay() {
+    let (mut a, b, c) = (Relay::start(), Relay::start(), Relay::start());
+    let t = tracker();
+    let (alice, bob) = (User::new(), User::new());
+    alice.keygen("alice", "age");
+    alice.run(&["relay", "add", &a.url]).ok();
+    bob.keygen("bob", "age");
+    bob.add_contact(&card(&alice));
+    let id = pigeon::keys::Identity::load(&pigeon::home::Home::at(alice.dir.path()), None).unwrap();
+    let mut moved = id.card().unwrap();
+    moved.relays = vec![b.url.clone(), c.url.clone()];
+    moved.draining = vec![b.url.clone()];
+    moved.seq += 1;
+    pigeon::keys::card::sign_card(&mut moved, &id.secret).unwrap();
+    let text = serde_json::to_string(&moved).unwrap();
+    let put = crate::harness::put(
+        &format!("{}/v1/cards/{}", t.url, moved.fingerprint),
+        text.as_bytes(),
+    );
+    assert_eq!(put.status, 201, "{}", put.text);
+    a.stop();
+    let sent = bob
+        .run(&["send", "--to", "alice", "moved", "--tracker", &t.url])
+        .ok()
+        .one();
+    let relays: Vec<&str> = sent["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["relay"].as_str().unwrap())
+        .collect();
+    assert_eq!(relays, [a.url.as_str(), c.url.as_str()], "{sent}");
+}
