@@ -207,6 +207,11 @@ async fn put_card(
             "name_taken",
             "another identity holds this name here; choose another name (pigeon keygen --name)",
         )),
+        StoreOutcome::Full => Err(ApiErr::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "quota",
+            "this tracker holds as many cards as it keeps; try another tracker",
+        )),
         StoreOutcome::Failed(e) => Err(ApiErr::unavailable(e)),
     }
 }

@@ -57,3 +57,28 @@ fn an_invisible_character_does_not_make_a_look_alike_name() {
         page.text
     );
 }
+
+/// Identities cost nothing to make: the tracker holds at most `--max-cards` cards, refuses
+/// a new identity past it, and still takes a newer card of one it holds.
+#[test]
+fn the_card_table_is_bounded() {
+    let t = T::start(&["--max-cards", "2"]);
+    let (alice, a) = person("alice", "age");
+    let (_bob, b) = person("bob", "age");
+    let (_carol, c) = person("carol", "age");
+    assert_eq!(t.publish(&a).status, 201);
+    assert_eq!(t.publish(&b).status, 201);
+    let full = t.publish(&c);
+    assert_eq!(full.status, 507, "{}", full.text);
+    assert_eq!(full.body["error"]["code"], "quota");
+    assert_eq!(t.get("/v1/names/carol").status, 404);
+    alice
+        .run(&["relay", "add", "http://relay.example:7447"])
+        .ok();
+    let newer = super::card_of(&alice);
+    assert_eq!(
+        t.publish(&newer).status,
+        201,
+        "a held identity still updates"
+    );
+}
