@@ -82,3 +82,32 @@ fn the_card_table_is_bounded() {
         "a held identity still updates"
     );
 }
+
+/// A peer that takes connections and never answers (the adversary) holds no other peer's
+/// mirror up: a card published here reaches the good peer by push at once, not after the
+/// hung peer's timeout.
+#[test]
+fn a_peer_that_never_answers_does_not_hold_up_the_others() {
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_url = format!("http://{}", hung.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in hung.incoming() {
+            held.push(s);
+        }
+    });
+    let good = T::start(&[]);
+    let t = T::start(&["--peer", &hung_url, "--peer", &good.proc.url]);
+    let (_alice, alice) = person("alice", "age");
+    assert_eq!(t.publish(&alice).status, 201);
+    let path = format!("/v1/cards/{}", super::fingerprint(&alice));
+    // Well under the 30 s a request to the hung peer takes to time out.
+    assert!(
+        crate::harness::eventually(std::time::Duration::from_secs(10), || good
+            .get(&path)
+            .status
+            == 200),
+        "the good peer got alice's card by push; log:\n{}",
+        t.proc.stderr()
+    );
+}
