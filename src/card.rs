@@ -148,6 +148,14 @@ fn parse(value: &Value) -> Result<(Card, PublicIdentity)> {
     if card.type_ != "card" {
         anyhow::bail!("type is {:?}, not \"card\"", card.type_);
     }
+    // A later version may mean its fields differently: read as v1, it could be misread.
+    if card.v != wire::V {
+        anyhow::bail!(
+            "card version {} is not supported (this pigeon reads version {})",
+            card.v,
+            wire::V
+        );
+    }
     check_card_name(&card.name)?;
     let kind = Kind::parse(&card.kind).with_context(|| format!("unknown kind {:?}", card.kind))?;
     let key: [u8; 32] = hex::decode(&card.mailbox_key)

@@ -111,3 +111,20 @@ fn a_peer_that_never_answers_does_not_hold_up_the_others() {
         t.proc.stderr()
     );
 }
+
+/// A card of a version this pigeon does not know is refused, not read as version 1 (its
+/// fields may mean something else), signed or not.
+#[test]
+fn a_card_of_an_unknown_version_is_refused() {
+    let t = T::start(&[]);
+    let (alice, _) = person("alice", "age");
+    let id = identity(&alice);
+    let mut c = id.card().unwrap();
+    c.v = 2;
+    sign_card(&mut c, &id.secret).unwrap();
+    let r = t.publish(&serde_json::to_string(&c).unwrap());
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "bad_card");
+    assert!(r.text.contains("version 2"), "{}", r.text);
+    assert_eq!(t.get("/v1/names/alice").status, 404);
+}
