@@ -113,11 +113,35 @@ pub fn accept(t: &Tracker, raw: &[u8], fp: Option<&str>) -> Result<NewCard, ApiE
         relays: card
             .relays
             .into_iter()
-            .filter(|u| u.len() <= MAX_URL && crate::relay::names::check_public_url(u).is_ok())
+            .filter(|u| listable(u).is_ok())
             .take(MAX_CARD_RELAYS)
             .collect(),
         bytes: bytes.to_vec(),
     })
+}
+
+/// Whether a relay URL may go on the list newcomers pick from: a relay's base URL, not too
+/// long, and not an unspecified address (`http://0.0.0.0:7447` is where a relay listens,
+/// never where anyone reaches it).
+fn listable(url: &str) -> Result<(), String> {
+    if url.len() > MAX_URL {
+        return Err("the URL is too long".into());
+    }
+    crate::relay::names::check_public_url(url)?;
+    let auth = wire::url_authority(url);
+    let host = match auth.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => auth.split(':').next().unwrap_or(""),
+    };
+    if host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified())
+    {
+        return Err(format!(
+            "{url:?} is an unspecified address: announce the URL clients reach the relay by (--public-url)"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the body names kind `pgp` (a guess, only for where to check it: the check
@@ -350,10 +374,7 @@ async fn announce(
         )));
     }
     let url = a.url.trim_end_matches('/').to_string();
-    if url.len() > MAX_URL {
-        return Err(ApiErr::bad("the URL is too long"));
-    }
-    crate::relay::names::check_public_url(&url).map_err(|e| ApiErr::bad(&e))?;
+    listable(&url).map_err(|e| ApiErr::bad(&e))?;
     match s.t.writer.announce(url).await {
         Ok(Some(new)) => {
             s.t.metrics.announced.inc();

@@ -128,3 +128,38 @@ fn a_card_of_an_unknown_version_is_refused() {
     assert!(r.text.contains("version 2"), "{}", r.text);
     assert_eq!(t.get("/v1/names/alice").status, 404);
 }
+
+/// `http://0.0.0.0:7447` is where a relay listens, never where anyone reaches it: not on
+/// the list newcomers pick from, announced or named in a card.
+#[test]
+fn an_unspecified_address_is_not_listed() {
+    let t = T::start(&[]);
+    for url in ["http://0.0.0.0:7447", "http://[::]:7447", "https://0.0.0.0"] {
+        let body = serde_json::json!({"v": 1, "url": url}).to_string();
+        let r = crate::harness::reply(
+            crate::harness::agent()
+                .post(t.url("/v1/relays"))
+                .header("content-type", "application/json")
+                .send(body.as_bytes()),
+        );
+        assert_eq!(r.status, 400, "{url}: {}", r.text);
+    }
+    let (alice, _) = person("alice", "age");
+    let id = identity(&alice);
+    let mut c = id.card().unwrap();
+    c.relays = vec![
+        "http://0.0.0.0:7447".into(),
+        "http://relay.example:7447".into(),
+    ];
+    c.seq += 1;
+    sign_card(&mut c, &id.secret).unwrap();
+    assert_eq!(t.publish(&serde_json::to_string(&c).unwrap()).status, 201);
+    let relays = t.get("/v1/relays");
+    assert_eq!(
+        relays.body["relays"],
+        serde_json::json!([{"url": "http://relay.example:7447", "source": "card",
+            "seen": relays.body["relays"][0]["seen"]}]),
+        "{}",
+        relays.text
+    );
+}
