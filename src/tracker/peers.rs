@@ -150,7 +150,8 @@ pub async fn pull(t: &Tracker, peer: &str) -> Result<u64, String> {
         }
         cursor = page.next;
         t.writer.set_cursor(peer.to_string(), cursor).await;
-        if (n as u64) < PAGE {
+        // A page may be short because of its size in bytes: only an empty one is the end.
+        if n == 0 {
             break;
         }
     }

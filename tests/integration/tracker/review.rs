@@ -163,3 +163,60 @@ fn an_unspecified_address_is_not_listed() {
         relays.text
     );
 }
+
+/// Cards may be 64 KiB each: a page of a thousand would be 64 MiB of the tracker's memory
+/// per request. A page stops after 1 MiB, and the cursor brings the rest.
+#[test]
+fn a_page_of_cards_is_bounded_in_bytes() {
+    let t = T::start(&["--rate", "0"]);
+    let mut fps = Vec::new();
+    for i in 0..20 {
+        let (u, _) = person(&format!("big{i}"), "age");
+        let id = identity(&u);
+        let mut c = id.card().unwrap();
+        // 60 KiB of relay URLs: signed, so stored and served as they are.
+        c.relays = (0..240)
+            .map(|j| format!("http://r{j:03}.{}.example:7447", "x".repeat(220)))
+            .collect();
+        c.seq += 1;
+        sign_card(&mut c, &id.secret).unwrap();
+        let r = t.publish(&serde_json::to_string(&c).unwrap());
+        assert_eq!(r.status, 201, "{}", r.text);
+        fps.push(c.fingerprint);
+    }
+    let first = t.get("/v1/cards?after=0&limit=1000");
+    assert_eq!(first.status, 200);
+    let n = first.body["cards"].as_array().unwrap().len();
+    assert!(
+        first.text.len() < (1 << 20) + 70_000,
+        "{} bytes",
+        first.text.len()
+    );
+    assert!((1..20).contains(&n), "{n} cards in one page");
+    let mut seen: Vec<String> = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = t.get(&format!("/v1/cards?after={after}&limit=1000"));
+        let cards = page.body["cards"].as_array().unwrap().clone();
+        if cards.is_empty() {
+            break;
+        }
+        seen.extend(
+            cards
+                .iter()
+                .map(|c| c["fingerprint"].as_str().unwrap().into()),
+        );
+        after = page.body["next"].as_u64().unwrap();
+    }
+    assert_eq!(seen, fps, "every card, once, in arrival order");
+    // A peer pulling this tracker takes every page in one round (a short page is not the
+    // end), not one page per --pull-interval.
+    let b = T::start(&["--peer", &t.proc.url, "--pull-interval", "1h"]);
+    let last = format!("/v1/cards/{}", fps[19]);
+    assert!(
+        crate::harness::eventually(std::time::Duration::from_secs(20), || b.get(&last).status
+            == 200),
+        "the peer pulled every page; log:\n{}",
+        b.proc.stderr()
+    );
+}
