@@ -43,6 +43,12 @@ fn a_name_differing_only_by_case_is_the_pinned_contact_not_a_new_one() {
         .run(&["tracker", "announce", "--tracker", &t.url])
         .ok();
 
+    // Looking only: the stranger's card is printed, with the key change said.
+    let look = bob
+        .run(&["tracker", "lookup", "Alice", "--tracker", &t.url])
+        .ok();
+    assert!(look.stderr.contains("KEY CHANGE"), "{}", look.stderr);
+    assert!(look.stderr.contains(&fp(&ca)), "{}", look.stderr);
     let kc = bob
         .run(&["tracker", "lookup", "Alice", "--add", "--tracker", &t.url])
         .code(4);
