@@ -2321,7 +2321,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__tracker__subcmd__serve)
-            opts="-q -h --listen --db --peer --pull-interval --max-card --password-file --on-event --rate --max-connections --max-connections-per-source --max-failures --lockout --public-url --trusted-proxy --quiet --help"
+            opts="-q -h --listen --db --peer --pull-interval --max-card --max-cards --password-file --on-event --rate --max-connections --max-connections-per-source --max-failures --lockout --public-url --trusted-proxy --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2344,6 +2344,10 @@ _pigeon() {
                     return 0
                     ;;
                 --max-card)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

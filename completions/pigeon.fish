@@ -219,6 +219,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_s
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l peer -d 'Another tracker to mirror cards with (repeatable): its cards are pulled at start and every --pull-interval, and every card stored here is pushed to it. Each is verified' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l pull-interval -d 'How often peers are pulled [default: 5m]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-card -d 'Largest card accepted, in bytes [default: 65536]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-cards -d 'Cards held at most; past it a card of a new identity is refused (507) until expired cards are swept, while known identities still update theirs [default: 1000000]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l password-file -d 'Publishing a card needs this password (read from the file)' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r

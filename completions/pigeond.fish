@@ -74,6 +74,7 @@ complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l db -d 'The t
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l peer -d 'Another tracker to mirror cards with (repeatable): its cards are pulled at start and every --pull-interval, and every card stored here is pushed to it. Each is verified' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l pull-interval -d 'How often peers are pulled [default: 5m]' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-card -d 'Largest card accepted, in bytes [default: 65536]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-cards -d 'Cards held at most; past it a card of a new identity is refused (507) until expired cards are swept, while known identities still update theirs [default: 1000000]' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l password-file -d 'Publishing a card needs this password (read from the file)' -r -F
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r

@@ -35,10 +35,9 @@ pub fn check_card_name(name: &str) -> Result<()> {
     if n == 0 || n > MAX_CARD_NAME {
         anyhow::bail!("the name must be 1 to {MAX_CARD_NAME} characters long (it has {n})");
     }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| crate::output::is_unsafe_char(c) || c.is_whitespace() && c != ' ')
-    {
+    if let Some(c) = name.chars().find(|&c| {
+        crate::output::is_unsafe_char(c) || c.is_whitespace() && c != ' ' || is_invisible(c)
+    }) {
         anyhow::bail!(
             "the name contains the character U+{:04X}, which is not allowed in a name",
             c as u32
@@ -48,6 +47,31 @@ pub fn check_card_name(name: &str) -> Result<()> {
         anyhow::bail!("the name starts or ends with a space");
     }
     Ok(())
+}
+
+/// Unicode's default-ignorable code points (zero-width spaces and joiners, soft hyphen,
+/// variation selectors, fillers, tags): they print as nothing, so `alice` followed by one
+/// would look like `alice` while being another name on a tracker.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// Why a card was refused, for servers that answer each reason with its own code.
@@ -123,6 +147,14 @@ fn parse(value: &Value) -> Result<(Card, PublicIdentity)> {
     let card: Card = serde_json::from_value(value.clone()).context("missing or bad fields")?;
     if card.type_ != "card" {
         anyhow::bail!("type is {:?}, not \"card\"", card.type_);
+    }
+    // A later version may mean its fields differently: read as v1, it could be misread.
+    if card.v != wire::V {
+        anyhow::bail!(
+            "card version {} is not supported (this pigeon reads version {})",
+            card.v,
+            wire::V
+        );
     }
     check_card_name(&card.name)?;
     let kind = Kind::parse(&card.kind).with_context(|| format!("unknown kind {:?}", card.kind))?;

@@ -591,6 +591,10 @@ pub struct TrackerServeArgs {
     /// Largest card accepted, in bytes [default: 65536]
     #[arg(long, value_name = "BYTES", env = "PIGEON_TRACKER_MAX_CARD")]
     pub max_card: Option<u64>,
+    /// Cards held at most; past it a card of a new identity is refused (507) until expired
+    /// cards are swept, while known identities still update theirs [default: 1000000]
+    #[arg(long, value_name = "N", env = "PIGEON_TRACKER_MAX_CARDS")]
+    pub max_cards: Option<u64>,
     /// Publishing a card needs this password (read from the file)
     #[arg(long, value_name = "FILE", env = "PIGEON_TRACKER_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,

@@ -31,13 +31,14 @@ struct FileTracker {
     peers: Option<Vec<String>>,
     pull_interval: Option<Secs>,
     max_card: Option<u64>,
+    max_cards: Option<u64>,
 }
 
 fn load_file(ctx: &Ctx) -> Result<(config::FileServe, FileTracker)> {
     let cfg = crate::config::Config::load(&ctx.home)?;
     let mut table = cfg.tracker.serve;
     let mut own = toml::Table::new();
-    for key in ["peers", "pull_interval", "max_card"] {
+    for key in ["peers", "pull_interval", "max_card", "max_cards"] {
         if let Some(v) = table.remove(key) {
             own.insert(key.into(), v);
         }
@@ -91,6 +92,7 @@ pub fn serve(ctx: &Ctx, a: &TrackerServeArgs) -> Result<Exit> {
     if t.max_card == 0 {
         return Err(fail(Exit::Usage, "--max-card must be at least 1"));
     }
+    t.max_cards = a.max_cards.or(own.max_cards).unwrap_or(t.max_cards);
     // The body limit of a tracker alone is the card limit: larger bodies are refused
     // before they are read.
     cfg.max_body = t.max_card;

@@ -38,6 +38,9 @@ pub fn run(ctx: &Ctx, cmd: TrackerCommand) -> Result<Exit> {
             let trackers = urls(&cfg, &trackers)?;
             let found = find(ctx, &client, &trackers, &Query::parse(&query))?;
             not_older_than_pinned(ctx, &found)?;
+            if !add {
+                warn_other_key(ctx, &query, &found)?;
+            }
             // Pinned before anything is printed: a refused card is not printed either.
             let pinned = match add {
                 true => Some(pin(ctx, &found, as_name.as_deref())?),
@@ -137,6 +140,25 @@ fn not_older_than_pinned(ctx: &Ctx, found: &Found) -> Result<()> {
             ))
             .hint("the tracker is out of date or replaying an old card; nothing was changed");
         }
+    }
+    Ok(())
+}
+
+/// A name pinned here to another key than the card found for it: the card is printed (it
+/// is what the tracker holds) but not as if it were the contact's; `--add` would refuse it.
+fn warn_other_key(ctx: &Ctx, query: &str, found: &Found) -> Result<()> {
+    if let Query::Name(name) = Query::parse(query)
+        && let Some(c) = Contacts::open(&ctx.home).find(&name)?
+        && c.fingerprint != found.card.fingerprint
+    {
+        eprintln!(
+            "pigeon: {}",
+            crate::output::one_line(&format!(
+                "KEY CHANGE: {} is pinned to {} but tracker {} holds {name} for key {}: \
+                 not your contact (--add refuses it)",
+                c.name, c.fingerprint, found.tracker, found.card.fingerprint
+            ))
+        );
     }
     Ok(())
 }

@@ -99,10 +99,11 @@ impl Contacts {
         Ok(out)
     }
 
-    /// A contact by exact name, else by fingerprint (or a unique prefix of 8+ digits).
+    /// A contact by name (exact, else the one equal but for case), else by fingerprint (or
+    /// a unique prefix of 8+ digits).
     pub fn find(&self, key: &str) -> Result<Option<Contact>> {
         let all = self.list()?;
-        if let Some(c) = all.iter().find(|c| c.name == key) {
+        if let Some(c) = by_name(&all, key) {
             return Ok(Some(c.clone()));
         }
         let fp = normalize_fingerprint(key);
@@ -228,7 +229,7 @@ impl Contacts {
     }
 
     fn find_by_name(&self, name: &str) -> Result<Option<Contact>> {
-        Ok(self.list()?.into_iter().find(|c| c.name == name))
+        Ok(by_name(&self.list()?, name).cloned())
     }
 
     pub fn remove(&self, key: &str) -> Result<Contact> {
@@ -258,4 +259,14 @@ impl Contacts {
         self.save(&c)?;
         Ok(c)
     }
+}
+
+/// The contact called `name`: exactly, else equal but for case. Trackers hold names
+/// case-folded, so `Alice` from a tracker is the `alice` pinned here, and a card for it
+/// with another key is a key change, not a second contact pinned silently.
+fn by_name<'a>(all: &'a [Contact], name: &str) -> Option<&'a Contact> {
+    all.iter().find(|c| c.name == name).or_else(|| {
+        let folded = name.to_lowercase();
+        all.iter().find(|c| c.name.to_lowercase() == folded)
+    })
 }

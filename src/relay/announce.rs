@@ -17,13 +17,16 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn announcer(app: Arc<App>, addr: SocketAddr) {
     // The URL clients use: the first public one, else the bound address (only useful on a
-    // LAN or in tests).
-    let url = app
-        .cfg
-        .public_urls
-        .first()
-        .cloned()
-        .unwrap_or_else(|| netinfo::url(addr));
+    // LAN or in tests); bound to all interfaces, a local address of this host, since
+    // `0.0.0.0` reaches nobody (trackers refuse it).
+    let Some(url) = (app.cfg.public_urls.first().cloned())
+        .or_else(|| netinfo::join_urls(addr).into_iter().next())
+    else {
+        eprintln!(
+            "pigeon relay: not announcing to trackers: no --public-url and no local address found"
+        );
+        return;
+    };
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -41,6 +41,8 @@ pub struct TrackerConfig {
     pub pull_interval: Duration,
     /// Largest card accepted, in bytes.
     pub max_card: u64,
+    /// Cards held at most (anyone can make identities; the disk is not theirs to fill).
+    pub max_cards: u64,
     /// Read-only connections serving lookups.
     pub readers: usize,
 }
@@ -52,6 +54,7 @@ impl TrackerConfig {
             peers: Vec::new(),
             pull_interval: Duration::from_secs(300),
             max_card: 64 << 10,
+            max_cards: 1_000_000,
             readers: 4,
         }
     }
@@ -129,7 +132,7 @@ pub struct Running {
 /// `plumbing.mailboxes` is false (then `plumbing.db` is the tracker's file too), else beside
 /// the relay.
 pub async fn start(plumbing: RelayConfig, cfg: TrackerConfig) -> Result<Running> {
-    let (writer, writer_thread) = Writer::start(&cfg.db)?;
+    let (writer, writer_thread) = Writer::start(&cfg.db, cfg.max_cards)?;
     let readers = Readers::open(&cfg.db, cfg.readers)?;
     let (push_tx, push_rx) = if cfg.peers.is_empty() {
         (None, None)

@@ -39,50 +39,74 @@ fn base(peer: &str) -> &str {
     peer.trim_end_matches('/')
 }
 
-/// Pushes stored cards to every peer as they come.
+/// Pushes stored cards to every peer as they come, each peer on its own queue: a peer
+/// that is slow or hangs holds up only its own pushes (its queue full, the cards wait for
+/// its next pull of this tracker), never those to the other peers.
 pub async fn pusher(t: Arc<Tracker>, mut rx: mpsc::Receiver<(String, Vec<u8>)>) {
-    let agent = agent();
-    while let Some((fp, bytes)) = rx.recv().await {
-        for peer in t.cfg.peers.clone() {
-            let (agent, bytes, fp) = (agent.clone(), bytes.clone(), fp.clone());
-            let url = format!("{}/v1/cards/{fp}", base(&peer));
-            let sent = tokio::task::spawn_blocking(move || {
-                agent
-                    .put(&url)
-                    .header("content-type", "application/json")
-                    .send(&bytes[..])
-                    .map(|r| r.status().as_u16())
-                    .map_err(|e| format!("{url}: {e}"))
-            })
-            .await;
-            match sent {
-                // 409 is a peer that already has this card or a newer one: not an error.
-                Ok(Ok(200 | 201 | 409)) => t.metrics.pushed.inc(),
-                Ok(Ok(status)) => {
-                    t.metrics.peer_errors.inc();
-                    eprintln!("pigeon tracker: pushing a card to {peer}: HTTP {status}");
-                }
-                Ok(Err(e)) => {
-                    t.metrics.peer_errors.inc();
-                    eprintln!("pigeon tracker: pushing a card: {e}");
-                }
-                Err(_) => {}
-            }
+    // Held here: when this task is aborted (shutdown), the set aborts the peers' tasks.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut queues = Vec::new();
+    for peer in t.cfg.peers.clone() {
+        let (tx, prx) = mpsc::channel(1024);
+        queues.push(tx);
+        tasks.spawn(push_to(t.clone(), peer, prx));
+    }
+    while let Some(card) = rx.recv().await {
+        for q in &queues {
+            let _ = q.try_send(card.clone());
         }
     }
 }
 
-/// Pulls every peer at start and every `pull_interval`.
+async fn push_to(t: Arc<Tracker>, peer: String, mut rx: mpsc::Receiver<(String, Vec<u8>)>) {
+    let agent = agent();
+    while let Some((fp, bytes)) = rx.recv().await {
+        let agent = agent.clone();
+        let url = format!("{}/v1/cards/{fp}", base(&peer));
+        let sent = tokio::task::spawn_blocking(move || {
+            agent
+                .put(&url)
+                .header("content-type", "application/json")
+                .send(&bytes[..])
+                .map(|r| r.status().as_u16())
+                .map_err(|e| format!("{url}: {e}"))
+        })
+        .await;
+        match sent {
+            // 409 is a peer that already has this card or a newer one: not an error.
+            Ok(Ok(200 | 201 | 409)) => t.metrics.pushed.inc(),
+            Ok(Ok(status)) => {
+                t.metrics.peer_errors.inc();
+                eprintln!("pigeon tracker: pushing a card to {peer}: HTTP {status}");
+            }
+            Ok(Err(e)) => {
+                t.metrics.peer_errors.inc();
+                eprintln!("pigeon tracker: pushing a card: {e}");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Pulls every peer at start and every `pull_interval`, each on its own schedule so a
+/// slow peer delays only its own mirror.
 pub async fn puller(t: Arc<Tracker>) {
+    // Held here: when this task is aborted (shutdown), the set aborts the peers' tasks.
+    let mut tasks = tokio::task::JoinSet::new();
+    for peer in t.cfg.peers.clone() {
+        tasks.spawn(pull_every(t.clone(), peer));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn pull_every(t: Arc<Tracker>, peer: String) {
     let mut tick = tokio::time::interval(t.cfg.pull_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        for peer in t.cfg.peers.clone() {
-            if let Err(e) = pull(&t, &peer).await {
-                t.metrics.peer_errors.inc();
-                eprintln!("pigeon tracker: pulling {peer}: {e}");
-            }
+        if let Err(e) = pull(&t, &peer).await {
+            t.metrics.peer_errors.inc();
+            eprintln!("pigeon tracker: pulling {peer}: {e}");
         }
     }
 }
@@ -126,7 +150,8 @@ pub async fn pull(t: &Tracker, peer: &str) -> Result<u64, String> {
         }
         cursor = page.next;
         t.writer.set_cursor(peer.to_string(), cursor).await;
-        if (n as u64) < PAGE {
+        // A page may be short because of its size in bytes: only an empty one is the end.
+        if n == 0 {
             break;
         }
     }

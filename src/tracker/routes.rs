@@ -27,6 +27,9 @@ const DEFAULT_PAGE: u64 = 100;
 const MAX_PAGE: u64 = 1000;
 /// Longest relay URL taken from an announcement.
 const MAX_URL: usize = 256;
+/// Relays taken from one card into the relay list: anyone can sign cards listing hundreds
+/// of made-up relays, and the list is what newcomers pick from.
+pub const MAX_CARD_RELAYS: usize = 16;
 
 #[derive(Clone)]
 struct S {
@@ -110,10 +113,35 @@ pub fn accept(t: &Tracker, raw: &[u8], fp: Option<&str>) -> Result<NewCard, ApiE
         relays: card
             .relays
             .into_iter()
-            .filter(|u| u.len() <= MAX_URL && crate::relay::names::check_public_url(u).is_ok())
+            .filter(|u| listable(u).is_ok())
+            .take(MAX_CARD_RELAYS)
             .collect(),
         bytes: bytes.to_vec(),
     })
+}
+
+/// Whether a relay URL may go on the list newcomers pick from: a relay's base URL, not too
+/// long, and not an unspecified address (`http://0.0.0.0:7447` is where a relay listens,
+/// never where anyone reaches it).
+fn listable(url: &str) -> Result<(), String> {
+    if url.len() > MAX_URL {
+        return Err("the URL is too long".into());
+    }
+    crate::relay::names::check_public_url(url)?;
+    let auth = wire::url_authority(url);
+    let host = match auth.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => auth.split(':').next().unwrap_or(""),
+    };
+    if host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified())
+    {
+        return Err(format!(
+            "{url:?} is an unspecified address: announce the URL clients reach the relay by (--public-url)"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the body names kind `pgp` (a guess, only for where to check it: the check
@@ -202,6 +230,11 @@ async fn put_card(
             StatusCode::CONFLICT,
             "name_taken",
             "another identity holds this name here; choose another name (pigeon keygen --name)",
+        )),
+        StoreOutcome::Full => Err(ApiErr::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "quota",
+            "this tracker holds as many cards as it keeps; try another tracker",
         )),
         StoreOutcome::Failed(e) => Err(ApiErr::unavailable(e)),
     }
@@ -341,10 +374,7 @@ async fn announce(
         )));
     }
     let url = a.url.trim_end_matches('/').to_string();
-    if url.len() > MAX_URL {
-        return Err(ApiErr::bad("the URL is too long"));
-    }
-    crate::relay::names::check_public_url(&url).map_err(|e| ApiErr::bad(&e))?;
+    listable(&url).map_err(|e| ApiErr::bad(&e))?;
     match s.t.writer.announce(url).await {
         Ok(Some(new)) => {
             s.t.metrics.announced.inc();

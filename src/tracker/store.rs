@@ -83,7 +83,13 @@ pub fn holder(conn: &Connection, name: &str) -> rusqlite::Result<Option<(String,
     .optional()
 }
 
-/// Up to `limit` live cards that arrived after `after`, with the cursor to continue from.
+/// Bytes of cards in one page at most (past the first card): cards may be 64 KiB each,
+/// and a thousand of them per request, many requests at once, would be the tracker's
+/// memory; a client continues from `next`.
+pub const MAX_PAGE_BYTES: usize = 1 << 20;
+
+/// Up to `limit` live cards that arrived after `after`, and no more than
+/// [`MAX_PAGE_BYTES`], with the cursor to continue from.
 pub fn page(conn: &Connection, after: u64, limit: u64) -> rusqlite::Result<(Vec<Vec<u8>>, u64)> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT bytes, arrival FROM cards WHERE arrival > ?1 AND {LIVE} ORDER BY arrival LIMIT ?3"
@@ -93,8 +99,13 @@ pub fn page(conn: &Connection, after: u64, limit: u64) -> rusqlite::Result<(Vec<
     let rows = stmt.query_map(params![after as i64, now(), limit as i64], |r| {
         Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
     })?;
+    let mut total = 0;
     for row in rows {
         let (bytes, arrival) = row?;
+        total += bytes.len();
+        if total > MAX_PAGE_BYTES && !cards.is_empty() {
+            break;
+        }
         cards.push(bytes);
         next = arrival as u64;
     }

@@ -47,6 +47,8 @@ pub enum StoreOutcome {
     Stale(u64),
     /// The name is held by another fingerprint.
     NameTaken,
+    /// A new fingerprint, and the tracker holds as many cards as it keeps.
+    Full,
     Failed(String),
 }
 
@@ -65,7 +67,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(path: &std::path::Path) -> Result<(Writer, JoinHandle<()>)> {
+    /// `max_cards`: cards held at most; a new fingerprint past it is refused until the
+    /// sweep frees room (a card replacing its own older one is always taken).
+    pub fn start(path: &std::path::Path, max_cards: u64) -> Result<(Writer, JoinHandle<()>)> {
         let conn = store::open_rw(path)?;
         let arrival: i64 = conn.query_row(
             "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'cards'), 0)",
@@ -73,9 +77,11 @@ impl Writer {
             |r| r.get(0),
         )?;
         let mut state = State {
+            cards: count_cards(&conn)?,
             conn,
             arrival: arrival as u64,
             relays_seen: HashMap::new(),
+            max_cards,
         };
         let (tx, mut rx) = mpsc::channel::<Op>(4096);
         let handle = std::thread::Builder::new()
@@ -150,6 +156,9 @@ enum Pending {
 struct State {
     conn: Connection,
     arrival: u64,
+    /// Cards held (kept in step with the table, recounted after a rollback).
+    cards: u64,
+    max_cards: u64,
     /// When each relay named in cards was last written (a rolled-back commit only delays
     /// an update by the hour).
     relays_seen: HashMap<String, u64>,
@@ -196,6 +205,9 @@ impl State {
         }
         if let Some(e) = err {
             let _ = self.conn.execute_batch("ROLLBACK");
+            if let Ok(n) = count_cards(&self.conn) {
+                self.cards = n;
+            }
             eprintln!("pigeon tracker: {e}");
             for p in pending {
                 match p {
@@ -247,6 +259,12 @@ impl State {
         if holder.as_ref().is_some_and(|h| *h != c.fp) {
             return Ok(StoreOutcome::NameTaken);
         }
+        if held.is_none() {
+            if self.cards >= self.max_cards {
+                return Ok(StoreOutcome::Full);
+            }
+            self.cards += 1;
+        }
         if let Some((arrival, _, _, old_name)) = &held {
             self.conn
                 .prepare_cached("DELETE FROM cards WHERE arrival = ?1")?
@@ -288,12 +306,18 @@ impl State {
                 self.relays_seen.clear();
             }
             self.relays_seen.insert(url.clone(), now);
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO relays (url, source, seen) VALUES (?1, 'card', ?2)
-                     ON CONFLICT (url) DO UPDATE SET seen = max(seen, ?2)",
-                )?
+            let known = self
+                .conn
+                .prepare_cached("UPDATE relays SET seen = max(seen, ?2) WHERE url = ?1")?
                 .execute(params![url, now as i64])?;
+            // The list is bounded for cards as for announcements; the card is stored anyway.
+            if known == 0 && self.relay_count()? < MAX_RELAYS {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO relays (url, source, seen) VALUES (?1, 'card', ?2)",
+                    )?
+                    .execute(params![url, now as i64])?;
+            }
         }
         Ok(StoreOutcome::Stored(c.seq))
     }
@@ -315,10 +339,7 @@ impl State {
         if known > 0 {
             return Ok(Some(false));
         }
-        let count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM relays", [], |r| r.get(0))?;
-        if count >= MAX_RELAYS {
+        if self.relay_count()? >= MAX_RELAYS {
             return Ok(None);
         }
         self.conn
@@ -327,12 +348,19 @@ impl State {
         Ok(Some(true))
     }
 
+    fn relay_count(&self) -> rusqlite::Result<i64> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM relays")?
+            .query_row([], |r| r.get(0))
+    }
+
     fn sweep(&mut self) -> rusqlite::Result<u64> {
         let now = now();
         let n = self.conn.execute(
             "DELETE FROM cards WHERE expires IS NOT NULL AND expires < ?1",
             [now as i64],
         )?;
+        self.cards = self.cards.saturating_sub(n as u64);
         self.conn.execute(
             "DELETE FROM names WHERE fp NOT IN (SELECT fp FROM cards)",
             [],
@@ -358,4 +386,9 @@ fn fail(op: Op, e: &str) {
         Op::Sweep(r) => drop(r.send(Err(e))),
         Op::Cursor(..) | Op::Stop => {}
     }
+}
+
+fn count_cards(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT count(*) FROM cards", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
 }

@@ -199,7 +199,11 @@ impl Sender {
                     self.failed = self.failed.saturating_sub(1);
                 }
             }
-            for relay in relays.iter().filter(|r| !tried.contains(&r.as_str())) {
+            // Never a relay the card also lists as draining, as for a first delivery.
+            for relay in relays
+                .iter()
+                .filter(|r| !tried.contains(&r.as_str()) && !draining.contains(r))
+            {
                 let mut row = first.clone();
                 row.relay = relay.clone();
                 row.attempts = 0;

@@ -3,6 +3,7 @@
 
 mod mirror;
 mod mounted;
+mod review;
 mod rules;
 
 use pigeon::home::Home;

@@ -5,3 +5,4 @@ mod fake;
 mod hostile;
 mod migration;
 mod real;
+mod review;
