@@ -2,9 +2,11 @@
 //! `send --retry` (and every later send) can finish it with the same envelope id.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
+use sha2::{Digest as _, Sha256};
 
 use super::{Archived, Store};
 use crate::wire::Envelope;
@@ -50,17 +52,35 @@ impl Store {
         }
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO outbox (id, relay, mailbox, recipient, envelope, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO outbox (id, relay, mailbox, recipient, envelope, created, ekey)
+                 VALUES (?1, ?2, ?3, ?4, '', ?5, ?6)",
             )?;
+            let mut body = tx.prepare_cached(
+                "INSERT OR IGNORE INTO outbox_envelopes (hash, envelope) VALUES (?1, ?2)",
+            )?;
+            // Each distinct envelope is serialised and written once, however many mailboxes
+            // it goes to: a group message's deliveries share one or two.
+            let mut keys: HashMap<(&str, usize), Vec<(&Envelope, [u8; 32])>> = HashMap::new();
             for r in rows {
+                let e = &r.envelope;
+                let same = keys.entry((e.id.as_str(), e.payload.len())).or_default();
+                let key = match same.iter().find(|(o, _)| *o == e) {
+                    Some((_, k)) => *k,
+                    None => {
+                        let json = serde_json::to_string(e)?;
+                        let k: [u8; 32] = Sha256::digest(json.as_bytes()).into();
+                        body.execute(params![k.as_slice(), json])?;
+                        same.push((e, k));
+                        k
+                    }
+                };
                 stmt.execute(params![
                     r.id,
                     r.relay,
                     r.mailbox,
                     r.recipient,
-                    serde_json::to_string(&r.envelope)?,
-                    r.created as i64
+                    r.created as i64,
+                    key.as_slice()
                 ])?;
             }
         }
@@ -74,7 +94,7 @@ impl Store {
     pub fn outbox_due(&self, now: u64, default_ttl: u64) -> Result<Vec<OutboxRow>> {
         select_rows(
             &self.conn,
-            "created + coalesce(json_extract(envelope, '$.ttl'), ?2) <= ?1",
+            &format!("created + coalesce(json_extract({ENVELOPE}, '$.ttl'), ?2) <= ?1"),
             params![now as i64, default_ttl as i64],
         )
     }
@@ -125,11 +145,22 @@ impl Store {
                     Some(e) => again.execute(params![row.id, row.relay, row.mailbox, e])?,
                 };
             }
+            // An envelope goes with its last delivery. The table holds only what is still
+            // pending, so the scan is short.
+            tx.prepare_cached(
+                "DELETE FROM outbox_envelopes WHERE NOT EXISTS
+                 (SELECT 1 FROM outbox WHERE outbox.ekey = outbox_envelopes.hash)",
+            )?
+            .execute([])?;
         }
         tx.commit()?;
         Ok(())
     }
 }
+
+/// A row's envelope JSON in SQL, shared or inline.
+const ENVELOPE: &str = "coalesce((SELECT e.envelope FROM outbox_envelopes e
+     WHERE e.hash = outbox.ekey), outbox.envelope)";
 
 fn select_rows(
     conn: &rusqlite::Connection,
@@ -137,7 +168,7 @@ fn select_rows(
     params: impl rusqlite::Params,
 ) -> Result<Vec<OutboxRow>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, relay, mailbox, recipient, envelope, attempts, created FROM outbox
+        "SELECT id, relay, mailbox, recipient, {ENVELOPE}, attempts, created FROM outbox
          WHERE {filter} ORDER BY created, rowid"
     ))?;
     let rows = stmt.query_map(params, |r| {
@@ -152,14 +183,24 @@ fn select_rows(
         ))
     })?;
     let mut out = Vec::new();
+    // Parsed once per distinct envelope: the rows of one group message share it.
+    let mut parsed: Option<(String, Envelope)> = None;
     for row in rows {
         let (id, relay, mailbox, recipient, env, attempts, created) = row?;
+        let envelope = match &parsed {
+            Some((json, e)) if *json == env => e.clone(),
+            _ => {
+                let e: Envelope = serde_json::from_str(&env)?;
+                parsed = Some((env, e.clone()));
+                e
+            }
+        };
         out.push(OutboxRow {
             id,
             relay,
             mailbox,
             recipient,
-            envelope: serde_json::from_str(&env)?,
+            envelope,
             attempts: attempts as u32,
             created: created as u64,
         });
