@@ -21,6 +21,8 @@ use commit::State;
 
 mod commit;
 #[cfg(test)]
+mod shared_tests;
+#[cfg(test)]
 mod tests;
 
 /// Operations taken in one transaction, at most.
