@@ -233,4 +233,100 @@ mod tests {
         assert_eq!(row(Some(3600)).envelope_now(9999).ttl, Some(1));
         assert_eq!(row(None).envelope_now(9999).ttl, None);
     }
+
+    fn row(id: &str, mailbox: &str, payload: &str) -> OutboxRow {
+        OutboxRow {
+            id: id.into(),
+            relay: "http://r".into(),
+            mailbox: mailbox.into(),
+            recipient: mailbox.into(),
+            envelope: Envelope {
+                v: 1,
+                id: id.into(),
+                payload: payload.into(),
+                ttl: Some(3600),
+            },
+            attempts: 0,
+            created: 1000,
+        }
+    }
+
+    fn count(s: &Store, sql: &str) -> i64 {
+        s.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn an_envelope_for_many_mailboxes_is_kept_once_until_its_last_delivery() {
+        let mut s = Store::in_memory().unwrap();
+        let big = "A".repeat(20_000);
+        // One message, two key kinds: two envelopes under one id, five deliveries.
+        let rows = vec![
+            row("m1", "a", &big),
+            row("m1", "b", &big),
+            row("m1", "c", &big),
+            row("m1", "d", "pgp"),
+            row("m1", "e", "pgp"),
+        ];
+        s.outbox_add(&[], &rows).unwrap();
+        assert_eq!(count(&s, "SELECT count(*) FROM outbox_envelopes"), 2);
+        assert!(count(&s, "SELECT sum(length(envelope)) FROM outbox") == 0);
+        let pending = s.outbox_pending().unwrap();
+        assert_eq!(pending.len(), 5);
+        for (p, r) in pending.iter().zip(&rows) {
+            assert_eq!((&p.mailbox, &p.envelope), (&r.mailbox, &r.envelope));
+        }
+        assert_eq!(s.outbox_due(1000 + 3600, 60).unwrap().len(), 5);
+        assert!(s.outbox_due(1000 + 3599, 60).unwrap().is_empty());
+        let done: Vec<(&OutboxRow, Option<String>)> = vec![
+            (&pending[0], None),
+            (&pending[1], None),
+            (&pending[3], None),
+            (&pending[4], Some("later".into())),
+        ];
+        s.outbox_results(&done, &[]).unwrap();
+        assert_eq!(count(&s, "SELECT count(*) FROM outbox_envelopes"), 2);
+        let left = s.outbox_pending().unwrap();
+        assert_eq!(left.len(), 2);
+        assert_eq!(left[0].envelope.payload, big);
+        assert_eq!(left[1].attempts, 1);
+        let done: Vec<_> = left.iter().map(|r| (r, None)).collect();
+        s.outbox_results(&done, &[]).unwrap();
+        assert_eq!(count(&s, "SELECT count(*) FROM outbox_envelopes"), 0);
+    }
+
+    #[test]
+    fn an_archive_of_schema_4_keeps_its_queued_envelopes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.sqlite");
+        let c = rusqlite::Connection::open(&p).unwrap();
+        for m in &super::super::MIGRATIONS[..4] {
+            c.execute_batch(m).unwrap();
+        }
+        c.pragma_update(None, "user_version", 4).unwrap();
+        c.pragma_update(None, "application_id", super::super::APPLICATION_ID)
+            .unwrap();
+        let old = row("old", "a", "aGk=");
+        c.execute(
+            "INSERT INTO outbox (id, relay, mailbox, recipient, envelope, created)
+             VALUES ('old', 'http://r', 'a', 'a', ?1, 1000)",
+            params![serde_json::to_string(&old.envelope).unwrap()],
+        )
+        .unwrap();
+        drop(c);
+        let mut s = Store::open(&p).unwrap();
+        assert_eq!(s.version().unwrap(), super::super::MIGRATIONS.len());
+        s.outbox_add(&[], &[row("new", "a", "bmV3"), row("new", "b", "bmV3")])
+            .unwrap();
+        let pending = s.outbox_pending().unwrap();
+        let got: Vec<(&str, &str)> = pending
+            .iter()
+            .map(|r| (r.id.as_str(), r.envelope.payload.as_str()))
+            .collect();
+        assert_eq!(got, [("old", "aGk="), ("new", "bmV3"), ("new", "bmV3")]);
+        assert_eq!(s.outbox_due(1000 + 3600, 60).unwrap().len(), 3);
+        let done: Vec<_> = pending.iter().map(|r| (r, None)).collect();
+        s.outbox_results(&done, &[]).unwrap();
+        assert!(s.outbox_pending().unwrap().is_empty());
+        assert_eq!(count(&s, "SELECT count(*) FROM outbox_envelopes"), 0);
+    }
 }
