@@ -19,7 +19,18 @@ use super::storage;
 use super::writer::NewEnvelope;
 use crate::wire::{self, BatchResult, FanoutReply, FanoutRequest};
 
-pub(super) async fn fanout(
+/// The endpoint, unless the operator turned it off (`fanout = false` in `[serve]`): then
+/// the relay answers it 404 like one that predates it, and clients send batches.
+pub(super) fn routes(on: bool) -> axum::Router<Arc<App>> {
+    let r = axum::Router::new();
+    if on {
+        r.route("/v1/fanout", axum::routing::post(fanout))
+    } else {
+        r
+    }
+}
+
+async fn fanout(
     State(app): State<Arc<App>>,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
@@ -64,8 +75,13 @@ pub(super) async fn fanout(
             Ok(env) => {
                 let ok: Vec<[u8; 32]> =
                     hashes.iter().filter_map(|h| h.as_ref().ok().copied()).collect();
-                let payload = Arc::try_unwrap(env.payload).unwrap_or_else(|p| (*p).clone());
-                decoded.extend(NewEnvelope::fan_out(&ok, env.id, env.ttl, payload));
+                if ok.len() > 1 {
+                    let payload = Arc::try_unwrap(env.payload).unwrap_or_else(|p| (*p).clone());
+                    decoded.extend(NewEnvelope::fan_out(&ok, env.id, env.ttl, payload));
+                } else {
+                    // One mailbox: inline, as a batch item would be.
+                    decoded.push(env);
+                }
                 results.extend(hashes.into_iter().map(|h| h.err().map(|e| e.as_batch_result())));
             }
             Err(e) => {

@@ -39,7 +39,9 @@ pub fn router(app: Arc<App>) -> Router {
         // A tracker alone: what is mounted beside brings its own /v1/info.
         return common.with_state(app);
     }
+    let fanout = app.cfg.fanout;
     super::web::routes(app.cfg.web)
+        .merge(super::fanout::routes(fanout))
         .merge(common)
         .route(
             "/v1/mailboxes/{mbox}",
@@ -48,7 +50,6 @@ pub fn router(app: Arc<App>) -> Router {
                 .delete(mailbox::delete),
         )
         .route("/v1/batch", post(batch))
-        .route("/v1/fanout", post(super::fanout::fanout))
         .route("/v1/info", get(info))
         .with_state(app)
 }
