@@ -68,7 +68,11 @@ fn post_to_relay(
         // The same envelope as the one before goes once in a fanout request; a relay
         // without fanout that finds the batch too large splits it (413, below).
         let env = deliveries[i].2;
-        let size = if prev == Some(env) { 0 } else { env.payload.len() };
+        let size = if prev == Some(env) {
+            0
+        } else {
+            env.payload.len()
+        };
         prev = Some(env);
         if !chunk.is_empty() && (chunk.len() >= MAX_ITEMS || bytes + size > MAX_BYTES) {
             post_chunk(client, relay, token, deliveries, &chunk, &mut out);

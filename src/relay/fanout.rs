@@ -15,9 +15,9 @@ use super::App;
 use super::limits::Peer;
 use super::reply::{ApiErr, json, read_body};
 use super::routes::{ITEMS_PER_TOKEN, admit, decode_envelope, mailbox_hash, store};
-use super::storage;
 use super::writer::NewEnvelope;
 use crate::wire::{self, BatchResult, FanoutReply, FanoutRequest};
+use rusqlite::Connection;
 
 /// The endpoint, unless the operator turned it off (`fanout = false` in `[serve]`): then
 /// the relay answers it 404 like one that predates it, and clients send batches.
@@ -68,13 +68,19 @@ async fn fanout(
             item.mailboxes.iter().map(|m| mailbox_hash(m)).collect();
         // Decoded once for all its mailboxes; the first valid mailbox stands in for them.
         let Some(first) = hashes.iter().find_map(|h| h.as_ref().ok().copied()) else {
-            results.extend(hashes.into_iter().map(|h| h.err().map(|e| e.as_batch_result())));
+            results.extend(
+                hashes
+                    .into_iter()
+                    .map(|h| h.err().map(|e| e.as_batch_result())),
+            );
             continue;
         };
         match decode_envelope(&app, first, item.envelope) {
             Ok(env) => {
-                let ok: Vec<[u8; 32]> =
-                    hashes.iter().filter_map(|h| h.as_ref().ok().copied()).collect();
+                let ok: Vec<[u8; 32]> = hashes
+                    .iter()
+                    .filter_map(|h| h.as_ref().ok().copied())
+                    .collect();
                 if ok.len() > 1 {
                     let payload = Arc::try_unwrap(env.payload).unwrap_or_else(|p| (*p).clone());
                     decoded.extend(NewEnvelope::fan_out(&ok, env.id, env.ttl, payload));
@@ -82,7 +88,11 @@ async fn fanout(
                     // One mailbox: inline, as a batch item would be.
                     decoded.push(env);
                 }
-                results.extend(hashes.into_iter().map(|h| h.err().map(|e| e.as_batch_result())));
+                results.extend(
+                    hashes
+                        .into_iter()
+                        .map(|h| h.err().map(|e| e.as_batch_result())),
+                );
             }
             Err(e) => {
                 let r = e.as_batch_result();
@@ -106,7 +116,7 @@ async fn fanout(
 
 /// `/metrics` lines for the shared payloads: how many are stored, and their bytes once.
 pub(super) async fn metrics(app: &App) -> String {
-    match app.readers.run(storage::shared_payloads).await {
+    match app.readers.run(shared_payloads).await {
         Ok((rows, bytes)) => format!(
             "# HELP pigeon_shared_payloads Fan-out payloads stored, each once.\n\
              # TYPE pigeon_shared_payloads gauge\npigeon_shared_payloads {rows}\n\
@@ -115,4 +125,13 @@ pub(super) async fn metrics(app: &App) -> String {
         ),
         Err(_) => String::new(),
     }
+}
+
+/// Shared payloads stored (rows and bytes), each once however many mailboxes name it.
+fn shared_payloads(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
+    conn.query_row(
+        "SELECT count(*), coalesce(sum(size), 0) FROM payloads",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )
 }

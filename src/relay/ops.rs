@@ -122,7 +122,11 @@ pub fn post_one(
     } else {
         None
     };
-    let inline: &[u8] = if pid.is_some() { &[] } else { item.payload.as_slice() };
+    let inline: &[u8] = if pid.is_some() {
+        &[]
+    } else {
+        item.payload.as_slice()
+    };
     // The unique (mbox, id, digest) index finds a duplicate as part of the insert: no extra
     // lookup on the common path.
     let inserted = tx
@@ -160,7 +164,11 @@ pub fn post_one(
 /// The `payloads` row holding this item's bytes, found or made. A row under the same
 /// digest is reused only when its bytes are equal: a digest match alone is not proof
 /// enough to hand one sender's bytes to another's envelope.
-fn shared_row(tx: &Connection, shared: &mut SharedRows, item: &NewEnvelope) -> rusqlite::Result<i64> {
+fn shared_row(
+    tx: &Connection,
+    shared: &mut SharedRows,
+    item: &NewEnvelope,
+) -> rusqlite::Result<i64> {
     if let Some(row) = shared.get(&item.digest) {
         return Ok(row.id);
     }

@@ -148,7 +148,11 @@ pub(crate) async fn admit(app: &App, peer: Peer, headers: &HeaderMap) -> Result<
     }
 }
 
-pub(super) fn decode_envelope(app: &App, mbox: [u8; 32], e: Envelope) -> Result<NewEnvelope, ApiErr> {
+pub(super) fn decode_envelope(
+    app: &App,
+    mbox: [u8; 32],
+    e: Envelope,
+) -> Result<NewEnvelope, ApiErr> {
     if e.v != wire::V {
         return Err(ApiErr::bad(&format!(
             "envelope version {} is not supported (1 is)",

@@ -282,15 +282,6 @@ pub fn totals(conn: &Connection) -> rusqlite::Result<(u64, u64, u64)> {
     )
 }
 
-/// Shared payloads stored (rows and bytes), each once however many mailboxes name it.
-pub fn shared_payloads(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
-    conn.query_row(
-        "SELECT count(*), coalesce(sum(size), 0) FROM payloads",
-        [],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-    )
-}
-
 /// A small fixed pool of read-only connections; each query runs on a blocking thread so
 /// SQLite never stalls the async workers.
 pub struct Readers {

@@ -38,8 +38,8 @@ fn a_group_message_is_stored_once_per_relay_and_reaches_every_member() {
     change(
         &alice,
         &[
-            "group", "create", "ops", "--member", "bob", "--member", "carol", "--member",
-            "dave", "--member", "erin", "--member", "frank",
+            "group", "create", "ops", "--member", "bob", "--member", "carol", "--member", "dave",
+            "--member", "erin", "--member", "frank",
         ],
     );
     for p in members {
@@ -77,7 +77,11 @@ fn a_group_message_is_stored_once_per_relay_and_reaches_every_member() {
         // Quotas see every mailbox's copy: the logical bytes exceed twice the one copy.
         let once = metric(&r.url, "pigeon_shared_payload_bytes");
         assert!(once > 1000, "{once}");
-        assert!(metric(&r.url, "pigeon_bytes") > 2 * once + 1000, "{}", r.url);
+        assert!(
+            metric(&r.url, "pigeon_bytes") > 2 * once + 1000,
+            "{}",
+            r.url
+        );
     }
     // Everyone gets it; acking by one leaves it for the other on the same relay.
     assert_eq!(bodies(&bob.recv()), ["one copy each"]);
@@ -97,7 +101,11 @@ fn a_group_message_is_stored_once_per_relay_and_reaches_every_member() {
 fn a_relay_without_fanout_gets_a_batch_and_delivers() {
     // A real relay with the endpoint turned off answers 404 as relays before it did.
     let old_home = crate::harness::home();
-    std::fs::write(old_home.path().join("config.toml"), "[serve]\nfanout = false\n").unwrap();
+    std::fs::write(
+        old_home.path().join("config.toml"),
+        "[serve]\nfanout = false\n",
+    )
+    .unwrap();
     let old = crate::harness::Relay::start(old_home.path(), &[]);
     let new = Relay::start();
     let alice = Person::new("alice", "age", &[&new]);
@@ -112,8 +120,8 @@ fn a_relay_without_fanout_gets_a_batch_and_delivers() {
     change(
         &alice,
         &[
-            "group", "create", "mixed", "--member", "bob", "--member", "carol", "--member",
-            "dave", "--member", "erin",
+            "group", "create", "mixed", "--member", "bob", "--member", "carol", "--member", "dave",
+            "--member", "erin",
         ],
     );
     let sent = alice
@@ -135,8 +143,16 @@ fn a_relay_without_fanout_gets_a_batch_and_delivers() {
         "asked once by each of the two processes (create, send), answered 404"
     );
     assert!(metric(&old.url, "pigeon_requests_total{route=\"batch\"}") >= 2);
-    assert_eq!(shared(&old.url), 0, "the old relay stored its copies inline");
-    assert_eq!(metric(&old.url, "pigeon_envelopes"), 4, "membership and message, twice");
+    assert_eq!(
+        shared(&old.url),
+        0,
+        "the old relay stored its copies inline"
+    );
+    assert_eq!(
+        metric(&old.url, "pigeon_envelopes"),
+        4,
+        "membership and message, twice"
+    );
     assert_eq!(shared(&new.url), 2, "membership and message, once each");
     for p in [&bob, &carol, &dave, &erin] {
         assert_eq!(bodies(&p.recv()), ["old and new"], "{}", p.name);

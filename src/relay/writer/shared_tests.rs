@@ -47,23 +47,38 @@ async fn one_copy_for_many_mailboxes_until_the_last_ack() {
     let (w, h) = start(&path, ROOMY);
     let payload = vec![7u8; 5000];
     let outs = w
-        .post(NewEnvelope::fan_out(&[[1; 32], [2; 32], [3; 32]], [9; 16], 60, payload.clone()))
+        .post(NewEnvelope::fan_out(
+            &[[1; 32], [2; 32], [3; 32]],
+            [9; 16],
+            60,
+            payload.clone(),
+        ))
         .await
         .unwrap();
     let seqs = stored(&outs);
     // A retry of the same fan-out is a duplicate everywhere and adds no reference.
     let again = w
-        .post(NewEnvelope::fan_out(&[[1; 32], [2; 32], [3; 32]], [9; 16], 60, payload.clone()))
+        .post(NewEnvelope::fan_out(
+            &[[1; 32], [2; 32], [3; 32]],
+            [9; 16],
+            60,
+            payload.clone(),
+        ))
         .await
         .unwrap();
     assert_eq!(
         again,
-        seqs.iter().map(|&s| PostOutcome::Duplicate(s)).collect::<Vec<_>>()
+        seqs.iter()
+            .map(|&s| PostOutcome::Duplicate(s))
+            .collect::<Vec<_>>()
     );
     assert_eq!(payloads(&path), 1);
     assert_eq!(count(&path, "SELECT refs FROM payloads"), 3);
     assert_eq!(
-        count(&path, "SELECT count(*) FROM envelopes WHERE length(payload) = 0"),
+        count(
+            &path,
+            "SELECT count(*) FROM envelopes WHERE length(payload) = 0"
+        ),
         3
     );
     for m in 1..=3 {
@@ -81,7 +96,10 @@ async fn one_copy_for_many_mailboxes_until_the_last_ack() {
     w.ack([2; 32], seqs[1], u64::MAX).await.unwrap();
     w.ack([3; 32], seqs[2], u64::MAX).await.unwrap();
     assert_eq!(payloads(&path), 0, "the last ack frees the payload");
-    assert_eq!(count(&path, "SELECT coalesce(sum(bytes), 0) FROM mailboxes"), 0);
+    assert_eq!(
+        count(&path, "SELECT coalesce(sum(bytes), 0) FROM mailboxes"),
+        0
+    );
     w.stop().await;
     h.join().unwrap();
 }
@@ -98,12 +116,21 @@ async fn expiry_frees_the_payload_and_quotas_count_each_mailbox() {
     };
     let (w, h) = start(&path, quotas);
     let outs = w
-        .post(NewEnvelope::fan_out(&[[1; 32], [2; 32], [3; 32]], [4; 16], 1, vec![1; 1000]))
+        .post(NewEnvelope::fan_out(
+            &[[1; 32], [2; 32], [3; 32]],
+            [4; 16],
+            1,
+            vec![1; 1000],
+        ))
         .await
         .unwrap();
     assert!(matches!(outs[0], PostOutcome::Stored(_)), "{outs:?}");
     assert!(matches!(outs[1], PostOutcome::Stored(_)), "{outs:?}");
-    assert_eq!(outs[2], PostOutcome::RelayFull, "the third copy counts in full");
+    assert_eq!(
+        outs[2],
+        PostOutcome::RelayFull,
+        "the third copy counts in full"
+    );
     let outs = w
         .post(NewEnvelope::fan_out(&[[1; 32]], [5; 16], 60, vec![2; 10]))
         .await
@@ -112,17 +139,34 @@ async fn expiry_frees_the_payload_and_quotas_count_each_mailbox() {
     assert_eq!(payloads(&path), 1);
     // A shared payload whose every post was refused leaves no row behind.
     let outs = w
-        .post(NewEnvelope::fan_out(&[[1; 32], [2; 32]], [6; 16], 60, vec![3; 10]))
+        .post(NewEnvelope::fan_out(
+            &[[1; 32], [2; 32]],
+            [6; 16],
+            60,
+            vec![3; 10],
+        ))
         .await
         .unwrap();
-    assert!(outs.iter().all(|o| !matches!(o, PostOutcome::Stored(_))), "{outs:?}");
+    assert!(
+        outs.iter().all(|o| !matches!(o, PostOutcome::Stored(_))),
+        "{outs:?}"
+    );
     assert_eq!(payloads(&path), 1);
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_eq!(w.sweep(100).await.unwrap(), 2);
-    assert_eq!(payloads(&path), 0, "expiry of the last reference frees the payload");
+    assert_eq!(
+        payloads(&path),
+        0,
+        "expiry of the last reference frees the payload"
+    );
     // The quota room is back.
     let outs = w
-        .post(NewEnvelope::fan_out(&[[1; 32], [2; 32]], [7; 16], 60, vec![1; 1000]))
+        .post(NewEnvelope::fan_out(
+            &[[1; 32], [2; 32]],
+            [7; 16],
+            60,
+            vec![1; 1000],
+        ))
         .await
         .unwrap();
     stored(&outs);
@@ -150,7 +194,12 @@ async fn a_schema_2_database_keeps_its_envelopes_and_takes_fanouts() {
     }
     let (w, h) = start(&path, ROOMY);
     let outs = w
-        .post(NewEnvelope::fan_out(&[[0; 32], [8; 32]], [1; 16], 60, b"new".to_vec()))
+        .post(NewEnvelope::fan_out(
+            &[[0; 32], [8; 32]],
+            [1; 16],
+            60,
+            b"new".to_vec(),
+        ))
         .await
         .unwrap();
     stored(&outs);
@@ -159,7 +208,10 @@ async fn a_schema_2_database_keeps_its_envelopes_and_takes_fanouts() {
     // Acking both an old inline envelope and a shared one.
     assert_eq!(w.ack([0; 32], u64::MAX, u64::MAX).await.unwrap(), 2);
     assert_eq!(payloads(&path), 1);
-    assert_eq!(count(&path, "SELECT bytes FROM mailboxes"), 3 + ROW_OVERHEAD as i64);
+    assert_eq!(
+        count(&path, "SELECT bytes FROM mailboxes"),
+        3 + ROW_OVERHEAD as i64
+    );
     w.stop().await;
     h.join().unwrap();
     assert_eq!(
