@@ -47,6 +47,7 @@ pub struct Mbox {
 pub struct Shared {
     id: i64,
     added: i64,
+    bytes: std::sync::Arc<Vec<u8>>,
 }
 
 /// Shared payload rows of the current transaction, by digest.
@@ -117,8 +118,9 @@ pub fn post_one(
         mb.id = tx.last_insert_rowid();
     }
     let s = *seq;
+    // 0: stored inline after all (see `shared_row`).
     let pid = if item.shared {
-        Some(shared_row(tx, shared, item)?)
+        Some(shared_row(tx, shared, item)?).filter(|&p| p != 0)
     } else {
         None
     };
@@ -148,8 +150,9 @@ pub fn post_one(
         let dup = find_dup(mb)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         return Ok(PostOutcome::Duplicate(dup));
     }
-    if pid.is_some()
+    if let Some(p) = pid
         && let Some(row) = shared.get_mut(&item.digest)
+        && row.id == p
     {
         row.added += 1;
     }
@@ -163,14 +166,22 @@ pub fn post_one(
 
 /// The `payloads` row holding this item's bytes, found or made. A row under the same
 /// digest is reused only when its bytes are equal: a digest match alone is not proof
-/// enough to hand one sender's bytes to another's envelope.
+/// enough to hand one sender's bytes to another's envelope. 0 when this transaction has
+/// other bytes under the digest already: the item is then stored inline.
 fn shared_row(
     tx: &Connection,
     shared: &mut SharedRows,
     item: &NewEnvelope,
 ) -> rusqlite::Result<i64> {
-    if let Some(row) = shared.get(&item.digest) {
-        return Ok(row.id);
+    match shared.get(&item.digest) {
+        Some(row)
+            if std::sync::Arc::ptr_eq(&row.bytes, &item.payload) || row.bytes == item.payload =>
+        {
+            return Ok(row.id);
+        }
+        // Other bytes under a digest already used in this transaction: no sharing.
+        Some(_) => return Ok(0),
+        None => {}
     }
     let found: Option<i64> = {
         let mut stmt = tx.prepare_cached("SELECT id, payload FROM payloads WHERE digest = ?1")?;
@@ -198,7 +209,14 @@ fn shared_row(
             tx.last_insert_rowid()
         }
     };
-    shared.insert(item.digest, Shared { id, added: 0 });
+    shared.insert(
+        item.digest,
+        Shared {
+            id,
+            added: 0,
+            bytes: std::sync::Arc::clone(&item.payload),
+        },
+    );
     Ok(id)
 }
 
