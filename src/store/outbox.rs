@@ -42,6 +42,9 @@ impl OutboxRow {
     }
 }
 
+/// An envelope already written in this call, and its key in `outbox_envelopes`.
+type Keyed<'a> = (&'a Envelope, [u8; 32]);
+
 impl Store {
     /// Queues deliveries and archives the messages they carry, all or none: a message
     /// is in the history from the moment it may reach anyone.
@@ -60,7 +63,7 @@ impl Store {
             )?;
             // Each distinct envelope is serialised and written once, however many mailboxes
             // it goes to: a group message's deliveries share one or two.
-            let mut keys: HashMap<(&str, usize), Vec<(&Envelope, [u8; 32])>> = HashMap::new();
+            let mut keys: HashMap<(&str, usize), Vec<Keyed<'_>>> = HashMap::new();
             for r in rows {
                 let e = &r.envelope;
                 let same = keys.entry((e.id.as_str(), e.payload.len())).or_default();
