@@ -99,6 +99,16 @@ impl Client {
         self.post_json(&format!("{relay}/v1/batch"), batch, token)
     }
 
+    /// Posts envelopes each to many mailboxes, every payload sent once (`/v1/fanout`).
+    pub fn fanout(
+        &self,
+        relay: &str,
+        req: &wire::FanoutRequest,
+        token: Option<&str>,
+    ) -> Result<wire::FanoutReply, RelayError> {
+        self.post_json(&format!("{relay}/v1/fanout"), req, token)
+    }
+
     fn post_json<B: Serialize, T: DeserializeOwned + Serialize>(
         &self,
         url: &str,

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::client::{Client, RelayError};
+
+mod fanout;
 use crate::wire::{self, BatchItem, BatchRequest, BatchResult, Envelope};
 
 /// One envelope to post: (relay URL, mailbox id, envelope).
@@ -61,8 +63,17 @@ fn post_to_relay(
     let mut out = Vec::with_capacity(idx.len());
     let mut chunk: Vec<usize> = Vec::new();
     let mut bytes = 0;
+    let mut prev: Option<&Envelope> = None;
     for &i in idx {
-        let size = deliveries[i].2.payload.len();
+        // The same envelope as the one before goes once in a fanout request; a relay
+        // without fanout that finds the batch too large splits it (413, below).
+        let env = deliveries[i].2;
+        let size = if prev == Some(env) {
+            0
+        } else {
+            env.payload.len()
+        };
+        prev = Some(env);
         if !chunk.is_empty() && (chunk.len() >= MAX_ITEMS || bytes + size > MAX_BYTES) {
             post_chunk(client, relay, token, deliveries, &chunk, &mut out);
             chunk.clear();
@@ -93,6 +104,10 @@ fn post_chunk(
             out.push((*i, r));
         }
         many => {
+            if let Some(done) = fanout::post(client, relay, token, deliveries, many) {
+                out.extend(done);
+                return;
+            }
             let req = BatchRequest {
                 v: wire::V,
                 items: many
@@ -124,7 +139,7 @@ fn post_chunk(
     }
 }
 
-fn batch_outcome(r: BatchResult) -> Result<(), RelayError> {
+pub(crate) fn batch_outcome(r: BatchResult) -> Result<(), RelayError> {
     if (200..300).contains(&r.status) {
         return Ok(());
     }

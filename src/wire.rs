@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 
 mod membership;
 pub use membership::{GroupMember, Membership};
+mod fanout;
+pub use fanout::{FanoutItem, FanoutReply, FanoutRequest};
 
 /// The version every wire object carries.
 pub const V: u32 = 1;

@@ -39,6 +39,8 @@ pub struct RelayConfig {
     pub max_page: u64,
     /// Items in one `POST /v1/batch`.
     pub max_batch: u64,
+    /// Whether `POST /v1/fanout` is served (false: 404, as from a relay before it).
+    pub fanout: bool,
     pub sweep_interval: Duration,
     /// Requests per second per source address; 0 means no limit.
     pub rate: u32,
@@ -92,6 +94,7 @@ impl RelayConfig {
             max_wait: 60,
             max_page: 500,
             max_batch: 1000,
+            fanout: true,
             sweep_interval: Duration::from_secs(60),
             rate: 50,
             max_connections: 1024,
@@ -148,6 +151,7 @@ pub struct FileServe {
     pub max_wait: Option<Secs>,
     pub max_page: Option<u64>,
     pub max_batch: Option<u64>,
+    pub fanout: Option<bool>,
     pub sweep_interval: Option<Secs>,
     pub rate: Option<u32>,
     pub max_connections: Option<u32>,
@@ -268,6 +272,7 @@ pub fn resolve(args: &ServeRunArgs, file: FileServe, home: &Home) -> Result<Rela
     );
     c.max_page = file.max_page.unwrap_or(c.max_page);
     c.max_batch = file.max_batch.unwrap_or(c.max_batch);
+    c.fanout = file.fanout.unwrap_or(c.fanout);
     c.rate = args.rate.or(file.rate).unwrap_or(c.rate);
     c.max_connections = args
         .max_connections

@@ -52,12 +52,12 @@ pub const REJECT_REASONS: &[&str] = &[
 /// The routes counted separately.
 pub const ROUTES: &[&str] = &[
     "post", "batch", "fetch", "delete", "info", "health", "metrics", "card_put", "card_get",
-    "names", "relays", "other",
+    "names", "relays", "fanout", "other",
 ];
 
 #[derive(Default)]
 pub struct Metrics {
-    requests: [Counter; 12],
+    requests: [Counter; 13],
     rejects: [Counter; 23],
     pub stored: Counter,
     pub stored_bytes: Counter,

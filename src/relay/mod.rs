@@ -18,6 +18,7 @@ pub mod admission;
 mod announce;
 pub mod auth;
 pub mod config;
+mod fanout;
 mod hooks;
 pub mod limits;
 pub mod mailbox;

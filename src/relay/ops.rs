@@ -42,10 +42,22 @@ pub struct Mbox {
     dirty: bool,
 }
 
+/// A shared payload row touched by the current transaction: its rowid and how many
+/// references the transaction added (written back by [`settle`]).
+pub struct Shared {
+    id: i64,
+    added: i64,
+    bytes: std::sync::Arc<Vec<u8>>,
+}
+
+/// Shared payload rows of the current transaction, by digest.
+pub type SharedRows = HashMap<[u8; DIGEST_LEN], Shared>;
+
 #[allow(clippy::too_many_arguments)]
 pub fn post_one(
     tx: &Connection,
     mboxes: &mut HashMap<[u8; 32], Mbox>,
+    shared: &mut SharedRows,
     quotas: &Quotas,
     seq: &mut u64,
     total: &mut u64,
@@ -106,12 +118,23 @@ pub fn post_one(
         mb.id = tx.last_insert_rowid();
     }
     let s = *seq;
+    // 0: stored inline after all (see `shared_row`).
+    let pid = if item.shared {
+        Some(shared_row(tx, shared, item)?).filter(|&p| p != 0)
+    } else {
+        None
+    };
+    let inline: &[u8] = if pid.is_some() {
+        &[]
+    } else {
+        item.payload.as_slice()
+    };
     // The unique (mbox, id, digest) index finds a duplicate as part of the insert: no extra
     // lookup on the common path.
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO envelopes (seq, mbox, id, received, expires, payload, digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (mbox, id, digest) DO NOTHING",
+            "INSERT INTO envelopes (seq, mbox, id, received, expires, payload, digest, pid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (mbox, id, digest) DO NOTHING",
         )?
         .execute(params![
             s as i64,
@@ -119,12 +142,19 @@ pub fn post_one(
             item.id.as_slice(),
             now as i64,
             now.saturating_add(item.ttl) as i64,
-            item.payload,
-            item.digest.as_slice()
+            inline,
+            item.digest.as_slice(),
+            pid,
         ])?;
     if inserted == 0 {
         let dup = find_dup(mb)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         return Ok(PostOutcome::Duplicate(dup));
+    }
+    if let Some(p) = pid
+        && let Some(row) = shared.get_mut(&item.digest)
+        && row.id == p
+    {
+        row.added += 1;
     }
     *seq += 1;
     *total += len;
@@ -133,6 +163,87 @@ pub fn post_one(
     mb.dirty = true;
     Ok(PostOutcome::Stored(s))
 }
+
+/// The `payloads` row holding this item's bytes, found or made. A row under the same
+/// digest is reused only when its bytes are equal: a digest match alone is not proof
+/// enough to hand one sender's bytes to another's envelope. 0 when this transaction has
+/// other bytes under the digest already: the item is then stored inline.
+fn shared_row(
+    tx: &Connection,
+    shared: &mut SharedRows,
+    item: &NewEnvelope,
+) -> rusqlite::Result<i64> {
+    match shared.get(&item.digest) {
+        Some(row)
+            if std::sync::Arc::ptr_eq(&row.bytes, &item.payload) || row.bytes == item.payload =>
+        {
+            return Ok(row.id);
+        }
+        // Other bytes under a digest already used in this transaction: no sharing.
+        Some(_) => return Ok(0),
+        None => {}
+    }
+    let found: Option<i64> = {
+        let mut stmt = tx.prepare_cached("SELECT id, payload FROM payloads WHERE digest = ?1")?;
+        let mut rows = stmt.query(params![item.digest.as_slice()])?;
+        let mut found = None;
+        while let Some(r) = rows.next()? {
+            if r.get_ref(1)?.as_blob()? == item.payload.as_slice() {
+                found = Some(r.get(0)?);
+                break;
+            }
+        }
+        found
+    };
+    let id = match found {
+        Some(id) => id,
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO payloads (digest, size, refs, payload) VALUES (?1, ?2, 0, ?3)",
+            )?
+            .execute(params![
+                item.digest.as_slice(),
+                item.payload.len() as i64,
+                item.payload.as_slice()
+            ])?;
+            tx.last_insert_rowid()
+        }
+    };
+    shared.insert(
+        item.digest,
+        Shared {
+            id,
+            added: 0,
+            bytes: std::sync::Arc::clone(&item.payload),
+        },
+    );
+    Ok(id)
+}
+
+/// Writes the references the transaction added to shared payloads, and drops a row made
+/// for posts that all turned out duplicates or refused. Runs before anything deletes
+/// envelopes, so a release never sees a count that is short of references just made.
+pub fn settle(tx: &Connection, shared: &mut SharedRows) -> rusqlite::Result<()> {
+    for (_, row) in shared.drain() {
+        release(tx, row.id, -row.added)?;
+    }
+    Ok(())
+}
+
+/// Takes `n` references off a shared payload; the last one gone, the bytes go too.
+fn release(tx: &Connection, id: i64, n: i64) -> rusqlite::Result<()> {
+    if n != 0 {
+        tx.prepare_cached("UPDATE payloads SET refs = refs - ?2 WHERE id = ?1")?
+            .execute(params![id, n])?;
+    }
+    tx.prepare_cached("DELETE FROM payloads WHERE id = ?1 AND refs <= 0")?
+        .execute(params![id])?;
+    Ok(())
+}
+
+/// The payload length of an envelope row, inline or shared, in SQL.
+const LENGTH: &str = "CASE WHEN pid IS NULL THEN length(payload)
+     ELSE (SELECT size FROM payloads WHERE payloads.id = envelopes.pid) END";
 
 /// Writes the changed mailbox counters back, once per mailbox. The rows stay cached: the
 /// writer owns the database, so they stay true until an ack or a sweep changes them in SQL
@@ -165,17 +276,27 @@ pub fn ack(
     let upto = upto.min(i64::MAX as u64) as i64;
     let not_after = not_after.min(i64::MAX as u64) as i64;
     let (n, bytes): (i64, i64) = tx
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(length(payload)), 0) FROM envelopes
-             WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3",
-        )?
+        .prepare_cached(&format!(
+            "SELECT count(*), coalesce(sum({LENGTH}), 0) FROM envelopes
+             WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3"
+        ))?
         .query_row(params![id, upto, not_after], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if n == 0 {
         return Ok(0);
     }
     let bytes = bytes + n * ROW_OVERHEAD as i64;
+    let refs: Vec<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT pid, count(*) FROM envelopes
+             WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3 AND pid IS NOT NULL GROUP BY pid",
+        )?
+        .query_map(params![id, upto, not_after], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     tx.prepare_cached("DELETE FROM envelopes WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3")?
         .execute(params![id, upto, not_after])?;
+    for (pid, k) in refs {
+        release(tx, pid, k)?;
+    }
     shrink(tx, id, n, bytes)?;
     *total = total.saturating_sub(bytes as u64);
     Ok(n as u64)
@@ -183,24 +304,31 @@ pub fn ack(
 
 /// Deletes up to `limit` expired envelopes.
 pub fn sweep(tx: &Connection, now: u64, limit: usize, total: &mut u64) -> rusqlite::Result<u64> {
-    let victims: Vec<(i64, i64, i64)> = tx
-        .prepare_cached(
-            "SELECT seq, mbox, length(payload) FROM envelopes WHERE expires <= ?1
-             ORDER BY expires LIMIT ?2",
-        )?
+    let victims: Vec<(i64, i64, i64, Option<i64>)> = tx
+        .prepare_cached(&format!(
+            "SELECT seq, mbox, {LENGTH}, pid FROM envelopes WHERE expires <= ?1
+             ORDER BY expires LIMIT ?2"
+        ))?
         .query_map(params![now as i64, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut per_mbox: HashMap<i64, (i64, i64)> = HashMap::new();
+    let mut refs: HashMap<i64, i64> = HashMap::new();
     let mut del = tx.prepare_cached("DELETE FROM envelopes WHERE seq = ?1")?;
-    for (seq, mbox, len) in &victims {
+    for (seq, mbox, len, pid) in &victims {
         del.execute(params![seq])?;
+        if let Some(pid) = pid {
+            *refs.entry(*pid).or_default() += 1;
+        }
         let e = per_mbox.entry(*mbox).or_default();
         let len = len + ROW_OVERHEAD as i64;
         e.0 += 1;
         e.1 += len;
         *total = total.saturating_sub(len as u64);
+    }
+    for (pid, k) in refs {
+        release(tx, pid, k)?;
     }
     for (id, (n, bytes)) in per_mbox {
         shrink(tx, id, n, bytes)?;

@@ -39,7 +39,9 @@ pub fn router(app: Arc<App>) -> Router {
         // A tracker alone: what is mounted beside brings its own /v1/info.
         return common.with_state(app);
     }
+    let fanout = app.cfg.fanout;
     super::web::routes(app.cfg.web)
+        .merge(super::fanout::routes(fanout))
         .merge(common)
         .route(
             "/v1/mailboxes/{mbox}",
@@ -57,6 +59,7 @@ pub fn route_name(method: &axum::http::Method, path: &str) -> &'static str {
     use axum::http::Method;
     match (method, path) {
         (&Method::POST, "/v1/batch") => "batch",
+        (&Method::POST, "/v1/fanout") => "fanout",
         (_, "/v1/info") => "info",
         (_, "/healthz") => "health",
         (_, "/metrics") => "metrics",
@@ -87,7 +90,7 @@ pub(super) fn mailbox_hash(mbox: &str) -> Result<[u8; 32], ApiErr> {
 /// Batch items per rate-limit token. An item costs the relay about a third of a single post
 /// (one request parsed, one transaction shared), so this is generous to clients that batch
 /// (pigeon sends 100 at a time) while a batch of 1000 still counts as 50 requests, not 1.
-const ITEMS_PER_TOKEN: u64 = 20;
+pub(super) const ITEMS_PER_TOKEN: u64 = 20;
 
 /// Acts on what a counted failure led to: a lockout is counted, a block is stored.
 pub(crate) async fn escalate(app: &App, peer: Peer, esc: Escalation) {
@@ -145,7 +148,11 @@ pub(crate) async fn admit(app: &App, peer: Peer, headers: &HeaderMap) -> Result<
     }
 }
 
-fn decode_envelope(app: &App, mbox: [u8; 32], e: Envelope) -> Result<NewEnvelope, ApiErr> {
+pub(super) fn decode_envelope(
+    app: &App,
+    mbox: [u8; 32],
+    e: Envelope,
+) -> Result<NewEnvelope, ApiErr> {
     if e.v != wire::V {
         return Err(ApiErr::bad(&format!(
             "envelope version {} is not supported (1 is)",
@@ -331,40 +338,7 @@ async fn batch(
             Err(e) => results.push(Some(e.as_batch_result())),
         }
     }
-    let (valid, verdicts) = source_quota(&app, peer, decoded);
-    let mut verdicts = verdicts.into_iter();
-    for r in results.iter_mut().filter(|r| r.is_none()) {
-        if let Some(Some(e)) = verdicts.next() {
-            app.metrics.reject(e.code);
-            *r = Some(e.as_batch_result());
-        }
-    }
-    let sizes: Vec<u64> = valid.iter().map(|i| stored_size(i.payload.len())).collect();
-    let outs = if valid.is_empty() {
-        Vec::new()
-    } else {
-        app.writer.post(valid).await.map_err(ApiErr::unavailable)?
-    };
-    refund(&app, peer, &sizes, &outs);
-    let mut outs = outs.iter();
-    let results = results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| match outs.next().map(|o| outcome(&app, o)) {
-                Some(Ok((status, seq, _))) => BatchResult {
-                    status: status.as_u16(),
-                    seq: Some(seq),
-                    error: None,
-                },
-                Some(Err(e)) => {
-                    app.metrics.reject(e.code);
-                    e.as_batch_result()
-                }
-                None => ApiErr::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "lost")
-                    .as_batch_result(),
-            })
-        })
-        .collect();
+    let results = store(&app, peer, results, decoded).await?;
     Ok(json(
         StatusCode::OK,
         &BatchReply {
@@ -407,8 +381,53 @@ async fn health() -> Response {
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let stored = app.readers.run(storage::totals).await.ok();
     let mut text = app.metrics.render(stored);
+    text.push_str(&super::fanout::metrics(&app).await);
     if let Some(more) = app.extra_metrics.get() {
         text.push_str(&more());
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Stores the decoded items (source quota, one writer round) and fills the `None` places
+/// of `results` with their outcomes, in order. Shared by `/v1/batch` and `/v1/fanout`.
+pub(super) async fn store(
+    app: &App,
+    peer: Peer,
+    mut results: Vec<Option<BatchResult>>,
+    decoded: Vec<NewEnvelope>,
+) -> Result<Vec<BatchResult>, ApiErr> {
+    let (valid, verdicts) = source_quota(app, peer, decoded);
+    let mut verdicts = verdicts.into_iter();
+    for r in results.iter_mut().filter(|r| r.is_none()) {
+        if let Some(Some(e)) = verdicts.next() {
+            app.metrics.reject(e.code);
+            *r = Some(e.as_batch_result());
+        }
+    }
+    let sizes: Vec<u64> = valid.iter().map(|i| stored_size(i.payload.len())).collect();
+    let outs = if valid.is_empty() {
+        Vec::new()
+    } else {
+        app.writer.post(valid).await.map_err(ApiErr::unavailable)?
+    };
+    refund(app, peer, &sizes, &outs);
+    let mut outs = outs.iter();
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| match outs.next().map(|o| outcome(app, o)) {
+                Some(Ok((status, seq, _))) => BatchResult {
+                    status: status.as_u16(),
+                    seq: Some(seq),
+                    error: None,
+                },
+                Some(Err(e)) => {
+                    app.metrics.reject(e.code);
+                    e.as_batch_result()
+                }
+                None => ApiErr::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "lost")
+                    .as_batch_result(),
+            })
+        })
+        .collect())
 }

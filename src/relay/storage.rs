@@ -47,6 +47,18 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE envelopes ADD COLUMN digest BLOB NOT NULL DEFAULT x'';
      DROP INDEX envelopes_mbox_id;
      CREATE UNIQUE INDEX envelopes_mbox_id_digest ON envelopes (mbox, id, digest);",
+    // 3: a fan-out payload (one message to many mailboxes) is stored once, in `payloads`,
+    // and each envelope row names it in `pid` with an empty inline payload; `refs` counts
+    // the envelopes naming it, and the row goes with the last one. Old rows keep their
+    // inline payloads (pid NULL): nothing to rewrite.
+    "CREATE TABLE payloads (
+         id INTEGER PRIMARY KEY,
+         digest BLOB NOT NULL,
+         size INTEGER NOT NULL,
+         refs INTEGER NOT NULL,
+         payload BLOB NOT NULL);
+     CREATE INDEX payloads_digest ON payloads (digest);
+     ALTER TABLE envelopes ADD COLUMN pid INTEGER;",
 ];
 
 /// SQLite's page cache per connection, in KiB (negative `cache_size` means KiB).
@@ -222,10 +234,11 @@ pub fn fetch(
     now: u64,
 ) -> rusqlite::Result<(Vec<Row>, bool)> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, id, received, expires, payload FROM envelopes
-         WHERE mbox = (SELECT id FROM mailboxes WHERE hash = ?1)
-           AND seq > ?2 AND expires > ?3
-         ORDER BY seq LIMIT ?4",
+        "SELECT e.seq, e.id, e.received, e.expires, coalesce(p.payload, e.payload)
+         FROM envelopes e LEFT JOIN payloads p ON p.id = e.pid
+         WHERE e.mbox = (SELECT id FROM mailboxes WHERE hash = ?1)
+           AND e.seq > ?2 AND e.expires > ?3
+         ORDER BY e.seq LIMIT ?4",
     )?;
     let mut rows = stmt.query(params![
         hash.as_slice(),

@@ -21,6 +21,8 @@ use commit::State;
 
 mod commit;
 #[cfg(test)]
+mod shared_tests;
+#[cfg(test)]
 mod tests;
 
 /// Operations taken in one transaction, at most.
@@ -35,9 +37,13 @@ pub struct NewEnvelope {
     pub id: [u8; 16],
     /// Already clamped to the relay's maximum.
     pub ttl: u64,
-    pub payload: Vec<u8>,
+    /// Shared by every mailbox of one fan-out item (one copy in memory).
+    pub payload: Arc<Vec<u8>>,
     /// Of the payload: with `mbox` and `id`, what makes a post a duplicate.
     pub digest: [u8; DIGEST_LEN],
+    /// Stored once in `payloads` and referenced, not inline in the envelope row: set for
+    /// fan-out items, whose one payload goes to many mailboxes.
+    pub shared: bool,
 }
 
 impl NewEnvelope {
@@ -48,8 +54,27 @@ impl NewEnvelope {
             id,
             ttl,
             digest: payload_digest(&payload),
-            payload,
+            payload: Arc::new(payload),
+            shared: false,
         }
+    }
+
+    /// One payload for many mailboxes: the digest is computed once and the bytes are
+    /// shared, in memory and in the relay's file.
+    pub fn fan_out(mboxes: &[[u8; 32]], id: [u8; 16], ttl: u64, payload: Vec<u8>) -> Vec<Self> {
+        let digest = payload_digest(&payload);
+        let payload = Arc::new(payload);
+        mboxes
+            .iter()
+            .map(|&mbox| NewEnvelope {
+                mbox,
+                id,
+                ttl,
+                payload: Arc::clone(&payload),
+                digest,
+                shared: true,
+            })
+            .collect()
     }
 }
 
@@ -185,6 +210,8 @@ impl Writer {
 
 fn op_bytes(op: &Op) -> usize {
     match op {
+        // A shared payload counts once per group at most; counting it per item only makes
+        // the group end sooner.
         Op::Post { items, .. } => items.iter().map(|i| i.payload.len()).sum(),
         _ => 0,
     }

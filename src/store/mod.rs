@@ -86,6 +86,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_id ON messages (id);",
     // 4: which database of a relay a cursor belongs to (its `instance` id).
     "ALTER TABLE cursors ADD COLUMN instance TEXT;",
+    // 5: an envelope posted to many mailboxes (a group message) is kept once, in
+    // `outbox_envelopes` by the SHA-256 of its JSON; outbox rows name it in `ekey` and keep
+    // an empty `envelope`. Old rows keep theirs inline (ekey NULL).
+    "CREATE TABLE outbox_envelopes (
+        hash BLOB PRIMARY KEY,
+        envelope TEXT NOT NULL
+    ) STRICT;
+    ALTER TABLE outbox ADD COLUMN ekey BLOB;
+    CREATE INDEX outbox_by_envelope ON outbox (ekey) WHERE ekey IS NOT NULL;",
 ];
 
 /// The open archive.

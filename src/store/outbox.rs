@@ -2,9 +2,11 @@
 //! `send --retry` (and every later send) can finish it with the same envelope id.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
+use sha2::{Digest as _, Sha256};
 
 use super::{Archived, Store};
 use crate::wire::Envelope;
@@ -40,6 +42,9 @@ impl OutboxRow {
     }
 }
 
+/// An envelope already written in this call, and its key in `outbox_envelopes`.
+type Keyed<'a> = (&'a Envelope, [u8; 32]);
+
 impl Store {
     /// Queues deliveries and archives the messages they carry, all or none: a message
     /// is in the history from the moment it may reach anyone.
@@ -50,17 +55,35 @@ impl Store {
         }
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO outbox (id, relay, mailbox, recipient, envelope, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO outbox (id, relay, mailbox, recipient, envelope, created, ekey)
+                 VALUES (?1, ?2, ?3, ?4, '', ?5, ?6)",
             )?;
+            let mut body = tx.prepare_cached(
+                "INSERT OR IGNORE INTO outbox_envelopes (hash, envelope) VALUES (?1, ?2)",
+            )?;
+            // Each distinct envelope is serialised and written once, however many mailboxes
+            // it goes to: a group message's deliveries share one or two.
+            let mut keys: HashMap<(&str, usize), Vec<Keyed<'_>>> = HashMap::new();
             for r in rows {
+                let e = &r.envelope;
+                let same = keys.entry((e.id.as_str(), e.payload.len())).or_default();
+                let key = match same.iter().find(|(o, _)| *o == e) {
+                    Some((_, k)) => *k,
+                    None => {
+                        let json = serde_json::to_string(e)?;
+                        let k: [u8; 32] = Sha256::digest(json.as_bytes()).into();
+                        body.execute(params![k.as_slice(), json])?;
+                        same.push((e, k));
+                        k
+                    }
+                };
                 stmt.execute(params![
                     r.id,
                     r.relay,
                     r.mailbox,
                     r.recipient,
-                    serde_json::to_string(&r.envelope)?,
-                    r.created as i64
+                    r.created as i64,
+                    key.as_slice()
                 ])?;
             }
         }
@@ -74,7 +97,7 @@ impl Store {
     pub fn outbox_due(&self, now: u64, default_ttl: u64) -> Result<Vec<OutboxRow>> {
         select_rows(
             &self.conn,
-            "created + coalesce(json_extract(envelope, '$.ttl'), ?2) <= ?1",
+            &format!("created + coalesce(json_extract({ENVELOPE}, '$.ttl'), ?2) <= ?1"),
             params![now as i64, default_ttl as i64],
         )
     }
@@ -125,11 +148,22 @@ impl Store {
                     Some(e) => again.execute(params![row.id, row.relay, row.mailbox, e])?,
                 };
             }
+            // An envelope goes with its last delivery. The table holds only what is still
+            // pending, so the scan is short.
+            tx.prepare_cached(
+                "DELETE FROM outbox_envelopes WHERE NOT EXISTS
+                 (SELECT 1 FROM outbox WHERE outbox.ekey = outbox_envelopes.hash)",
+            )?
+            .execute([])?;
         }
         tx.commit()?;
         Ok(())
     }
 }
+
+/// A row's envelope JSON in SQL, shared or inline.
+const ENVELOPE: &str = "coalesce((SELECT e.envelope FROM outbox_envelopes e
+     WHERE e.hash = outbox.ekey), outbox.envelope)";
 
 fn select_rows(
     conn: &rusqlite::Connection,
@@ -137,7 +171,7 @@ fn select_rows(
     params: impl rusqlite::Params,
 ) -> Result<Vec<OutboxRow>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, relay, mailbox, recipient, envelope, attempts, created FROM outbox
+        "SELECT id, relay, mailbox, recipient, {ENVELOPE}, attempts, created FROM outbox
          WHERE {filter} ORDER BY created, rowid"
     ))?;
     let rows = stmt.query_map(params, |r| {
@@ -152,14 +186,24 @@ fn select_rows(
         ))
     })?;
     let mut out = Vec::new();
+    // Parsed once per distinct envelope: the rows of one group message share it.
+    let mut parsed: Option<(String, Envelope)> = None;
     for row in rows {
         let (id, relay, mailbox, recipient, env, attempts, created) = row?;
+        let envelope = match &parsed {
+            Some((json, e)) if *json == env => e.clone(),
+            _ => {
+                let e: Envelope = serde_json::from_str(&env)?;
+                parsed = Some((env, e.clone()));
+                e
+            }
+        };
         out.push(OutboxRow {
             id,
             relay,
             mailbox,
             recipient,
-            envelope: serde_json::from_str(&env)?,
+            envelope,
             attempts: attempts as u32,
             created: created as u64,
         });
@@ -191,5 +235,101 @@ mod tests {
         assert_eq!(row(Some(3600)).envelope_now(1600).ttl, Some(3000));
         assert_eq!(row(Some(3600)).envelope_now(9999).ttl, Some(1));
         assert_eq!(row(None).envelope_now(9999).ttl, None);
+    }
+
+    fn row(id: &str, mailbox: &str, payload: &str) -> OutboxRow {
+        OutboxRow {
+            id: id.into(),
+            relay: "http://r".into(),
+            mailbox: mailbox.into(),
+            recipient: mailbox.into(),
+            envelope: Envelope {
+                v: 1,
+                id: id.into(),
+                payload: payload.into(),
+                ttl: Some(3600),
+            },
+            attempts: 0,
+            created: 1000,
+        }
+    }
+
+    fn count(s: &Store, sql: &str) -> i64 {
+        s.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn an_envelope_for_many_mailboxes_is_kept_once_until_its_last_delivery() {
+        let mut s = Store::in_memory().unwrap();
+        let big = "A".repeat(20_000);
+        // One message, two key kinds: two envelopes under one id, five deliveries.
+        let rows = vec![
+            row("m1", "a", &big),
+            row("m1", "b", &big),
+            row("m1", "c", &big),
+            row("m1", "d", "pgp"),
+            row("m1", "e", "pgp"),
+        ];
+        s.outbox_add(&[], &rows).unwrap();
+        assert_eq!(count(&s, "SELECT count(*) FROM outbox_envelopes"), 2);
+        assert!(count(&s, "SELECT sum(length(envelope)) FROM outbox") == 0);
+        let pending = s.outbox_pending().unwrap();
+        assert_eq!(pending.len(), 5);
+        for (p, r) in pending.iter().zip(&rows) {
+            assert_eq!((&p.mailbox, &p.envelope), (&r.mailbox, &r.envelope));
+        }
+        assert_eq!(s.outbox_due(1000 + 3600, 60).unwrap().len(), 5);
+        assert!(s.outbox_due(1000 + 3599, 60).unwrap().is_empty());
+        let done: Vec<(&OutboxRow, Option<String>)> = vec![
+            (&pending[0], None),
+            (&pending[1], None),
+            (&pending[3], None),
+            (&pending[4], Some("later".into())),
+        ];
+        s.outbox_results(&done, &[]).unwrap();
+        assert_eq!(count(&s, "SELECT count(*) FROM outbox_envelopes"), 2);
+        let left = s.outbox_pending().unwrap();
+        assert_eq!(left.len(), 2);
+        assert_eq!(left[0].envelope.payload, big);
+        assert_eq!(left[1].attempts, 1);
+        let done: Vec<_> = left.iter().map(|r| (r, None)).collect();
+        s.outbox_results(&done, &[]).unwrap();
+        assert_eq!(count(&s, "SELECT count(*) FROM outbox_envelopes"), 0);
+    }
+
+    #[test]
+    fn an_archive_of_schema_4_keeps_its_queued_envelopes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.sqlite");
+        let c = rusqlite::Connection::open(&p).unwrap();
+        for m in &super::super::MIGRATIONS[..4] {
+            c.execute_batch(m).unwrap();
+        }
+        c.pragma_update(None, "user_version", 4).unwrap();
+        c.pragma_update(None, "application_id", super::super::APPLICATION_ID)
+            .unwrap();
+        let old = row("old", "a", "aGk=");
+        c.execute(
+            "INSERT INTO outbox (id, relay, mailbox, recipient, envelope, created)
+             VALUES ('old', 'http://r', 'a', 'a', ?1, 1000)",
+            params![serde_json::to_string(&old.envelope).unwrap()],
+        )
+        .unwrap();
+        drop(c);
+        let mut s = Store::open(&p).unwrap();
+        assert_eq!(s.version().unwrap(), super::super::MIGRATIONS.len());
+        s.outbox_add(&[], &[row("new", "a", "bmV3"), row("new", "b", "bmV3")])
+            .unwrap();
+        let pending = s.outbox_pending().unwrap();
+        let got: Vec<(&str, &str)> = pending
+            .iter()
+            .map(|r| (r.id.as_str(), r.envelope.payload.as_str()))
+            .collect();
+        assert_eq!(got, [("old", "aGk="), ("new", "bmV3"), ("new", "bmV3")]);
+        assert_eq!(s.outbox_due(1000 + 3600, 60).unwrap().len(), 3);
+        let done: Vec<_> = pending.iter().map(|r| (r, None)).collect();
+        s.outbox_results(&done, &[]).unwrap();
+        assert!(s.outbox_pending().unwrap().is_empty());
+        assert_eq!(count(&s, "SELECT count(*) FROM outbox_envelopes"), 0);
     }
 }

@@ -5,6 +5,7 @@ mod adversarial_client;
 mod adversarial_relay;
 mod deps;
 mod export;
+mod fanout;
 mod generated;
 mod groups;
 mod harness;

@@ -232,15 +232,19 @@ fn start_relay(pigeond: &Path, dir: &Path) -> Result<Relay> {
     Ok(Relay { child, url })
 }
 
-/// Batch requests a relay has answered (its /metrics).
+/// Requests of many deliveries a relay has answered (its /metrics): batches, and
+/// fanouts where the relay has them.
 fn batches(url: &str) -> Result<f64> {
     let mut reply = ureq::get(&format!("{url}/metrics")).call()?;
     let text = reply.body_mut().read_to_string()?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("pigeon_requests_total{route=\"batch\"}"))
-        .context("no batch counter in /metrics")?;
-    Ok(line.rsplit(' ').next().unwrap_or("0").parse()?)
+    let count = |route: &str| {
+        let key = format!("pigeon_requests_total{{route=\"{route}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .map(|n| n.parse::<f64>())
+    };
+    let batch = count("batch").context("no batch counter in /metrics")??;
+    Ok(batch + count("fanout").transpose()?.unwrap_or(0.0))
 }
 
 /// The group rows of the report table.

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::{Op, PostOutcome, Quotas};
 use crate::relay::metrics::Metrics;
-use crate::relay::ops::{Mbox, ack, flush, is_disk_full, post_one, sweep};
+use crate::relay::ops::{Mbox, SharedRows, ack, flush, is_disk_full, post_one, settle, sweep};
 use crate::relay::storage;
 use crate::relay::waiters::Waiters;
 
@@ -148,6 +148,7 @@ impl State {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Taken out: a failed transaction returns early and leaves the cache empty.
         let mut mboxes = std::mem::take(&mut self.mboxes);
+        let mut shared = SharedRows::new();
         let mut deleted = false;
         let mut seq = self.next_seq;
         let mut total = self.total_bytes;
@@ -158,8 +159,16 @@ impl State {
                 Op::Post { items, reply } => {
                     let mut outs = Vec::with_capacity(items.len());
                     for item in items {
-                        let out =
-                            post_one(&tx, &mut mboxes, &quotas, &mut seq, &mut total, now, &item)?;
+                        let out = post_one(
+                            &tx,
+                            &mut mboxes,
+                            &mut shared,
+                            &quotas,
+                            &mut seq,
+                            &mut total,
+                            now,
+                            &item,
+                        )?;
                         if let PostOutcome::Stored(_) = out {
                             stored_bytes += item.payload.len() as u64;
                             if !woken.contains(&item.mbox) {
@@ -177,6 +186,7 @@ impl State {
                     reply,
                 } => {
                     flush(&tx, &mut mboxes)?;
+                    settle(&tx, &mut shared)?;
                     let n = ack(&tx, &mbox, upto, not_after, &mut total)?;
                     mboxes.clear();
                     deleted |= n > 0;
@@ -184,6 +194,7 @@ impl State {
                 }
                 Op::Sweep { limit, reply } => {
                     flush(&tx, &mut mboxes)?;
+                    settle(&tx, &mut shared)?;
                     let n = sweep(&tx, now, limit, &mut total)?;
                     mboxes.clear();
                     deleted |= n > 0;
@@ -200,6 +211,7 @@ impl State {
             }
         }
         flush(&tx, &mut mboxes)?;
+        settle(&tx, &mut shared)?;
         // On start the next seq is max(stored, max(seq) + 1): only a transaction that
         // deletes can lower max(seq), so only it must store the counter (a page saved on
         // every posting commit).

@@ -161,7 +161,7 @@ async fn the_same_id_with_other_bytes_is_stored_and_the_same_bytes_are_a_duplica
 }
 
 /// The relay schema before payload digests (version 1), as shipped.
-const SCHEMA_1: &str = "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+pub(super) const SCHEMA_1: &str = "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
      CREATE TABLE mailboxes (
          id INTEGER PRIMARY KEY,
          hash BLOB NOT NULL UNIQUE,
@@ -217,7 +217,7 @@ async fn a_database_of_the_old_schema_gets_digests_and_keeps_deduping() {
         let v: i64 = c
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, 3);
         let mut stmt = c.prepare("SELECT payload, digest FROM envelopes").unwrap();
         let rows: Vec<(Vec<u8>, Vec<u8>)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
