@@ -131,8 +131,24 @@ pub(crate) fn decrypt_limited(
     ciphertext: &[u8],
     limit: usize,
 ) -> Result<Vec<u8>> {
+    // A binary file (what pigeon sends) gets its header parsed once, not once per line.
+    if ciphertext.starts_with(BINARY_MAGIC) {
+        let decryptor =
+            age::Decryptor::new_buffered(super::age_header::WholeHeader::new(ciphertext))
+                .map_err(|e| anyhow!("not a readable age file: {e}"))?;
+        return read_limited(decryptor, identity, limit);
+    }
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(ciphertext))
         .map_err(|e| anyhow!("not a readable age file: {e}"))?;
+    read_limited(decryptor, identity, limit)
+}
+
+/// Decrypts with `identity`, refusing a plaintext over `limit` bytes.
+fn read_limited<R: std::io::BufRead>(
+    decryptor: age::Decryptor<R>,
+    identity: &dyn age::Identity,
+    limit: usize,
+) -> Result<Vec<u8>> {
     let mut reader = decryptor
         .decrypt(iter::once(identity))
         .map_err(|e| match e {
