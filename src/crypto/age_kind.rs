@@ -171,16 +171,26 @@ fn read_limited<R: std::io::BufRead>(
     Ok(plaintext)
 }
 
-/// My identity, trying first the stanzas `first` names for a header of that many: in a
-/// file for many recipients each stanza costs an X25519 agreement to try, and a group's
-/// sender orders them so a member can guess where theirs is. Any other stanza is still
-/// tried after those, so a wrong guess costs only time.
-pub(crate) struct FirstTry<'a> {
-    pub(crate) id: &'a x25519::Identity,
+/// My identity, trying first the stanzas `first` names for a header of that many X25519
+/// stanzas: in a file for many recipients each stanza costs an X25519 agreement to try,
+/// and a group's sender orders them so a member can guess where theirs is. Any other
+/// stanza is still tried after those, so a wrong guess costs only time.
+pub(crate) struct FirstTry<'a, I: age::Identity = x25519::Identity> {
+    pub(crate) id: &'a I,
     pub(crate) first: &'a super::StanzaOrder,
 }
 
-impl age::Identity for FirstTry<'_> {
+impl<I: age::Identity> FirstTry<'_, I> {
+    /// The stanzas to try first. Counted by X25519 stanzas only: the `age` crate ends every
+    /// header with a random "grease" stanza of another type, which a count of all stanzas
+    /// would take for one more recipient (and then guess nothing).
+    fn guesses(&self, stanzas: &[age_core::format::Stanza]) -> &[usize] {
+        let n = stanzas.iter().filter(|s| s.tag == "X25519").count();
+        self.first.get(&n).map_or(&[][..], Vec::as_slice)
+    }
+}
+
+impl<I: age::Identity> age::Identity for FirstTry<'_, I> {
     fn unwrap_stanza(
         &self,
         stanza: &age_core::format::Stanza,
@@ -192,11 +202,7 @@ impl age::Identity for FirstTry<'_> {
         &self,
         stanzas: &[age_core::format::Stanza],
     ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
-        for &i in self
-            .first
-            .get(&stanzas.len())
-            .map_or(&[][..], Vec::as_slice)
-        {
+        for &i in self.guesses(stanzas) {
             if let Some(found) = stanzas.get(i).and_then(|s| self.id.unwrap_stanza(s)) {
                 return Some(found);
             }
