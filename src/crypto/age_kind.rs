@@ -131,8 +131,24 @@ pub(crate) fn decrypt_limited(
     ciphertext: &[u8],
     limit: usize,
 ) -> Result<Vec<u8>> {
+    // A binary file (what pigeon sends) gets its header parsed once, not once per line.
+    if ciphertext.starts_with(BINARY_MAGIC) {
+        let decryptor =
+            age::Decryptor::new_buffered(super::age_header::WholeHeader::new(ciphertext))
+                .map_err(|e| anyhow!("not a readable age file: {e}"))?;
+        return read_limited(decryptor, identity, limit);
+    }
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(ciphertext))
         .map_err(|e| anyhow!("not a readable age file: {e}"))?;
+    read_limited(decryptor, identity, limit)
+}
+
+/// Decrypts with `identity`, refusing a plaintext over `limit` bytes.
+fn read_limited<R: std::io::BufRead>(
+    decryptor: age::Decryptor<R>,
+    identity: &dyn age::Identity,
+    limit: usize,
+) -> Result<Vec<u8>> {
     let mut reader = decryptor
         .decrypt(iter::once(identity))
         .map_err(|e| match e {
@@ -155,16 +171,26 @@ pub(crate) fn decrypt_limited(
     Ok(plaintext)
 }
 
-/// My identity, trying first the stanzas `first` names for a header of that many: in a
-/// file for many recipients each stanza costs an X25519 agreement to try, and a group's
-/// sender orders them so a member can guess where theirs is. Any other stanza is still
-/// tried after those, so a wrong guess costs only time.
-pub(crate) struct FirstTry<'a> {
-    pub(crate) id: &'a x25519::Identity,
+/// My identity, trying first the stanzas `first` names for a header of that many X25519
+/// stanzas: in a file for many recipients each stanza costs an X25519 agreement to try,
+/// and a group's sender orders them so a member can guess where theirs is. Any other
+/// stanza is still tried after those, so a wrong guess costs only time.
+pub(crate) struct FirstTry<'a, I: age::Identity = x25519::Identity> {
+    pub(crate) id: &'a I,
     pub(crate) first: &'a super::StanzaOrder,
 }
 
-impl age::Identity for FirstTry<'_> {
+impl<I: age::Identity> FirstTry<'_, I> {
+    /// The stanzas to try first. Counted by X25519 stanzas only: the `age` crate ends every
+    /// header with a random "grease" stanza of another type, which a count of all stanzas
+    /// would take for one more recipient (and then guess nothing).
+    fn guesses(&self, stanzas: &[age_core::format::Stanza]) -> &[usize] {
+        let n = stanzas.iter().filter(|s| s.tag == "X25519").count();
+        self.first.get(&n).map_or(&[][..], Vec::as_slice)
+    }
+}
+
+impl<I: age::Identity> age::Identity for FirstTry<'_, I> {
     fn unwrap_stanza(
         &self,
         stanza: &age_core::format::Stanza,
@@ -176,11 +202,7 @@ impl age::Identity for FirstTry<'_> {
         &self,
         stanzas: &[age_core::format::Stanza],
     ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
-        for &i in self
-            .first
-            .get(&stanzas.len())
-            .map_or(&[][..], Vec::as_slice)
-        {
+        for &i in self.guesses(stanzas) {
             if let Some(found) = stanzas.get(i).and_then(|s| self.id.unwrap_stanza(s)) {
                 return Some(found);
             }

@@ -3,6 +3,7 @@
 //! - kind `age`: an X25519 age identity plus an Ed25519 key that signs and names the mailbox.
 //! - kind `pgp`: a v4 OpenPGP cert (GnuPG 2.2 compatible) plus an Ed25519 mailbox key.
 
+mod age_header;
 mod age_kind;
 mod pgp_kind;
 mod seal;

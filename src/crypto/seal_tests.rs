@@ -205,3 +205,37 @@ fn a_stanza_guess_is_tried_first_and_a_wrong_one_still_opens() {
     let order = StanzaOrder::from([(6, vec![0, 1, 2, 9])]);
     assert!(open_ordered(&outsider, ct, &[], MAX_PLAINTEXT, &order).is_err());
 }
+
+/// An identity that counts the stanzas it tries (each one is an X25519 agreement).
+struct Counting<'a>(&'a age::x25519::Identity, std::cell::Cell<usize>);
+
+impl age::Identity for Counting<'_> {
+    fn unwrap_stanza(
+        &self,
+        stanza: &age_core::format::Stanza,
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        self.1.set(self.1.get() + 1);
+        self.0.unwrap_stanza(stanza)
+    }
+}
+
+#[test]
+fn a_right_stanza_guess_costs_one_agreement_whatever_grease_the_header_ends_with() {
+    let from = SecretIdentity::generate(Kind::Age, "s").unwrap();
+    let many: Vec<SecretIdentity> = (0..6)
+        .map(|i| SecretIdentity::generate(Kind::Age, &format!("m{i}")).unwrap())
+        .collect();
+    let publics: Vec<PublicIdentity> = many.iter().map(|m| m.public()).collect();
+    let refs: Vec<&PublicIdentity> = publics.iter().collect();
+    let ct = &seal(&from, &refs, INNER, CARD, false).unwrap()[0].ciphertext;
+    for (i, m) in many.iter().enumerate() {
+        let counting = Counting(m.age_identity().unwrap(), std::cell::Cell::new(0));
+        let order = StanzaOrder::from([(6, vec![i])]);
+        let first = super::age_kind::FirstTry {
+            id: &counting,
+            first: &order,
+        };
+        super::age_kind::decrypt_limited(&first, ct, MAX_PLAINTEXT).unwrap();
+        assert_eq!(counting.1.get(), 1, "member {i} tried only its own stanza");
+    }
+}

@@ -371,7 +371,7 @@ pub fn apply(
 /// Where my stanza probably is in an age file that a member of my groups sealed to the
 /// group: senders put the age recipients in fingerprint order (see `send --group`), every
 /// age member but the sender, so in a group of A age members mine is at my rank r among
-/// them (a pgp sender: A stanzas) or at r or r - 1 (an age sender: A - 1 stanzas).
+/// them (a pgp sender: A X25519 stanzas) or at r or r - 1 (an age sender: A - 1).
 pub fn stanza_order<'a>(groups: impl IntoIterator<Item = &'a Group>, me: &str) -> StanzaOrder {
     let mut order = StanzaOrder::new();
     for g in groups {
@@ -395,9 +395,16 @@ pub fn stanza_order<'a>(groups: impl IntoIterator<Item = &'a Group>, me: &str) -
             }
         };
         add(age.len(), r);
-        add(age.len() - 1, r);
-        if r > 0 {
-            add(age.len() - 1, r - 1);
+        // An age sender leaves itself out: mine is at r when it ranks above me, at r - 1
+        // when below. The likelier one first: the side more of the others are on.
+        let above = age.len() - 1 - r;
+        let (likely, other) = if above >= r {
+            (Some(r), r.checked_sub(1))
+        } else {
+            (r.checked_sub(1), Some(r))
+        };
+        for i in [likely, other].into_iter().flatten() {
+            add(age.len() - 1, i);
         }
     }
     order

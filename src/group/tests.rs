@@ -203,3 +203,18 @@ fn the_stanza_guess_follows_the_senders_order() {
         "a pgp member has no stanza"
     );
 }
+
+#[test]
+fn the_likelier_of_an_age_senders_two_places_is_tried_first() {
+    let age = |c: char| GroupMember {
+        fingerprint: fp(c),
+        card: json!({"kind": "age"}),
+    };
+    let others = vec![age('a'), age('b'), age('d')];
+    let g = Group::create("ops", age('c'), others).unwrap();
+    // Age members a, b, c, d: c is at rank 2, with two members below it and one above, so
+    // an age sender is likelier below (mine at 1) than above (mine at 2).
+    assert_eq!(stanza_order([&g], &fp('c'))[&3], [1, 2]);
+    // b (rank 1) has two above: at 1 first.
+    assert_eq!(stanza_order([&g], &fp('b'))[&3], [1, 0]);
+}

@@ -73,7 +73,10 @@ impl Receiver {
             Kind::Age => cores * 16,
         };
         let mut batch = Batch::default();
-        for envs in envelopes.chunks(chunk) {
+        let mut rest = &envelopes[..];
+        while !rest.is_empty() {
+            let (envs, tail) = rest.split_at(self.chunk_len(rest, chunk));
+            rest = tail;
             let results = self.open_all(envs);
             for (env, result) in envs.iter().zip(results) {
                 batch.last_seq = batch.last_seq.max(env.seq);
