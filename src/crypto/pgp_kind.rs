@@ -166,10 +166,15 @@ pub(crate) fn check_public(cert: &Cert) -> Result<()> {
 /// A cert sequoia parses but cannot write back out (found by fuzzing: a subpacket naming an
 /// unknown kind of fingerprint) would make `pigeon card` fail later; refuse it where a cert
 /// comes from outside (an import, a card), not on every start with pigeon's own `pgp.key`.
+// Packet by packet into a sink: writing the cert as a whole (armored) would first verify
+// every signature sequoia left unchecked and base64 it, a third of a `send --group`'s
+// instructions for its 24 pgp member cards (docs/benchmarks.md).
 fn check_writable(cert: &Cert) -> Result<()> {
-    cert.armored()
-        .to_vec()
-        .context("this OpenPGP certificate has a packet pigeon cannot write back out")?;
+    use openpgp::serialize::Serialize as _;
+    for p in cert.clone().into_packets() {
+        p.serialize(&mut std::io::sink())
+            .context("this OpenPGP certificate has a packet pigeon cannot write back out")?;
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use crate::error::{Exit, WithHint, fail};
 use crate::group::{Group, Groups, Status};
 use crate::home::Home;
 use crate::keys::card::verify_pinned_card;
+use crate::keys::contacts::Contacts;
 use crate::wire::{GroupMember, Membership};
 
 /// Groups resolved in this run: a `send --json` of many lines to one group reads its
@@ -76,27 +77,50 @@ impl Sender {
     fn recipients_of(&self, members: &[&GroupMember]) -> Result<Vec<Recipient>> {
         let mut members = members.to_vec();
         members.sort_unstable_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-        let mut out = Vec::with_capacity(members.len());
-        for m in members {
-            let contact = self.contacts.by_fingerprint(&m.fingerprint)?;
-            let card = contact.as_ref().map_or(&m.card, |c| &c.card);
-            let (card, public) = verify_pinned_card(card)
-                .with_context(|| format!("the card of group member {}", m.fingerprint))?;
-            if public.fingerprint() != m.fingerprint {
-                return Err(fail(
-                    Exit::Crypto,
-                    format!("the card of group member {} is not theirs", m.fingerprint),
-                ));
+        // Each card check is a signature verification (and for pgp a certificate parse):
+        // a hundred of them are most of a `send --group`, so they run on several cores.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let chunk = members.len().div_ceil(threads).max(16);
+        let contacts = &self.contacts;
+        let out = std::thread::scope(|s| {
+            let handles: Vec<_> = members
+                .chunks(chunk)
+                .map(|c| {
+                    s.spawn(move || {
+                        c.iter()
+                            .map(|m| recipient_of(contacts, m))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(members.len());
+            for h in handles {
+                out.extend(h.join().expect("card checking thread")?);
             }
-            out.push(Recipient {
-                name: contact.map_or(card.name, |c| c.name),
-                public,
-                mailbox: card.mailbox,
-                relays: card.relays,
-            });
-        }
+            Ok::<_, anyhow::Error>(out)
+        })?;
         Ok(out)
     }
+}
+
+/// One member as a recipient, their card checked.
+fn recipient_of(contacts: &Contacts, m: &GroupMember) -> Result<Recipient> {
+    let contact = contacts.by_fingerprint(&m.fingerprint)?;
+    let card = contact.as_ref().map_or(&m.card, |c| &c.card);
+    let (card, public) = verify_pinned_card(card)
+        .with_context(|| format!("the card of group member {}", m.fingerprint))?;
+    if public.fingerprint() != m.fingerprint {
+        return Err(fail(
+            Exit::Crypto,
+            format!("the card of group member {} is not theirs", m.fingerprint),
+        ));
+    }
+    Ok(Recipient {
+        name: contact.map_or(card.name, |c| c.name),
+        public,
+        mailbox: card.mailbox,
+        relays: card.relays,
+    })
 }
 
 /// What `pigeon group` needs to announce a change: my keys and a sender.

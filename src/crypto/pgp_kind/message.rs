@@ -7,16 +7,17 @@ use sequoia_openpgp as openpgp;
 
 use openpgp::Cert;
 use openpgp::crypto::SessionKey;
-use openpgp::packet::{PKESK, SKESK};
+use openpgp::packet::key::{PublicParts, UnspecifiedRole};
+use openpgp::packet::pkesk::PKESK3;
+use openpgp::packet::{Key, PKESK, Packet, SKESK};
 use openpgp::parse::Parse;
 use openpgp::parse::stream::{
     DecryptionHelper, DecryptorBuilder, MessageLayer, MessageStructure, VerificationError,
     VerificationHelper,
 };
-use openpgp::serialize::stream::{
-    Armorer, Compressor, Encryptor, LiteralWriter, Message, Recipient, Signer,
-};
-use openpgp::types::{Features, SymmetricAlgorithm};
+use openpgp::serialize::Serialize as _;
+use openpgp::serialize::stream::{Armorer, Compressor, Encryptor, LiteralWriter, Message, Signer};
+use openpgp::types::SymmetricAlgorithm;
 
 use super::{POLICY, fingerprint, guard, signing_keypair};
 
@@ -28,7 +29,7 @@ pub(crate) fn encrypt(
     plaintext: &[u8],
     armor: bool,
 ) -> Result<Vec<u8>> {
-    let mut keys: Vec<Recipient> = Vec::new();
+    let mut keys = Vec::new();
     for cert in recipients {
         let vc = cert.with_policy(&POLICY, None)?;
         let before = keys.len();
@@ -40,12 +41,7 @@ pub(crate) fn encrypt(
             .for_transport_encryption()
             .for_storage_encryption()
         {
-            let key = ka.key();
-            keys.push(Recipient::new(
-                Features::empty().set_seipdv1(),
-                openpgp::KeyHandle::from(key.keyid()),
-                key,
-            ));
+            keys.push(ka.key());
         }
         if keys.len() == before {
             bail!(
@@ -63,8 +59,14 @@ pub(crate) fn encrypt(
                 .kind(openpgp::armor::Kind::Message)
                 .build()?;
         }
-        let sink = Encryptor::for_recipients(sink, keys)
-            .symmetric_algo(SymmetricAlgorithm::AES256)
+        // The PKESKs sequoia would write (v3, one per key, in order, SEIPDv1 after them),
+        // made here so a large group's run on several cores: each costs a public-key
+        // operation and, with the nettle backend, the seeding of a fresh Yarrow generator.
+        let sk = SessionKey::new(SymmetricAlgorithm::AES256.key_size()?)?;
+        for pkesk in pkesks(&keys, &sk)? {
+            Packet::from(pkesk).serialize(&mut sink)?;
+        }
+        let sink = Encryptor::with_session_key(sink, SymmetricAlgorithm::AES256, sk)?
             .build()
             .context("OpenPGP encryption failed")?;
         let mut sink = Compressor::new(sink).build()?;
@@ -76,6 +78,32 @@ pub(crate) fn encrypt(
         lit.finalize().context("OpenPGP encryption failed")?;
     }
     Ok(out)
+}
+
+/// One PKESK v3 per key, in the order of `keys`, on up to four threads.
+fn pkesks(keys: &[&Key<PublicParts, UnspecifiedRole>], sk: &SessionKey) -> Result<Vec<PKESK3>> {
+    let one = |key: &&Key<PublicParts, UnspecifiedRole>| -> Result<PKESK3> {
+        let mut p = PKESK3::for_recipient(SymmetricAlgorithm::AES256, sk, *key)
+            .context("OpenPGP encryption failed")?;
+        p.set_recipient(Some(key.keyid()));
+        Ok(p)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if keys.len() < 8 || threads < 2 {
+        return keys.iter().map(one).collect();
+    }
+    let chunk = keys.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = keys
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(one).collect::<Result<Vec<_>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for h in handles {
+            out.extend(h.join().expect("PKESK thread")?);
+        }
+        Ok(out)
+    })
 }
 
 struct DecryptHelper<'a> {
@@ -219,8 +247,9 @@ pub(crate) fn decrypt_limited(
 mod tests {
     use super::super::generate;
     use super::*;
-    use openpgp::Packet;
     use openpgp::PacketPile;
+    use openpgp::serialize::stream::Recipient;
+    use openpgp::types::Features;
 
     /// Encrypts already-serialized packets to `rcpt` (no literal wrapping, no compression).
     fn encrypt_packets(rcpt: &Cert, packets: &[u8]) -> Vec<u8> {
@@ -270,6 +299,44 @@ mod tests {
         // Without the signer's cert the signature cannot be checked: not attributed.
         let (_, who) = decrypt(&rcpt, &bad, &[]).unwrap();
         assert_eq!(who, None);
+    }
+
+    /// Enough recipients for the PKESKs to be made on several threads: each recipient opens
+    /// the message, the PKESKs name the keys in the order given, and SEIPDv1 follows them.
+    #[test]
+    fn many_recipients_each_open_and_pkesks_keep_their_order() {
+        let signer = generate("Signer").unwrap();
+        let rcpts: Vec<Cert> = (0..10)
+            .map(|i| generate(&format!("R{i}")).unwrap())
+            .collect();
+        let refs: Vec<&Cert> = rcpts.iter().collect();
+        let ct = encrypt(&refs, Some(&signer), b"to ten", false).unwrap();
+        for r in &rcpts {
+            let (pt, who) = decrypt(r, &ct, std::slice::from_ref(&signer)).unwrap();
+            assert_eq!(pt, b"to ten");
+            assert_eq!(who, Some(fingerprint(&signer)));
+        }
+        let pile = PacketPile::from_bytes(&ct).unwrap();
+        let named: Vec<_> = pile
+            .children()
+            .filter_map(|p| match p {
+                Packet::PKESK(k) => Some(k.recipient()),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<_> = rcpts
+            .iter()
+            .map(|c| {
+                let vc = c.with_policy(&POLICY, None).unwrap();
+                let ka = vc.keys().for_storage_encryption().next().unwrap();
+                Some(openpgp::KeyHandle::from(ka.key().keyid()))
+            })
+            .collect();
+        assert_eq!(named, want);
+        assert!(
+            pile.children()
+                .any(|p| matches!(p, Packet::SEIP(s) if s.version() == 1))
+        );
     }
 
     /// The throwaway keys of the fuzz targets, which the committed crash inputs are
