@@ -83,6 +83,23 @@ impl Home {
     }
 }
 
+/// The `*.json` files directly in `dir`, in no particular order; none when it does not exist.
+pub fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) == Some("json") {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
 /// Creates a directory and its missing parents, each created one with mode 0700 whatever
 /// the umask (directories that exist are left as they are).
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {

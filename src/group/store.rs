@@ -77,16 +77,7 @@ impl Groups {
     /// Every group I hold, sorted by name then id.
     pub fn list(&self) -> Result<Vec<Group>> {
         let mut out = Vec::new();
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.dir.display())),
-        };
-        for entry in entries {
-            let path = entry?.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
+        for path in crate::home::json_files(&self.dir)? {
             out.push(read(&path)?);
         }
         out.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));

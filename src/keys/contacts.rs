@@ -79,16 +79,7 @@ impl Contacts {
     /// Every contact, sorted by name.
     pub fn list(&self) -> Result<Vec<Contact>> {
         let mut out = Vec::new();
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.dir.display())),
-        };
-        for entry in entries {
-            let path = entry?.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
+        for path in crate::home::json_files(&self.dir)? {
             let bytes =
                 fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let c: Contact = serde_json::from_slice(&bytes)
