@@ -74,6 +74,22 @@ struct Recipient {
     relays: Vec<String>,
 }
 
+impl Recipient {
+    /// The recipient a checked card describes: never a relay it lists as draining (the
+    /// recipient is moving away from it), for direct and group messages alike.
+    fn from_card(name: String, public: PublicIdentity, card: wire::Card) -> Recipient {
+        let relays = (card.relays.into_iter())
+            .filter(|r| !card.draining.contains(r))
+            .collect();
+        Recipient {
+            name,
+            public,
+            mailbox: card.mailbox,
+            relays,
+        }
+    }
+}
+
 /// Everything one `send` process shares: keys parsed once, one connection pool.
 struct Sender {
     id: Identity,
@@ -223,15 +239,7 @@ impl Sender {
                 continue;
             }
             let (card, public) = contact.checked()?;
-            recipients.push(Recipient {
-                name: contact.name.clone(),
-                public,
-                mailbox: card.mailbox,
-                // Never post to a relay the recipient is moving away from.
-                relays: (card.relays.into_iter())
-                    .filter(|r| !card.draining.contains(r))
-                    .collect(),
-            });
+            recipients.push(Recipient::from_card(contact.name.clone(), public, card));
         }
         self.build(recipients, body, files, reply_to, ttl)
     }

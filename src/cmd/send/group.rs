@@ -115,12 +115,8 @@ fn recipient_of(contacts: &Contacts, m: &GroupMember) -> Result<Recipient> {
             format!("the card of group member {} is not theirs", m.fingerprint),
         ));
     }
-    Ok(Recipient {
-        name: contact.map_or(card.name, |c| c.name),
-        public,
-        mailbox: card.mailbox,
-        relays: card.relays,
-    })
+    let name = contact.map_or_else(|| card.name.clone(), |c| c.name);
+    Ok(Recipient::from_card(name, public, card))
 }
 
 /// What `pigeon group` needs to announce a change: my keys and a sender.
