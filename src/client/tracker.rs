@@ -78,15 +78,7 @@ impl Client {
 /// Percent-encodes one path segment: everything but letters, digits and `-_~` (names may
 /// hold spaces, `@`, `/` or any letter; dots are encoded so `..` stays a name, not a step up).
 pub fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::output::percent_encode(segment, b"")
 }
 
 #[cfg(test)]

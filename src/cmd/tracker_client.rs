@@ -19,7 +19,8 @@ pub fn run(ctx: &Ctx, cmd: TrackerCommand) -> Result<Exit> {
     let cfg = Config::load(&ctx.home)?;
     let client = client(&cfg);
     match cmd {
-        TrackerCommand::Serve(a) => super::tracker::run(ctx, TrackerCommand::Serve(a)),
+        // `cmd::tracker::run` serves before it hands the client commands here.
+        TrackerCommand::Serve(_) => unreachable!("tracker serve is not a client command"),
         TrackerCommand::Announce {
             trackers,
             passphrase_file,

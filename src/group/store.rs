@@ -131,12 +131,6 @@ impl Groups {
         }
     }
 
-    /// The group id `key` stands for: a group I hold (by name or id), else `key` itself
-    /// (the history may hold groups I no longer have). An ambiguous name is an error.
-    pub fn id_of(&self, key: &str) -> Result<String> {
-        self.filter_key(key)
-    }
-
     /// What `recv --group key` matches: the id of the group `key` names, or `key` itself
     /// (matched against ids and names as messages arrive) when I do not hold that group
     /// yet, as before its invitation arrives. An ambiguous name is an error.

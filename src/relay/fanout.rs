@@ -15,7 +15,6 @@ use super::App;
 use super::limits::Peer;
 use super::reply::{ApiErr, json, read_body};
 use super::routes::{ITEMS_PER_TOKEN, admit, decode_envelope, mailbox_hash, store};
-use super::writer::NewEnvelope;
 use crate::wire::{self, BatchResult, FanoutReply, FanoutRequest};
 use rusqlite::Connection;
 
@@ -40,12 +39,7 @@ async fn fanout(
     let (bytes, _held) = read_body(&app, &headers, body).await?;
     let req: FanoutRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiErr::bad(&format!("bad fanout JSON: {e}")))?;
-    if req.v != wire::V {
-        return Err(ApiErr::bad(&format!(
-            "fanout version {} is not supported (1 is)",
-            req.v
-        )));
-    }
+    ApiErr::check_version("fanout", req.v)?;
     let deliveries: u64 = req.items.iter().map(|i| i.mailboxes.len() as u64).sum();
     if deliveries > app.cfg.max_batch {
         return Err(ApiErr::new(
@@ -82,8 +76,7 @@ async fn fanout(
                     .filter_map(|h| h.as_ref().ok().copied())
                     .collect();
                 if ok.len() > 1 {
-                    let payload = Arc::try_unwrap(env.payload).unwrap_or_else(|p| (*p).clone());
-                    decoded.extend(NewEnvelope::fan_out(&ok, env.id, env.ttl, payload));
+                    decoded.extend(env.to_mailboxes(&ok));
                 } else {
                     // One mailbox: inline, as a batch item would be.
                     decoded.push(env);

@@ -275,23 +275,22 @@ pub fn ack(
     };
     let upto = upto.min(i64::MAX as u64) as i64;
     let not_after = not_after.min(i64::MAX as u64) as i64;
-    let (n, bytes): (i64, i64) = tx
+    // One read of the rows going: their count and bytes, per shared payload (NULL: inline).
+    let groups: Vec<(Option<i64>, i64, i64)> = tx
         .prepare_cached(&format!(
-            "SELECT count(*), coalesce(sum({LENGTH}), 0) FROM envelopes
-             WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3"
+            "SELECT pid, count(*), coalesce(sum({LENGTH}), 0) FROM envelopes
+             WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3 GROUP BY pid"
         ))?
-        .query_row(params![id, upto, not_after], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_map(params![id, upto, not_after], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let n: i64 = groups.iter().map(|g| g.1).sum();
     if n == 0 {
         return Ok(0);
     }
-    let bytes = bytes + n * ROW_OVERHEAD as i64;
-    let refs: Vec<(i64, i64)> = tx
-        .prepare_cached(
-            "SELECT pid, count(*) FROM envelopes
-             WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3 AND pid IS NOT NULL GROUP BY pid",
-        )?
-        .query_map(params![id, upto, not_after], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let bytes = groups.iter().map(|g| g.2).sum::<i64>() + n * ROW_OVERHEAD as i64;
+    let refs = groups.iter().filter_map(|&(pid, k, _)| Some((pid?, k)));
     tx.prepare_cached("DELETE FROM envelopes WHERE mbox = ?1 AND seq <= ?2 AND received <= ?3")?
         .execute(params![id, upto, not_after])?;
     for (pid, k) in refs {

@@ -59,6 +59,17 @@ impl ApiErr {
         ApiErr::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// 400 unless a request body's `v` is the one version this server speaks.
+    pub fn check_version(what: &str, v: u32) -> Result<(), ApiErr> {
+        if v == crate::wire::V {
+            return Ok(());
+        }
+        Err(ApiErr::bad(&format!(
+            "{what} version {v} is not supported ({} is)",
+            crate::wire::V
+        )))
+    }
+
     /// The writer is gone: the relay is stopping.
     pub fn unavailable(message: String) -> ApiErr {
         ApiErr::new(StatusCode::SERVICE_UNAVAILABLE, "busy", &message).retry_after(1)

@@ -153,12 +153,7 @@ pub(super) fn decode_envelope(
     mbox: [u8; 32],
     e: Envelope,
 ) -> Result<NewEnvelope, ApiErr> {
-    if e.v != wire::V {
-        return Err(ApiErr::bad(&format!(
-            "envelope version {} is not supported (1 is)",
-            e.v
-        )));
-    }
+    ApiErr::check_version("envelope", e.v)?;
     let mut id = [0u8; 16];
     if !wire::is_message_id(&e.id) || hex::decode_to_slice(&e.id, &mut id).is_err() {
         return Err(ApiErr::bad("an envelope id is 32 lowercase hex digits"));
@@ -310,12 +305,7 @@ async fn batch(
     let (bytes, _held) = read_body(&app, &headers, body).await?;
     let req: BatchRequest =
         serde_json::from_slice(&bytes).map_err(|e| ApiErr::bad(&format!("bad batch JSON: {e}")))?;
-    if req.v != wire::V {
-        return Err(ApiErr::bad(&format!(
-            "batch version {} is not supported (1 is)",
-            req.v
-        )));
-    }
+    ApiErr::check_version("batch", req.v)?;
     if req.items.len() as u64 > app.cfg.max_batch {
         return Err(ApiErr::new(
             StatusCode::PAYLOAD_TOO_LARGE,

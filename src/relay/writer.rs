@@ -62,16 +62,18 @@ impl NewEnvelope {
     /// One payload for many mailboxes: the digest is computed once and the bytes are
     /// shared, in memory and in the relay's file.
     pub fn fan_out(mboxes: &[[u8; 32]], id: [u8; 16], ttl: u64, payload: Vec<u8>) -> Vec<Self> {
-        let digest = payload_digest(&payload);
-        let payload = Arc::new(payload);
-        mboxes
-            .iter()
+        NewEnvelope::new([0; 32], id, ttl, payload).to_mailboxes(mboxes)
+    }
+
+    /// This envelope (its digest already computed) for each of `mboxes`, the bytes shared.
+    pub fn to_mailboxes(&self, mboxes: &[[u8; 32]]) -> Vec<Self> {
+        (mboxes.iter())
             .map(|&mbox| NewEnvelope {
                 mbox,
-                id,
-                ttl,
-                payload: Arc::clone(&payload),
-                digest,
+                id: self.id,
+                ttl: self.ttl,
+                payload: Arc::clone(&self.payload),
+                digest: self.digest,
                 shared: true,
             })
             .collect()

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::Tracker;
-use super::routes::{accept, publish};
+use super::routes::{accept_async, publish};
 use super::store;
 use super::writer::StoreOutcome;
 
@@ -118,7 +118,7 @@ struct Page {
 }
 
 /// One peer, page after page from the stored cursor; returns the cards stored.
-pub async fn pull(t: &Tracker, peer: &str) -> Result<u64, String> {
+pub async fn pull(t: &Arc<Tracker>, peer: &str) -> Result<u64, String> {
     let p = peer.to_string();
     let mut cursor = t
         .readers
@@ -136,7 +136,7 @@ pub async fn pull(t: &Tracker, peer: &str) -> Result<u64, String> {
         let n = page.cards.len();
         for raw in page.cards {
             // Anything the checks refuse is the peer's problem, not ours: skip it.
-            let Ok(card) = accept(t, raw.get().as_bytes(), None) else {
+            let Ok(card) = accept_async(t, raw.get().as_bytes().to_vec(), None).await else {
                 t.metrics.refused.inc();
                 continue;
             };

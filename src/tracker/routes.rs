@@ -146,6 +146,23 @@ fn listable(url: &str) -> Result<(), String> {
 
 /// Whether the body names kind `pgp` (a guess, only for where to check it: the check
 /// itself reads the kind properly).
+/// [`accept`] for async code: an Ed25519 signature is checked in tens of microseconds, in
+/// place; an OpenPGP one takes longer, on a blocking thread, so a page of mirrored cards or
+/// a burst of publishes does not hold up the runtime's other requests.
+pub async fn accept_async<B: AsRef<[u8]> + Send + 'static>(
+    t: &Arc<Tracker>,
+    raw: B,
+    fp: Option<String>,
+) -> Result<NewCard, ApiErr> {
+    if !is_pgp(raw.as_ref()) {
+        return accept(t, raw.as_ref(), fp.as_deref());
+    }
+    let t = t.clone();
+    tokio::task::spawn_blocking(move || accept(&t, raw.as_ref(), fp.as_deref()))
+        .await
+        .map_err(|e| ApiErr::unavailable(e.to_string()))?
+}
+
 fn is_pgp(body: &[u8]) -> bool {
     body.windows(5).any(|w| w == b"\"pgp\"")
 }
@@ -198,16 +215,7 @@ async fn put_card(
     gate(&s.app, peer)?;
     admit(&s.app, peer, &headers).await?;
     let (bytes, _held) = read_body(&s.app, &headers, body).await?;
-    // An Ed25519 signature is checked in tens of microseconds, here; an OpenPGP one takes
-    // longer, on a blocking thread.
-    let card = if is_pgp(&bytes) {
-        let t = s.t.clone();
-        tokio::task::spawn_blocking(move || accept(&t, &bytes, Some(&fp)))
-            .await
-            .map_err(|e| ApiErr::unavailable(e.to_string()))??
-    } else {
-        accept(&s.t, &bytes, Some(&fp))?
-    };
+    let card = accept_async(&s.t, bytes, Some(fp)).await?;
     let reply = |status, stored, seq| {
         json(
             status,
@@ -367,12 +375,7 @@ async fn announce(
     let (bytes, _held) = read_body(&s.app, &headers, body).await?;
     let a: wire::RelayAnnounce = serde_json::from_slice(&bytes)
         .map_err(|e| ApiErr::bad(&format!("bad announcement JSON: {e}")))?;
-    if a.v != wire::V {
-        return Err(ApiErr::bad(&format!(
-            "announcement version {} is not supported (1 is)",
-            a.v
-        )));
-    }
+    ApiErr::check_version("announcement", a.v)?;
     let url = a.url.trim_end_matches('/').to_string();
     listable(&url).map_err(|e| ApiErr::bad(&e))?;
     match s.t.writer.announce(url).await {

@@ -130,12 +130,3 @@ pub fn peer_cursor(conn: &Connection, peer: &str) -> rusqlite::Result<u64> {
         .optional()
         .map(|c| c.unwrap_or(0) as u64)
 }
-
-/// Cards held now (expired ones not yet swept included) and names held.
-pub fn totals(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
-    conn.query_row(
-        "SELECT (SELECT count(*) FROM cards), (SELECT count(*) FROM names)",
-        [],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-    )
-}

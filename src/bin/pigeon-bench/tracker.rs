@@ -101,15 +101,7 @@ pub fn run(a: &TrackerArgs) -> Result<()> {
                     &[],
                     body.as_bytes(),
                 );
-                let t1 = Instant::now();
-                let reply = conn.call(&req)?;
-                t.micros
-                    .push(t1.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                t.requests += 1;
-                match reply.status {
-                    201 => t.ok += 1,
-                    s => t.refuse(1, || format!("HTTP {s}: {}", text(&reply.body))),
-                }
+                timed_call(&mut conn, &req, &mut t, 201)?;
             }
         }
     })?;
@@ -143,15 +135,7 @@ pub fn run(a: &TrackerArgs) -> Result<()> {
                     format!("/v1/names/{name}")
                 };
                 let req = request(&target, "GET", &path, &[], b"");
-                let t1 = Instant::now();
-                let reply = conn.call(&req)?;
-                t.micros
-                    .push(t1.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                t.requests += 1;
-                match reply.status {
-                    200 => t.ok += 1,
-                    s => t.refuse(1, || format!("HTTP {s}: {}", text(&reply.body))),
-                }
+                timed_call(&mut conn, &req, &mut t, 200)?;
             }
         }
     })?;
@@ -239,4 +223,18 @@ pub fn rows(
             row(fig, format!("{mib:.1} MiB"), target, "—".into(), met);
         }
     }
+}
+
+/// One request, its latency and its outcome in `t`: `want` is the status that counts as ok.
+fn timed_call(conn: &mut Conn, req: &[u8], t: &mut Tally, want: u16) -> Result<()> {
+    let t1 = Instant::now();
+    let reply = conn.call(req)?;
+    t.micros
+        .push(t1.elapsed().as_micros().min(u32::MAX as u128) as u32);
+    t.requests += 1;
+    match reply.status {
+        s if s == want => t.ok += 1,
+        s => t.refuse(1, || format!("HTTP {s}: {}", text(&reply.body))),
+    }
+    Ok(())
 }

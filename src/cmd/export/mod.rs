@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, mut args: ExportArgs) -> Result<Exit> {
     let contacts = Contacts::open(&ctx.home);
     // A group by my name for it, or its id (messages carry the id).
     if let Some(g) = &args.group {
-        args.group = Some(crate::group::Groups::open(&ctx.home).id_of(g)?);
+        args.group = Some(crate::group::Groups::open(&ctx.home).filter_key(g)?);
     }
     let plan = plan::plan(args, &contacts, now())?;
     // My name for my own messages; an archive without an identity still exports.

@@ -115,10 +115,7 @@ impl Sender {
     /// the pinned card is used.
     fn refresh_if_due(&self, c: Contact) -> Result<Contact> {
         let due = directory::due(&c, self.trackers.refresh_after) || !has_relay(&c.card);
-        if self.trackers.urls.is_empty()
-            || !due
-            || self.trackers.asked.borrow().contains(&c.fingerprint)
-        {
+        if !due {
             return Ok(c);
         }
         Ok(self.refresh(&c)?.unwrap_or(c))

@@ -8,11 +8,7 @@ fn start(path: &std::path::Path, quotas: Quotas) -> (Writer, JoinHandle<()>) {
     Writer::start(path, quotas, Arc::default(), Arc::default()).unwrap()
 }
 
-const ROOMY: Quotas = Quotas {
-    max_envelopes: 1000,
-    max_mailbox_bytes: 1 << 20,
-    max_total_bytes: 1 << 30,
-};
+use super::tests::ROOMY;
 
 fn count(path: &std::path::Path, sql: &str) -> i64 {
     rusqlite::Connection::open(path)

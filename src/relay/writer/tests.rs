@@ -18,7 +18,7 @@ fn start(dir: &std::path::Path, quotas: Quotas) -> (Writer, JoinHandle<()>, Arc<
     (w, h, metrics)
 }
 
-const ROOMY: Quotas = Quotas {
+pub(super) const ROOMY: Quotas = Quotas {
     max_envelopes: 1000,
     max_mailbox_bytes: 1 << 20,
     max_total_bytes: 1 << 30,
