@@ -612,3 +612,36 @@ fn by_id(rows: Vec<OutboxRow>) -> BTreeMap<String, Vec<OutboxRow>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{Kind, SecretIdentity};
+
+    /// Direct and group sends both build recipients here: a relay the card lists as
+    /// draining (its owner is moving away) is never posted to.
+    #[test]
+    fn a_recipient_never_gets_a_draining_relay() {
+        let public = SecretIdentity::generate(Kind::Age, "bob").unwrap().public();
+        let card = wire::Card {
+            type_: "card".into(),
+            v: 1,
+            name: "bob".into(),
+            kind: "age".into(),
+            fingerprint: public.fingerprint(),
+            age: None,
+            pgp: None,
+            mailbox_key: String::new(),
+            mailbox: "mb".into(),
+            relays: vec!["http://old".into(), "http://new".into()],
+            draining: vec!["http://old".into()],
+            seq: 2,
+            issued: 0,
+            expires: None,
+            sig: String::new(),
+        };
+        let r = Recipient::from_card("bob".into(), public, card);
+        assert_eq!(r.relays, ["http://new"]);
+        assert_eq!(r.mailbox, "mb");
+    }
+}
