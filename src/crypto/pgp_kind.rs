@@ -22,6 +22,7 @@ use openpgp::{Cert, Profile};
 
 pub(crate) use openpgp::Cert as PgpCert;
 
+mod ecdh;
 mod guard;
 mod message;
 // `decrypt` keeps its first signature for callers content with the default bound.

@@ -60,9 +60,12 @@ pub(crate) fn encrypt(
                 .build()?;
         }
         // The PKESKs sequoia would write (v3, one per key, in order, SEIPDv1 after them),
-        // made here so a large group's run on several cores: each costs a public-key
-        // operation and, with the nettle backend, the seeding of a fresh Yarrow generator.
-        let sk = SessionKey::new(SymmetricAlgorithm::AES256.key_size()?)?;
+        // made here so a large group's run on several cores, and so Cv25519 ones skip the
+        // nettle backend's per-call Yarrow seeding (see `ecdh`). The session key comes
+        // from the OS generator for the same reason.
+        let mut sk = vec![0u8; SymmetricAlgorithm::AES256.key_size()?];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut sk);
+        let sk = SessionKey::from(sk);
         for pkesk in pkesks(&keys, &sk)? {
             Packet::from(pkesk).serialize(&mut sink)?;
         }
@@ -83,8 +86,11 @@ pub(crate) fn encrypt(
 /// One PKESK v3 per key, in the order of `keys`, on up to four threads.
 fn pkesks(keys: &[&Key<PublicParts, UnspecifiedRole>], sk: &SessionKey) -> Result<Vec<PKESK3>> {
     let one = |key: &&Key<PublicParts, UnspecifiedRole>| -> Result<PKESK3> {
-        let mut p = PKESK3::for_recipient(SymmetricAlgorithm::AES256, sk, *key)
-            .context("OpenPGP encryption failed")?;
+        let mut p = match super::ecdh::cv25519_pkesk(key, SymmetricAlgorithm::AES256, sk)? {
+            Some(p) => p,
+            None => PKESK3::for_recipient(SymmetricAlgorithm::AES256, sk, *key)
+                .context("OpenPGP encryption failed")?,
+        };
         p.set_recipient(Some(key.keyid()));
         Ok(p)
     };
