@@ -177,7 +177,17 @@ pub fn unseal_ordered(
                     "the message was signed by someone else than its sender",
                 ));
             }
-            if !inner.to.contains(&me.meta.fingerprint) {
+            if inner.v > crate::wire::GROUP_V {
+                return Err(fail(
+                    Exit::Crypto,
+                    format!(
+                        "the message is version {} (this pigeon reads up to {}); upgrade pigeon",
+                        inner.v,
+                        crate::wire::GROUP_V
+                    ),
+                ));
+            }
+            if !addressed_to(&inner, &me.meta.fingerprint) {
                 return Err(fail(
                     Exit::Crypto,
                     "the message is addressed to someone else (it was forwarded to you)",
@@ -193,6 +203,18 @@ pub fn unseal_ordered(
             })))
         }
     }
+}
+
+/// Whether `inner` names `me` as a recipient. A group message of version 2 names none:
+/// its recipients are the group's current members, which `recv`'s group rules check (a
+/// copy forwarded to someone outside the group is refused there). A membership change
+/// always lists its recipients, since a newcomer holds no group to check against.
+fn addressed_to(inner: &Inner, me: &str) -> bool {
+    let by_group = inner.v >= crate::wire::GROUP_V
+        && inner.to.is_empty()
+        && inner.group.is_some()
+        && inner.kind != "membership";
+    by_group || inner.to.iter().any(|f| f == me)
 }
 
 /// Who a sender is to me.

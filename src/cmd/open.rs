@@ -17,6 +17,18 @@ pub fn run(ctx: &Ctx, args: OpenArgs) -> Result<Exit> {
     match message::unseal(&id, &known_pgp, &ciphertext)? {
         Unsealed::Pigeon(v) => {
             let (inner, card) = (&v.inner, &v.card);
+            // A group message is mine only if I am in its group (`recv` applies the same
+            // rule): its `to` may be empty, the group naming the recipients.
+            if let Some(gid) = inner
+                .group
+                .as_deref()
+                .filter(|_| inner.kind != "membership")
+            {
+                let held = crate::group::Groups::open(&ctx.home).get(gid)?;
+                if let Some(why) = crate::group::refuse_message(held.as_ref(), gid, &inner.from) {
+                    return Err(fail(Exit::Crypto, why));
+                }
+            }
             let sender = message::classify(&contacts, &card.fingerprint, &card.name)?;
             if sender.key_change {
                 ctx.say(format!(

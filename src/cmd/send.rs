@@ -54,6 +54,8 @@ struct JsonLine {
 struct Prepared {
     inner: Inner,
     names: Vec<String>,
+    /// Recipient fingerprints, kept in the archive (a group message's `to` is empty).
+    fingerprints: Vec<String>,
     rows: Vec<OutboxRow>,
     /// Deliveries that failed before posting (a recipient with no relay).
     report: Vec<Value>,
@@ -400,6 +402,11 @@ impl Sender {
         }
         Ok(Prepared {
             names: plan.recipients.iter().map(|r| r.name.clone()).collect(),
+            fingerprints: plan
+                .recipients
+                .iter()
+                .map(|r| r.public.fingerprint())
+                .collect(),
             inner: plan.inner,
             rows,
             report,
@@ -420,7 +427,7 @@ impl Sender {
             .map(|p| {
                 let mut report = p.report.clone();
                 report.extend(p.rows.iter().map(|r| delivery_report(r, false, None, true)));
-                archive_row(&p.inner, &sent_line(p, report))
+                archive_row(p, &sent_line(p, report))
             })
             .collect();
         self.store.outbox_add(&queued, &rows)?;
@@ -589,12 +596,13 @@ fn sent_line(p: &Prepared, deliveries: Vec<Value>) -> Value {
     line
 }
 
-fn archive_row(inner: &Inner, line: &Value) -> Archived {
+fn archive_row(p: &Prepared, line: &Value) -> Archived {
+    let inner = &p.inner;
     Archived {
         id: inner.id.clone(),
         direction: "out".into(),
         sender: inner.from.clone(),
-        recipients: inner.to.clone(),
+        recipients: p.fingerprints.clone(),
         group: inner.group.clone(),
         ts: inner.ts,
         received: inner.ts,

@@ -258,6 +258,24 @@ impl Group {
     }
 }
 
+/// Why a group message (not a membership change) from `from` to group `gid` is refused, given
+/// the state I hold of that group; `None` when it is accepted: I am a current member and so
+/// is its sender. This is what makes a version-2 group message, whose `to` is empty, mine.
+pub fn refuse_message(held: Option<&Group>, gid: &str, from: &str) -> Option<String> {
+    match held {
+        None => Some(format!("a message to group {gid}, which I am not in")),
+        Some(g) if g.status != Status::Member => Some(format!(
+            "a message to group {}, which I am no longer in",
+            crate::output::one_line(&g.name)
+        )),
+        Some(g) if !g.is_member(from) => Some(format!(
+            "a message to group {} from {from}, who is not a member",
+            crate::output::one_line(&g.name)
+        )),
+        Some(_) => None,
+    }
+}
+
 /// Checks a membership message `m` signed by `from` (message `msg_id`) against the state I
 /// hold (`None`: a group I have never been in) and returns what it does. `check_card`
 /// verifies a joiner's card and returns its fingerprint. Every refusal is exit 4.

@@ -67,6 +67,10 @@ impl Sender {
         }
         let mut plan = self.build(recipients.to_vec(), body, files, reply_to, ttl)?;
         plan.inner.group = Some(id);
+        // The group names the recipients; a member checks they are one (`recv`'s group
+        // rules), so a forwarded copy is still refused.
+        plan.inner.to.clear();
+        plan.inner.v = crate::wire::GROUP_V;
         Ok(plan)
     }
 

@@ -16,9 +16,9 @@ use openpgp::crypto::SessionKey;
 use openpgp::crypto::ecdh::aes_key_wrap;
 use openpgp::crypto::mem::Protected;
 use openpgp::crypto::mpi::{Ciphertext, MPI, PublicKey};
+use openpgp::packet::Key;
 use openpgp::packet::key::{PublicParts, UnspecifiedRole};
 use openpgp::packet::pkesk::PKESK3;
-use openpgp::packet::Key;
 use openpgp::types::{Curve, HashAlgorithm, PublicKeyAlgorithm, SymmetricAlgorithm};
 
 /// The PKESK v3 carrying `sk` (for `algo`) to `key`, if it is a Cv25519 ECDH key whose KDF
@@ -53,7 +53,10 @@ pub(super) fn cv25519_pkesk(
     }
 
     // m = sym_alg_ID || session key || checksum, PKCS#5-padded to 40 bytes (RFC 6637 §8).
-    let checksum = sk.iter().map(|b| u16::from(*b)).fold(0u16, u16::wrapping_add);
+    let checksum = sk
+        .iter()
+        .map(|b| u16::from(*b))
+        .fold(0u16, u16::wrapping_add);
     let mut m: Vec<u8> = Vec::with_capacity(40);
     m.push(algo.into());
     m.extend_from_slice(sk);
@@ -77,7 +80,10 @@ pub(super) fn cv25519_pkesk(
     let mut z = digest(&[&[0, 0, 0, 1], shared.as_bytes(), &param]);
     let size = sym.key_size()?;
     if size > z.len() {
-        bail!("the Cv25519 key {} asks for a wrap key longer than its hash", key.keyid());
+        bail!(
+            "the Cv25519 key {} asks for a wrap key longer than its hash",
+            key.keyid()
+        );
     }
     z.truncate(size);
     let wrapped = aes_key_wrap(*sym, &Protected::from(z), &m)?;
@@ -160,8 +166,12 @@ mod tests {
         let ka = vc.keys().for_storage_encryption().next().unwrap();
         let key = ka.key().role_as_unspecified();
         let sk = SessionKey::new(32).unwrap();
-        let a = cv25519_pkesk(key, SymmetricAlgorithm::AES256, &sk).unwrap().unwrap();
-        let b = cv25519_pkesk(key, SymmetricAlgorithm::AES256, &sk).unwrap().unwrap();
+        let a = cv25519_pkesk(key, SymmetricAlgorithm::AES256, &sk)
+            .unwrap()
+            .unwrap();
+        let b = cv25519_pkesk(key, SymmetricAlgorithm::AES256, &sk)
+            .unwrap()
+            .unwrap();
         assert_ne!(a.esk(), b.esk());
     }
 }

@@ -106,6 +106,13 @@ impl Person {
         let lines = if r.code == 0 { r.json() } else { Vec::new() };
         (r.code, lines)
     }
+
+    /// Whether my key opens nothing of this ciphertext: `open` fails at decryption (exit 4
+    /// and said so), not at a later rule such as the group check.
+    pub(super) fn cannot_decrypt(&self, ciphertext: &[u8]) -> bool {
+        let r = self.u.run_in(&["open"], ciphertext);
+        r.code == 4 && r.stderr.contains("cannot decrypt")
+    }
 }
 
 /// Only the membership records of recv output.

@@ -99,3 +99,71 @@ fn forged_stale_and_outsider_messages_are_rejected() {
     alice.u.run(&["send", "--group", "ops", "fine"]).ok();
     assert_eq!(bodies(&bob.recv()), ["fine"]);
 }
+
+/// A group message names no recipient (`v` 2, `to` empty): the group does. A copy of one,
+/// signed by a member and sealed by someone else to an outsider or to a removed member, is
+/// refused as theirs to read; so is an empty `to` outside a group message, a membership
+/// change without recipients, and a version this pigeon does not know.
+#[test]
+fn a_group_message_forwarded_outside_the_group_is_refused() {
+    use crate::adversarial_client::{craft, identity, post};
+    let relay = Relay::start();
+    let alice = Person::new("alice", "age", &[&relay]);
+    let bob = Person::new("bob", "pgp", &[&relay]);
+    let carol = Person::new("carol", "age", &[&relay]);
+    let dave = Person::new("dave", "age", &[&relay]);
+    for p in [&bob, &carol, &dave] {
+        p.knows(&alice);
+        alice.knows(p);
+    }
+    let (m, _) = change(
+        &alice,
+        &[
+            "group", "create", "ops", "--member", "bob", "--member", "carol",
+        ],
+    );
+    let id = m["group"].as_str().unwrap().to_string();
+    bob.recv();
+    carol.recv();
+    alice.u.run(&["send", "--group", "ops", "hello ops"]).ok();
+    let got = bob.recv();
+    assert_eq!(bodies(&got), ["hello ops"]);
+    assert_eq!(got[0]["group"], id.as_str());
+    assert_eq!(got[0]["to"], json!([]), "the group names the recipients");
+
+    let from = identity(&alice.u);
+    let as_group = |i: &mut pigeon::wire::Inner| {
+        i.v = pigeon::wire::GROUP_V;
+        i.to.clear();
+        i.group = Some(id.clone());
+    };
+    // dave was never in the group.
+    let (mid, ct) = craft(&from, &dave.u, "forwarded", as_group);
+    post(&relay, &dave.u, &mid, &ct);
+    rejected(&dave, "which I am not in");
+
+    // carol was, and is removed: what is sent after that is not hers.
+    change(&alice, &["group", "remove", "ops", "carol"]);
+    assert_eq!(memberships(&carol.recv()).len(), 1);
+    assert_eq!(memberships(&bob.recv()).len(), 1);
+    let (mid, ct) = craft(&from, &carol.u, "after carol", as_group);
+    post(&relay, &carol.u, &mid, &ct);
+    rejected(&carol, "no longer in");
+
+    // An empty `to` is a group's only: not for a message to persons, nor for a change.
+    let (mid, ct) = craft(&from, &dave.u, "to nobody", |i| {
+        i.v = pigeon::wire::GROUP_V;
+        i.to.clear();
+    });
+    post(&relay, &dave.u, &mid, &ct);
+    rejected(&dave, "addressed to someone else");
+    let (mid, ct) = craft(&from, &bob.u, "{}", |i| {
+        as_group(i);
+        i.kind = "membership".into();
+    });
+    post(&relay, &bob.u, &mid, &ct);
+    rejected(&bob, "addressed to someone else");
+    let (mid, ct) = craft(&from, &bob.u, "from the future", |i| i.v = 3);
+    post(&relay, &bob.u, &mid, &ct);
+    rejected(&bob, "upgrade pigeon");
+}

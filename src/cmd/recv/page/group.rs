@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{Accepted, Verdict};
 use crate::cmd::recv::Receiver;
 use crate::error::{Exit, fail};
-use crate::group::{self, Applied, Change, Status};
+use crate::group::{self, Applied, Change};
 use crate::keys::card::verify_pinned_card;
 use crate::message::Verified;
 use crate::output::one_line;
@@ -35,18 +35,9 @@ impl Receiver {
         }
         let held = self.groups.get_shared(&gid)?;
         if inner.kind != "membership" {
-            return match &held {
-                None => refuse(format!("a message to group {gid}, which I am not in")),
-                Some(g) if g.status != Status::Member => refuse(format!(
-                    "a message to group {}, which I am no longer in",
-                    one_line(&g.name)
-                )),
-                Some(g) if !g.is_member(&inner.from) => refuse(format!(
-                    "a message to group {} from {}, who is not a member",
-                    one_line(&g.name),
-                    inner.from
-                )),
-                Some(_) => Ok(Verdict::New(a)),
+            return match group::refuse_message(held.as_deref(), &gid, &inner.from) {
+                Some(why) => refuse(why),
+                None => Ok(Verdict::New(a)),
             };
         }
         let m: Membership = match serde_json::from_str(&inner.body) {
