@@ -72,6 +72,34 @@ mod tests {
         assert!(check_card_name(" alice").is_err());
     }
 
+    /// A card verified once is only parsed the next time; an edit makes another digest,
+    /// which is verified again (and fails), whatever was remembered.
+    #[test]
+    fn a_pinned_card_is_verified_once_and_an_edit_is_verified_again() {
+        use crate::card::{card_digest, verify_pinned_card_once};
+        use std::collections::HashSet;
+        let dir = tempfile::tempdir().unwrap();
+        let home = crate::home::Home::at(dir.path());
+        let secret =
+            crate::crypto::SecretIdentity::generate(crate::crypto::Kind::Age, "a").unwrap();
+        let id = Identity::create(&home, secret, "alice", None, false).unwrap();
+        let card = serde_json::to_value(id.card().unwrap()).unwrap();
+
+        let mut known = HashSet::new();
+        let (c, _, fresh) = verify_pinned_card_once(&card, &known).unwrap();
+        assert_eq!(c.name, "alice");
+        assert_eq!(fresh, Some(card_digest(&card)), "verified now: remember it");
+        known.insert(fresh.unwrap());
+        let (_, _, again) = verify_pinned_card_once(&card, &known).unwrap();
+        assert_eq!(again, None, "known bytes are not verified again");
+
+        let mut edited = card.clone();
+        edited["relays"] = serde_json::json!(["https://evil.example"]);
+        assert_ne!(card_digest(&edited), card_digest(&card));
+        let err = verify_pinned_card_once(&edited, &known).unwrap_err();
+        assert!(format!("{err:#}").contains("does not verify"), "{err:#}");
+    }
+
     #[test]
     fn fingerprints_normalise() {
         assert_eq!(normalize_fingerprint("AB CD:ef"), "abcdef");

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+mod cards;
 pub mod history;
 mod inbox;
 mod outbox;
@@ -95,6 +96,8 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     ALTER TABLE outbox ADD COLUMN ekey BLOB;
     CREATE INDEX outbox_by_envelope ON outbox (ekey) WHERE ekey IS NOT NULL;",
+    // 6: the SHA-256 of each card whose signature verified (`store::cards`).
+    "CREATE TABLE checked_cards (digest BLOB PRIMARY KEY) STRICT, WITHOUT ROWID;",
 ];
 
 /// The open archive.

@@ -1,17 +1,17 @@
 //! `send --group`: a group's current members as recipients (sealed once per key kind, like
 //! any message to many), and the announcements `pigeon group` sends when members change.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
 use super::{Ctx, Plan, Recipient, Sender};
+use crate::card::{CardDigest, verify_pinned_card_once};
 use crate::error::{Exit, WithHint, fail};
 use crate::group::{Group, Groups, Status};
 use crate::home::Home;
-use crate::keys::card::verify_pinned_card;
 use crate::keys::contacts::Contacts;
 use crate::wire::{GroupMember, Membership};
 
@@ -78,7 +78,7 @@ impl Sender {
     /// newer, with other relays), else under the card the group carries.
     /// In fingerprint order: each member can then guess where their age stanza is
     /// (`group::stanza_order`).
-    fn recipients_of(&self, members: &[&GroupMember]) -> Result<Vec<Recipient>> {
+    fn recipients_of(&mut self, members: &[&GroupMember]) -> Result<Vec<Recipient>> {
         let mut members = members.to_vec();
         members.sort_unstable_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         // Each card check is a signature verification (and for pgp a certificate parse):
@@ -86,13 +86,14 @@ impl Sender {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let chunk = members.len().div_ceil(threads).max(16);
         let contacts = &self.contacts;
+        let checked = &self.store.checked_cards()?;
         let out = std::thread::scope(|s| {
             let handles: Vec<_> = members
                 .chunks(chunk)
                 .map(|c| {
                     s.spawn(move || {
                         c.iter()
-                            .map(|m| recipient_of(contacts, m))
+                            .map(|m| recipient_of(contacts, checked, m))
                             .collect::<Result<Vec<_>>>()
                     })
                 })
@@ -103,15 +104,22 @@ impl Sender {
             }
             Ok::<_, anyhow::Error>(out)
         })?;
-        Ok(out)
+        let verified: Vec<_> = out.iter().filter_map(|(_, d)| *d).collect();
+        self.store.remember_checked_cards(&verified)?;
+        Ok(out.into_iter().map(|(r, _)| r).collect())
     }
 }
 
-/// One member as a recipient, their card checked.
-fn recipient_of(contacts: &Contacts, m: &GroupMember) -> Result<Recipient> {
+/// One member as a recipient, their card checked (its signature only if `checked` does not
+/// hold it already), with the digest to remember when it was verified now.
+fn recipient_of(
+    contacts: &Contacts,
+    checked: &HashSet<CardDigest>,
+    m: &GroupMember,
+) -> Result<(Recipient, Option<CardDigest>)> {
     let contact = contacts.by_fingerprint(&m.fingerprint)?;
     let card = contact.as_ref().map_or(&m.card, |c| &c.card);
-    let (card, public) = verify_pinned_card(card)
+    let (card, public, digest) = verify_pinned_card_once(card, checked)
         .with_context(|| format!("the card of group member {}", m.fingerprint))?;
     if public.fingerprint() != m.fingerprint {
         return Err(fail(
@@ -120,7 +128,7 @@ fn recipient_of(contacts: &Contacts, m: &GroupMember) -> Result<Recipient> {
         ));
     }
     let name = contact.map_or_else(|| card.name.clone(), |c| c.name);
-    Ok(Recipient::from_card(name, public, card))
+    Ok((Recipient::from_card(name, public, card), digest))
 }
 
 /// What `pigeon group` needs to announce a change: my keys and a sender.

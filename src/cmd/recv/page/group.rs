@@ -7,10 +7,10 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::{Accepted, Verdict};
+use crate::card::verify_pinned_card_once;
 use crate::cmd::recv::Receiver;
 use crate::error::{Exit, fail};
 use crate::group::{self, Applied, Change};
-use crate::keys::card::verify_pinned_card;
 use crate::message::Verified;
 use crate::output::one_line;
 use crate::wire::{Membership, StoredEnvelope, is_message_id};
@@ -48,11 +48,21 @@ impl Receiver {
             return refuse("the membership names another group than its message".into());
         }
         let me = self.id.meta.fingerprint.clone();
-        let check =
-            |card: &Value| -> Result<String> { Ok(verify_pinned_card(card)?.0.fingerprint) };
-        match group::apply(held.as_deref(), &me, &inner.from, &inner.id, &m, &check) {
+        // Joiners' cards verified here are remembered, so sending to them later does not
+        // verify them again (`card::verify_pinned_card_once`).
+        let known = self.store.checked_cards()?;
+        let verified = std::cell::RefCell::new(Vec::new());
+        let check = |card: &Value| -> Result<String> {
+            let (card, _, digest) = verify_pinned_card_once(card, &known)?;
+            verified.borrow_mut().extend(digest);
+            Ok(card.fingerprint)
+        };
+        let applied = group::apply(held.as_deref(), &me, &inner.from, &inner.id, &m, &check);
+        match applied {
             Ok(Applied::Again) => Ok(Verdict::New(a)),
             Ok(Applied::Next(g)) => {
+                let verified = verified.into_inner();
+                self.store.remember_checked_cards(&verified)?;
                 self.groups.save(&g)?;
                 self.warn_unknown_joiners(&a, &m, held.is_none(), &g.name)?;
                 Ok(Verdict::New(a))
