@@ -30,6 +30,7 @@ use crate::wire::{self, Envelope, Inner};
 
 mod group;
 mod refresh;
+mod sealing;
 pub(crate) use group::Announcer;
 
 /// One line of `send --json`. Unknown fields are ignored.
@@ -305,7 +306,7 @@ impl Sender {
                 }
             }
         });
-        let mut batch: Vec<Prepared> = Vec::new();
+        let mut batch: Vec<Plan> = Vec::new();
         let mut n = 0;
         loop {
             let next = if batch.is_empty() {
@@ -314,7 +315,7 @@ impl Sender {
                 match rx.try_recv() {
                     Ok(line) => Some(line),
                     Err(mpsc::TryRecvError::Empty) => {
-                        self.flush(&mut batch)?;
+                        self.seal_and_flush(&mut batch)?;
                         continue;
                     }
                     Err(mpsc::TryRecvError::Disconnected) => None,
@@ -322,27 +323,45 @@ impl Sender {
             };
             let Some(line) = next else { break };
             n += 1;
-            let prepared = line
+            let planned = line
                 .context("cannot read stdin")
                 .and_then(|line| self.parse_line(n, &line));
-            match prepared {
+            match planned {
                 Ok(Some(p)) => batch.push(p),
                 Ok(None) => {}
                 Err(e) => {
                     // What came before the bad line is sent and reported first.
-                    self.flush(&mut batch)?;
+                    self.seal_and_flush(&mut batch)?;
                     return Err(e);
                 }
             }
             if batch.len() >= MAX_BATCH {
-                self.flush(&mut batch)?;
+                self.seal_and_flush(&mut batch)?;
+            }
+        }
+        self.seal_and_flush(&mut batch)
+    }
+
+    /// Seals the planned messages (several at once: `sealing`) and flushes them. A message
+    /// that cannot be sealed stops the run after those before it were sent.
+    fn seal_and_flush(&mut self, plans: &mut Vec<Plan>) -> Result<()> {
+        let plans = std::mem::take(plans);
+        let sealed = sealing::seal_all(&self.id, &self.card_json, &plans);
+        let mut batch = Vec::with_capacity(plans.len());
+        for (plan, sealed) in plans.into_iter().zip(sealed) {
+            match sealed {
+                Ok(s) => batch.push(self.deliveries(plan, s)),
+                Err(e) => {
+                    self.flush(&mut batch)?;
+                    return Err(e);
+                }
             }
         }
         self.flush(&mut batch)
     }
 
-    /// One `--json` line, planned and sealed; `None` for a blank line.
-    fn parse_line(&mut self, n: usize, line: &str) -> Result<Option<Prepared>> {
+    /// One `--json` line, planned; `None` for a blank line.
+    fn parse_line(&mut self, n: usize, line: &str) -> Result<Option<Plan>> {
         if line.trim().is_empty() {
             return Ok(None);
         }
@@ -364,13 +383,17 @@ impl Sender {
             None => self.plan(&parsed.to, parsed.body, &parsed.files, parsed.reply_to, ttl),
         }
         .with_context(|| format!("stdin line {n}"))?;
-        Ok(Some(self.prepare(plan)?))
+        Ok(Some(plan))
     }
 
     /// Seals a message and lists its deliveries: every relay of every recipient.
     fn prepare(&mut self, plan: Plan) -> Result<Prepared> {
-        let publics: Vec<&PublicIdentity> = plan.recipients.iter().map(|r| &r.public).collect();
-        let sealed = message::seal(&self.id, &self.card_json, &publics, &plan.inner, false)?;
+        let sealed = sealing::seal_one(&self.id, &self.card_json, &plan)?;
+        Ok(self.deliveries(plan, sealed))
+    }
+
+    /// A sealed message's deliveries: every relay of every recipient.
+    fn deliveries(&mut self, plan: Plan, sealed: Vec<crate::crypto::Sealed>) -> Prepared {
         let mut rows = Vec::new();
         let mut report = Vec::new();
         for s in &sealed {
@@ -400,7 +423,7 @@ impl Sender {
                 }
             }
         }
-        Ok(Prepared {
+        Prepared {
             names: plan.recipients.iter().map(|r| r.name.clone()).collect(),
             fingerprints: plan
                 .recipients
@@ -410,7 +433,7 @@ impl Sender {
             inner: plan.inner,
             rows,
             report,
-        })
+        }
     }
 
     /// Queues every delivery of the batch in the outbox and archives the messages (one
@@ -421,7 +444,6 @@ impl Sender {
         if batch.is_empty() {
             return Ok(());
         }
-        let rows: Vec<OutboxRow> = batch.iter().flat_map(|p| p.rows.iter().cloned()).collect();
         let queued: Vec<Archived> = batch
             .iter()
             .map(|p| {
@@ -429,6 +451,12 @@ impl Sender {
                 report.extend(p.rows.iter().map(|r| delivery_report(r, false, None, true)));
                 archive_row(p, &sent_line(p, report))
             })
+            .collect();
+        // Moved, not copied: a group message's rows each hold its payload (99 copies).
+        let counts: Vec<usize> = batch.iter().map(|p| p.rows.len()).collect();
+        let rows: Vec<OutboxRow> = batch
+            .iter_mut()
+            .flat_map(|p| std::mem::take(&mut p.rows))
             .collect();
         self.store.outbox_add(&queued, &rows)?;
         let (mut results, mut outcomes) = self.post(&rows);
@@ -438,9 +466,10 @@ impl Sender {
         let mut results = results.into_iter();
         let mut lines: Vec<(&str, Value)> = batch
             .iter()
-            .map(|p| {
+            .zip(&counts)
+            .map(|(p, &n)| {
                 let mut report = p.report.clone();
-                report.extend(results.by_ref().take(p.rows.len()));
+                report.extend(results.by_ref().take(n));
                 (p.inner.id.as_str(), sent_line(p, report))
             })
             .collect();
