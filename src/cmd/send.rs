@@ -306,58 +306,65 @@ impl Sender {
                 }
             }
         });
-        let mut batch: Vec<Plan> = Vec::new();
+        // Lines read but not sealed, and messages sealed but not sent. When no line waits,
+        // what is planned is sealed (several at once) while more lines arrive, and only
+        // when none came meanwhile is the batch sent: one outbox transaction and one
+        // request per relay for all of it.
+        let mut plans: Vec<Plan> = Vec::new();
+        let mut batch: Vec<Prepared> = Vec::new();
         let mut n = 0;
-        loop {
-            let next = if batch.is_empty() {
+        let result = loop {
+            let next = if plans.is_empty() && batch.is_empty() {
                 rx.recv().ok()
             } else {
                 match rx.try_recv() {
                     Ok(line) => Some(line),
-                    Err(mpsc::TryRecvError::Empty) => {
-                        self.seal_and_flush(&mut batch)?;
+                    Err(mpsc::TryRecvError::Empty) if plans.is_empty() => {
+                        self.flush(&mut batch)?;
                         continue;
                     }
+                    Err(mpsc::TryRecvError::Empty) => match self.seal(&mut plans, &mut batch) {
+                        Ok(()) => continue,
+                        Err(e) => break Err(e),
+                    },
                     Err(mpsc::TryRecvError::Disconnected) => None,
                 }
             };
-            let Some(line) = next else { break };
+            let Some(line) = next else { break Ok(()) };
             n += 1;
             let planned = line
                 .context("cannot read stdin")
                 .and_then(|line| self.parse_line(n, &line));
             match planned {
-                Ok(Some(p)) => batch.push(p),
+                Ok(Some(p)) => plans.push(p),
                 Ok(None) => {}
-                Err(e) => {
-                    // What came before the bad line is sent and reported first.
-                    self.seal_and_flush(&mut batch)?;
-                    return Err(e);
-                }
+                Err(e) => break Err(e),
+            }
+            if plans.len() + batch.len() >= MAX_BATCH
+                && let Err(e) = self.seal(&mut plans, &mut batch)
+            {
+                break Err(e);
             }
             if batch.len() >= MAX_BATCH {
-                self.seal_and_flush(&mut batch)?;
+                self.flush(&mut batch)?;
             }
-        }
-        self.seal_and_flush(&mut batch)
+        };
+        // What came before a bad line (or a message that cannot be sealed) is sent and
+        // reported first.
+        let sealed = self.seal(&mut plans, &mut batch);
+        self.flush(&mut batch)?;
+        result.and(sealed)
     }
 
-    /// Seals the planned messages (several at once: `sealing`) and flushes them. A message
-    /// that cannot be sealed stops the run after those before it were sent.
-    fn seal_and_flush(&mut self, plans: &mut Vec<Plan>) -> Result<()> {
+    /// Seals `plans` (several at once: `sealing`) onto `batch`, in order. On a message that
+    /// cannot be sealed, those before it are on `batch` and the rest are dropped.
+    fn seal(&mut self, plans: &mut Vec<Plan>, batch: &mut Vec<Prepared>) -> Result<()> {
         let plans = std::mem::take(plans);
         let sealed = sealing::seal_all(&self.id, &self.card_json, &plans);
-        let mut batch = Vec::with_capacity(plans.len());
         for (plan, sealed) in plans.into_iter().zip(sealed) {
-            match sealed {
-                Ok(s) => batch.push(self.deliveries(plan, s)),
-                Err(e) => {
-                    self.flush(&mut batch)?;
-                    return Err(e);
-                }
-            }
+            batch.push(self.deliveries(plan, sealed?));
         }
-        self.flush(&mut batch)
+        Ok(())
     }
 
     /// One `--json` line, planned; `None` for a blank line.
