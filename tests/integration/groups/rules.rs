@@ -22,12 +22,12 @@ fn rejected(p: &Person, reason: &str) {
     assert!(r.stderr.contains("rejected"), "{}", r.stderr);
 }
 
-#[test]
-fn forged_stale_and_outsider_messages_are_rejected() {
-    let relay = Relay::start();
-    let alice = Person::new("alice", "age", &[&relay]);
-    let bob = Person::new("bob", "pgp", &[&relay]);
-    let carol = Person::new("carol", "age", &[&relay]);
+/// alice (age, the admin), bob (pgp) and carol (age), who all know each other, in group
+/// "ops" that alice created and both others joined; and its id.
+fn ops(relay: &Relay) -> (Person, Person, Person, String) {
+    let alice = Person::new("alice", "age", &[relay]);
+    let bob = Person::new("bob", "pgp", &[relay]);
+    let carol = Person::new("carol", "age", &[relay]);
     for (p, q) in [(&alice, &bob), (&alice, &carol), (&bob, &carol)] {
         p.knows(q);
         q.knows(p);
@@ -41,6 +41,13 @@ fn forged_stale_and_outsider_messages_are_rejected() {
     let id = m["group"].as_str().unwrap().to_string();
     bob.recv();
     carol.recv();
+    (alice, bob, carol, id)
+}
+
+#[test]
+fn forged_stale_and_outsider_messages_are_rejected() {
+    let relay = Relay::start();
+    let (alice, bob, carol, id) = ops(&relay);
 
     // bob, no admin, makes himself one in his own copy and removes carol.
     let honest = std::fs::read(bob.state_file(&id)).unwrap();
@@ -108,23 +115,10 @@ fn forged_stale_and_outsider_messages_are_rejected() {
 fn a_group_message_forwarded_outside_the_group_is_refused() {
     use crate::adversarial_client::{craft, identity, post};
     let relay = Relay::start();
-    let alice = Person::new("alice", "age", &[&relay]);
-    let bob = Person::new("bob", "pgp", &[&relay]);
-    let carol = Person::new("carol", "age", &[&relay]);
+    let (alice, bob, carol, id) = ops(&relay);
     let dave = Person::new("dave", "age", &[&relay]);
-    for p in [&bob, &carol, &dave] {
-        p.knows(&alice);
-        alice.knows(p);
-    }
-    let (m, _) = change(
-        &alice,
-        &[
-            "group", "create", "ops", "--member", "bob", "--member", "carol",
-        ],
-    );
-    let id = m["group"].as_str().unwrap().to_string();
-    bob.recv();
-    carol.recv();
+    dave.knows(&alice);
+    alice.knows(&dave);
     alice.u.run(&["send", "--group", "ops", "hello ops"]).ok();
     let got = bob.recv();
     assert_eq!(bodies(&got), ["hello ops"]);
