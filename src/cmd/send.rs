@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -64,7 +64,8 @@ struct Prepared {
 
 /// What one message will be, validated before anything is sent.
 struct Plan {
-    recipients: Vec<Recipient>,
+    /// Shared: a `send --json` to a group plans each line for the same 99 recipients.
+    recipients: Arc<Vec<Recipient>>,
     inner: Inner,
     ttl: Option<u64>,
 }
@@ -244,13 +245,13 @@ impl Sender {
             let (card, public) = contact.checked()?;
             recipients.push(Recipient::from_card(contact.name.clone(), public, card));
         }
-        self.build(recipients, body, files, reply_to, ttl)
+        self.build(Arc::new(recipients), body, files, reply_to, ttl)
     }
 
     /// The message to `recipients`, its attachments read and checked.
     fn build(
         &self,
-        recipients: Vec<Recipient>,
+        recipients: Arc<Vec<Recipient>>,
         body: String,
         files: &[PathBuf],
         reply_to: Option<String>,

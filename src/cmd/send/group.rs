@@ -65,7 +65,7 @@ impl Sender {
             return Err(fail(Exit::NotFound, "the group has no other member"))
                 .hint("add one with `pigeon group add GROUP CONTACT`");
         }
-        let mut plan = self.build(recipients.to_vec(), body, files, reply_to, ttl)?;
+        let mut plan = self.build(recipients, body, files, reply_to, ttl)?;
         plan.inner.group = Some(id);
         // The group names the recipients; a member checks they are one (`recv`'s group
         // rules), so a forwarded copy is still refused.
@@ -171,7 +171,7 @@ impl Announcer {
         let recipients = self.0.recipients_of(&members)?;
         let ttl = self.0.default_ttl;
         let body = serde_json::to_string(m)?;
-        let mut plan = self.0.build(recipients, body, &[], None, ttl)?;
+        let mut plan = self.0.build(Arc::new(recipients), body, &[], None, ttl)?;
         plan.inner.group = Some(g.id.clone());
         plan.inner.kind = "membership".into();
         let mut batch = vec![self.0.prepare(plan)?];
