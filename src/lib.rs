@@ -15,7 +15,8 @@
 //!                        ├► relay/*  the server: routes, storage, limits, admission
 //!                        ├► tracker/* signed cards and relays on the relay's plumbing ─► card
 //!                        └► output   JSON Lines writer, terminal sanitising
-//! crypto   age + OpenPGP, bytes in / bytes out, no I/O (a leaf)
+//! crypto   age + OpenPGP, bytes in / bytes out, no I/O (a leaf but for `par`)
+//! par      independent work over the cores, results in order (pure)
 //! card     checking signed cards (no disk, no secrets) ─► crypto; keys re-exports it
 //! wire     serde types that cross the network (shared by client and relay)
 //! error    exit-code enum and the error printer
@@ -40,6 +41,7 @@ pub mod home;
 pub mod keys;
 pub mod message;
 pub mod output;
+pub mod par;
 pub mod relay;
 pub mod store;
 pub mod tracker;

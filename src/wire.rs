@@ -16,8 +16,9 @@ pub use fanout::{FanoutItem, FanoutReply, FanoutRequest};
 pub const V: u32 = 1;
 
 /// The inner message version of a group message whose `to` is empty: its recipients are
-/// the group's members (v 1 lists them, 64 hex digits each: 6 KB of a 100-member group's
-/// every message). Everything else is still written as v 1, so older clients read it.
+/// the group's members (v 1 lists them, 40 hex digits each: over 4 KB of a 100-member
+/// group's every message, which then padded to 8 KiB). Everything else is still written
+/// as v 1, so older clients read it.
 pub const GROUP_V: u32 = 2;
 
 fn v1() -> u32 {

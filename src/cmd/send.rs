@@ -74,6 +74,7 @@ struct Plan {
 struct Recipient {
     name: String,
     public: PublicIdentity,
+    fingerprint: String,
     mailbox: String,
     relays: Vec<String>,
 }
@@ -88,6 +89,8 @@ impl Recipient {
         Recipient {
             name,
             public,
+            // The card's own: checking it made sure the keys hash to it.
+            fingerprint: card.fingerprint,
             mailbox: card.mailbox,
             relays,
         }
@@ -238,20 +241,24 @@ impl Sender {
             let contact = self.resolve(name)?;
             if recipients
                 .iter()
-                .any(|r| r.public.fingerprint() == contact.fingerprint)
+                .any(|r| r.fingerprint == contact.fingerprint)
             {
                 continue;
             }
             let (card, public) = contact.checked()?;
             recipients.push(Recipient::from_card(contact.name.clone(), public, card));
         }
-        self.build(Arc::new(recipients), body, files, reply_to, ttl)
+        self.build(Arc::new(recipients), None, body, files, reply_to, ttl)
     }
 
-    /// The message to `recipients`, its attachments read and checked.
+    /// The message to `recipients`, its attachments read and checked. A message to a group
+    /// (`group`: its id) is inner v2 with an empty `to`: the group names the recipients,
+    /// and a member checks they are one (`recv`'s group rules), so a forwarded copy is
+    /// still refused.
     fn build(
         &self,
         recipients: Arc<Vec<Recipient>>,
+        group: Option<String>,
         body: String,
         files: &[PathBuf],
         reply_to: Option<String>,
@@ -269,12 +276,19 @@ impl Sender {
                 format!("reply_to {r:?} is not a message id"),
             ));
         }
+        let (v, to) = match group {
+            Some(_) => (wire::GROUP_V, Vec::new()),
+            None => (
+                wire::V,
+                recipients.iter().map(|r| r.fingerprint.clone()).collect(),
+            ),
+        };
         let inner = Inner {
-            v: wire::V,
+            v,
             id: message::new_id(),
             from: self.id.meta.fingerprint.clone(),
-            to: recipients.iter().map(|r| r.public.fingerprint()).collect(),
-            group: None,
+            to,
+            group,
             ts: now(),
             kind: if attachments.is_empty() {
                 "text"
@@ -436,7 +450,7 @@ impl Sender {
             fingerprints: plan
                 .recipients
                 .iter()
-                .map(|r| r.public.fingerprint())
+                .map(|r| r.fingerprint.clone())
                 .collect(),
             inner: plan.inner,
             rows,

@@ -114,38 +114,14 @@ impl age::Recipient for OnCores<'_> {
         ),
         age::EncryptError,
     > {
-        type Wrapped = (
-            Vec<age_core::format::Stanza>,
-            std::collections::HashSet<String>,
-        );
-        let wrap = |rs: &[&x25519::Recipient]| -> Result<Wrapped, age::EncryptError> {
-            let mut out: Wrapped = Default::default();
-            for r in rs {
-                let (stanzas, labels) = age::Recipient::wrap_file_key(*r, file_key)?;
-                out.0.extend(stanzas);
-                out.1.extend(labels);
-            }
-            Ok(out)
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        if self.0.len() < 16 || threads < 2 {
-            return wrap(self.0);
+        let wrapped = crate::par::map(self.0, 8, |r| age::Recipient::wrap_file_key(*r, file_key));
+        let mut out = (Vec::new(), std::collections::HashSet::new());
+        for w in wrapped {
+            let (stanzas, labels) = w?;
+            out.0.extend(stanzas);
+            out.1.extend(labels);
         }
-        let chunk = self.0.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .0
-                .chunks(chunk)
-                .map(|c| s.spawn(move || wrap(c)))
-                .collect();
-            let mut out: Wrapped = Default::default();
-            for h in handles {
-                let (stanzas, labels) = h.join().expect("age wrapping thread")?;
-                out.0.extend(stanzas);
-                out.1.extend(labels);
-            }
-            Ok(out)
-        })
+        Ok(out)
     }
 }
 

@@ -262,6 +262,10 @@ impl Group {
 /// the state I hold of that group; `None` when it is accepted: I am a current member and so
 /// is its sender. This is what makes a version-2 group message, whose `to` is empty, mine.
 pub fn refuse_message(held: Option<&Group>, gid: &str, from: &str) -> Option<String> {
+    // The id comes from the message: never echoed unless it is one.
+    if !wire::is_message_id(gid) {
+        return Some("the group id is malformed".into());
+    }
     match held {
         None => Some(format!("a message to group {gid}, which I am not in")),
         Some(g) if g.status != Status::Member => Some(format!(

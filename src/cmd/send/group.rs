@@ -65,13 +65,7 @@ impl Sender {
             return Err(fail(Exit::NotFound, "the group has no other member"))
                 .hint("add one with `pigeon group add GROUP CONTACT`");
         }
-        let mut plan = self.build(recipients, body, files, reply_to, ttl)?;
-        plan.inner.group = Some(id);
-        // The group names the recipients; a member checks they are one (`recv`'s group
-        // rules), so a forwarded copy is still refused.
-        plan.inner.to.clear();
-        plan.inner.v = crate::wire::GROUP_V;
-        Ok(plan)
+        self.build(recipients, Some(id), body, files, reply_to, ttl)
     }
 
     /// Members as recipients: under the card I pinned when they are my contact (it may be
@@ -81,29 +75,12 @@ impl Sender {
     fn recipients_of(&mut self, members: &[&GroupMember]) -> Result<Vec<Recipient>> {
         let mut members = members.to_vec();
         members.sort_unstable_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-        // Each card check is a signature verification (and for pgp a certificate parse):
-        // a hundred of them are most of a `send --group`, so they run on several cores.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let chunk = members.len().div_ceil(threads).max(16);
-        let contacts = &self.contacts;
-        let checked = &self.store.checked_cards()?;
-        let out = std::thread::scope(|s| {
-            let handles: Vec<_> = members
-                .chunks(chunk)
-                .map(|c| {
-                    s.spawn(move || {
-                        c.iter()
-                            .map(|m| recipient_of(contacts, checked, m))
-                            .collect::<Result<Vec<_>>>()
-                    })
-                })
-                .collect();
-            let mut out = Vec::with_capacity(members.len());
-            for h in handles {
-                out.extend(h.join().expect("card checking thread")?);
-            }
-            Ok::<_, anyhow::Error>(out)
-        })?;
+        // Each card check is a certificate parse (and for a card not seen before a
+        // signature verification): a hundred of them run on several cores.
+        let (contacts, checked) = (&self.contacts, &self.store.checked_cards()?);
+        let out = crate::par::map(&members, 16, |m| recipient_of(contacts, checked, m))
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
         let verified: Vec<_> = out.iter().filter_map(|(_, d)| *d).collect();
         self.store.remember_checked_cards(&verified)?;
         Ok(out.into_iter().map(|(r, _)| r).collect())
@@ -121,7 +98,7 @@ fn recipient_of(
     let card = contact.as_ref().map_or(&m.card, |c| &c.card);
     let (card, public, digest) = verify_pinned_card_once(card, checked)
         .with_context(|| format!("the card of group member {}", m.fingerprint))?;
-    if public.fingerprint() != m.fingerprint {
+    if card.fingerprint != m.fingerprint {
         return Err(fail(
             Exit::Crypto,
             format!("the card of group member {} is not theirs", m.fingerprint),
@@ -171,7 +148,11 @@ impl Announcer {
         let recipients = self.0.recipients_of(&members)?;
         let ttl = self.0.default_ttl;
         let body = serde_json::to_string(m)?;
-        let mut plan = self.0.build(Arc::new(recipients), body, &[], None, ttl)?;
+        // A membership change lists its recipients (a newcomer holds no group yet), so it
+        // is built as a message to them, then marked with the group.
+        let mut plan = self
+            .0
+            .build(Arc::new(recipients), None, body, &[], None, ttl)?;
         plan.inner.group = Some(g.id.clone());
         plan.inner.kind = "membership".into();
         let mut batch = vec![self.0.prepare(plan)?];

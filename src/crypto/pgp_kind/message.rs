@@ -85,31 +85,15 @@ pub(crate) fn encrypt(
 
 /// One PKESK v3 per key, in the order of `keys`, on up to four threads.
 fn pkesks(keys: &[&Key<PublicParts, UnspecifiedRole>], sk: &SessionKey) -> Result<Vec<PKESK3>> {
+    // Both name the key they are for (its key id), as gpg expects.
     let one = |key: &&Key<PublicParts, UnspecifiedRole>| -> Result<PKESK3> {
-        let mut p = match super::ecdh::cv25519_pkesk(key, SymmetricAlgorithm::AES256, sk)? {
-            Some(p) => p,
+        match super::ecdh::cv25519_pkesk(key, SymmetricAlgorithm::AES256, sk)? {
+            Some(p) => Ok(p),
             None => PKESK3::for_recipient(SymmetricAlgorithm::AES256, sk, *key)
-                .context("OpenPGP encryption failed")?,
-        };
-        p.set_recipient(Some(key.keyid()));
-        Ok(p)
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    if keys.len() < 8 || threads < 2 {
-        return keys.iter().map(one).collect();
-    }
-    let chunk = keys.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = keys
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(one).collect::<Result<Vec<_>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(keys.len());
-        for h in handles {
-            out.extend(h.join().expect("PKESK thread")?);
+                .context("OpenPGP encryption failed"),
         }
-        Ok(out)
-    })
+    };
+    crate::par::map(keys, 4, one).into_iter().collect()
 }
 
 struct DecryptHelper<'a> {
