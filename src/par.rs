@@ -9,7 +9,17 @@ const MAX_THREADS: usize = 4;
 /// `f` over `items`, in order, on up to four scoped threads taking contiguous chunks of at
 /// least `min_chunk` items; on the calling thread alone when one chunk holds them all.
 pub fn map<T: Sync, R: Send>(items: &[T], min_chunk: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    map_on(items, min_chunk, MAX_THREADS, f)
+}
+
+/// [`map`] on up to `max_threads` threads (and no more than the cores).
+pub fn map_on<T: Sync, R: Send>(
+    items: &[T],
+    min_chunk: usize,
+    max_threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(max_threads));
     let chunk = items.len().div_ceil(threads).max(min_chunk.max(1));
     if chunk >= items.len() {
         return items.iter().map(f).collect();

@@ -231,21 +231,8 @@ impl Receiver {
                 .context("the payload is not base64")?;
             message::unseal_ordered(id, known_pgp, &ct, cards, limit, &first)
         };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if envs.len() < 2 || cores == 1 {
-            return envs.iter().map(open).collect();
-        }
-        let chunk = envs.len().div_ceil(cores);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = envs
-                .chunks(chunk)
-                .map(|c| s.spawn(move || c.iter().map(open).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("decrypt thread"))
-                .collect()
-        })
+        // Every core: `process` sizes the chunks so that memory stays bounded.
+        crate::par::map_on(envs, 1, usize::MAX, open)
     }
 
     /// The archive row (with the JSON the user will see) for a verified message; saves its
