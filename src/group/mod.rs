@@ -392,8 +392,9 @@ pub fn apply(
 
 /// Where my stanza probably is in an age file that a member of my groups sealed to the
 /// group: senders put the age recipients in fingerprint order (see `send --group`), every
-/// age member but the sender, so in a group of A age members mine is at my rank r among
-/// them (a pgp sender: A X25519 stanzas) or at r or r - 1 (an age sender: A - 1).
+/// age member the sender included, so in a group of A age members mine is at my rank r
+/// among them. An age sender of an older pigeon left itself out (A - 1 stanzas): mine is
+/// then at r or r - 1.
 pub fn stanza_order<'a>(groups: impl IntoIterator<Item = &'a Group>, me: &str) -> StanzaOrder {
     let mut order = StanzaOrder::new();
     for g in groups {
