@@ -102,20 +102,41 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         home: Home::from_env()?,
         quiet: cli.quiet,
     };
-    match cli.command {
-        Command::Keygen(a) => keygen::run(&ctx, a),
-        Command::Card(a) => card::run(&ctx, a),
-        Command::Contact(c) => contact::run(&ctx, c),
-        Command::Relay(c) => relay::run(&ctx, c),
-        Command::Seal(a) => seal::run(&ctx, a),
-        Command::Open(a) => open::run(&ctx, a),
-        Command::Send(a) => send::run(&ctx, a),
-        Command::Recv(a) => recv::run(&ctx, a),
-        Command::Serve(a) => serve::run(&ctx, a),
-        Command::Export(a) => export::run(&ctx, a),
-        Command::Archive(c) => archive::run(&ctx, c),
-        Command::Tracker(c) => tracker::run(&ctx, c),
-        Command::Gen(a) => generate::run(&ctx, a),
-        Command::Group(c) => group::run(&ctx, c),
+    // Commands that use others' OpenPGP certs start from the signatures earlier runs
+    // verified. Not `recv` or `open`: they verify a new signature on every OpenPGP message,
+    // which would fill the cache with signatures never seen again.
+    let certs = matches!(
+        cli.command,
+        Command::Send(_) | Command::Group(_) | Command::Contact(_)
+    );
+    if certs {
+        crate::keys::verified::load(&ctx.home);
+    }
+    let result = run_command(&ctx, cli.command);
+    if certs && let Err(e) = crate::keys::verified::save(&ctx.home) {
+        // Only time is lost: the next run verifies the certs again.
+        ctx.say(format!(
+            "pigeon: cannot keep the verified OpenPGP signatures: {e:#}"
+        ));
+    }
+    result
+}
+
+fn run_command(ctx: &Ctx, command: Command) -> Result<Exit> {
+    match command {
+        Command::Keygen(a) => keygen::run(ctx, a),
+        Command::Card(a) => card::run(ctx, a),
+        Command::Contact(c) => contact::run(ctx, c),
+        Command::Relay(c) => relay::run(ctx, c),
+        Command::Seal(a) => seal::run(ctx, a),
+        Command::Open(a) => open::run(ctx, a),
+        Command::Send(a) => send::run(ctx, a),
+        Command::Recv(a) => recv::run(ctx, a),
+        Command::Serve(a) => serve::run(ctx, a),
+        Command::Export(a) => export::run(ctx, a),
+        Command::Archive(c) => archive::run(ctx, c),
+        Command::Tracker(c) => tracker::run(ctx, c),
+        Command::Gen(a) => generate::run(ctx, a),
+        Command::Group(c) => group::run(ctx, c),
     }
 }

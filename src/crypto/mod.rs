@@ -330,6 +330,18 @@ impl std::fmt::Debug for PublicIdentity {
     }
 }
 
+/// Takes back OpenPGP signatures verified by an earlier process (what
+/// [`verified_signatures`] gave), so certs seen before are not verified again.
+pub fn restore_verified_signatures(bytes: &[u8]) {
+    pgp_kind::verified::restore(bytes)
+}
+
+/// The OpenPGP signatures verified so far, to keep for the next process; `None` when this
+/// one verified nothing new.
+pub fn verified_signatures() -> Option<Vec<u8>> {
+    pgp_kind::verified::to_save()
+}
+
 /// Protects secret bytes with a passphrase: an ASCII-armored age scrypt file (`age -d` opens it).
 pub fn protect(secret: &[u8], passphrase: &str) -> Result<Vec<u8>> {
     age_kind::protect(secret, passphrase)

@@ -25,6 +25,7 @@ pub(crate) use openpgp::Cert as PgpCert;
 mod ecdh;
 mod guard;
 mod message;
+pub(crate) mod verified;
 // `decrypt` keeps its first signature for callers content with the default bound.
 #[allow(unused_imports)]
 pub(crate) use message::decrypt;

@@ -5,6 +5,7 @@ pub mod card;
 pub mod contacts;
 pub mod identity;
 pub mod passphrase;
+pub mod verified;
 
 pub use card::{card_signing_bytes, verify_card, verify_card_json};
 pub use contacts::{Contact, Contacts};

@@ -32,12 +32,6 @@ mod page;
 /// Envelopes per page: one archive transaction each (relays cap it, at 500 by default).
 const PAGE: u32 = 500;
 
-/// Envelopes in the first page of a relay, each next page four times larger up to [`PAGE`].
-/// Nothing is opened until the first page has arrived, and each later page is fetched
-/// while the one before is opened: a small first page starts the opening sooner (500
-/// group messages of a hundred members are about 6 MB of JSON).
-const FIRST_PAGE: u32 = 32;
-
 struct Receiver {
     id: Identity,
     contacts: Contacts,
@@ -304,7 +298,7 @@ impl Receiver {
         let client = self.client.clone();
         let mut first = self.cursor(relay);
         let mut page = client
-            .fetch(relay, &key, first, FIRST_PAGE, 0)
+            .fetch(relay, &key, first, PAGE, 0)
             .map_err(DrainError::Relay)?;
         if self
             .note_instance(relay, page.instance.as_deref())
@@ -313,13 +307,11 @@ impl Receiver {
         {
             first = 0;
             page = client
-                .fetch(relay, &key, first, FIRST_PAGE, 0)
+                .fetch(relay, &key, first, PAGE, 0)
                 .map_err(DrainError::Relay)?;
         }
         let mut cursor = first;
-        let mut limit = FIRST_PAGE;
         loop {
-            limit = (limit * 4).min(PAGE);
             // A relay that says "more" but sends nothing new must not keep us here.
             let last = page.envelopes.iter().map(|e| e.seq).max().unwrap_or(0);
             let after = (page.more && last > cursor).then_some(last);
@@ -328,7 +320,7 @@ impl Receiver {
             let next = std::thread::scope(|s| {
                 let (client, key) = (&client, &key);
                 let prefetch =
-                    after.map(|after| s.spawn(move || client.fetch(relay, key, after, limit, 0)));
+                    after.map(|after| s.spawn(move || client.fetch(relay, key, after, PAGE, 0)));
                 self.process(relay, envelopes).map_err(DrainError::Local)?;
                 Ok(prefetch.map(|h| h.join().expect("prefetch thread")))
             })?;

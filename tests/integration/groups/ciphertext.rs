@@ -165,3 +165,44 @@ fn removed_and_new_members_cannot_open_what_is_not_theirs() {
     assert!(carol.recv().is_empty(), "carol's recv gets nothing");
     assert_eq!(bodies(&dave.recv()), ["after carol"]);
 }
+
+/// The OpenPGP member certs' self-signatures are verified by the first send and kept
+/// (`pgp-verified.cache`, 0600, whole 32-byte entries); a later send that meets no new
+/// cert verifies nothing and leaves the file as it was.
+#[test]
+fn verified_openpgp_signatures_are_kept_for_the_next_send() {
+    use std::os::unix::fs::PermissionsExt;
+    let r = Relay::start();
+    let alice = Person::new("alice", "age", &[&r]);
+    let bob = Person::new("bob", "pgp", &[&r]);
+    let carol = Person::new("carol", "pgp", &[&r]);
+    for p in [&bob, &carol] {
+        alice.knows(p);
+        p.knows(&alice);
+    }
+    change(
+        &alice,
+        &[
+            "group", "create", "ops", "--member", "bob", "--member", "carol",
+        ],
+    );
+    let cache = alice.u.path("pgp-verified.cache");
+    let meta = std::fs::metadata(&cache).expect("the verified signatures are kept");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let first = std::fs::read(&cache).unwrap();
+    // Two certs, each a user id and a subkey binding at least.
+    assert!(
+        first.len() >= 4 * 32 && first.len().is_multiple_of(32),
+        "{} bytes",
+        first.len()
+    );
+    let stamp = meta.modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    alice.u.run(&["send", "--group", "ops", "again"]).ok();
+    let after = std::fs::metadata(&cache).unwrap();
+    assert_eq!(after.modified().unwrap(), stamp, "nothing new was verified");
+    assert_eq!(std::fs::read(&cache).unwrap(), first);
+    for p in [&bob, &carol] {
+        assert!(bodies(&p.recv()).contains(&"again".to_string()));
+    }
+}
