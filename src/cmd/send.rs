@@ -99,8 +99,10 @@ impl Recipient {
 
 /// Everything one `send` process shares: keys parsed once, one connection pool.
 struct Sender {
-    id: Identity,
-    card_json: Vec<u8>,
+    /// Shared with the thread that seals the next lines of `send --json` while the ones
+    /// before are sent.
+    id: Arc<Identity>,
+    card_json: Arc<Vec<u8>>,
     contacts: Contacts,
     store: Store,
     client: Client,
@@ -178,9 +180,9 @@ impl Sender {
             );
         }
         Ok(Sender {
-            card_json: serde_json::to_vec(&id.card()?)?,
+            card_json: Arc::new(serde_json::to_vec(&id.card()?)?),
             groups: group::Cache::open(&ctx.home),
-            id,
+            id: Arc::new(id),
             contacts: Contacts::open(&ctx.home),
             store: Store::open(&ctx.home.archive_path())?,
             client: Client::new(Duration::from_secs(cfg.send.timeout.unwrap_or(20))),
@@ -312,6 +314,9 @@ impl Sender {
     /// while a slow writer still gets each message sent as soon as its line is complete.
     fn send_json_lines(&mut self) -> Result<()> {
         const MAX_BATCH: usize = 256;
+        // Lines sealed at once when more are waiting: the next ones are sealed while these
+        // are sent (`seal`), so the cores that seal do not wait for the outbox and the relays.
+        const SEAL_AT_ONCE: usize = 32;
         let (tx, rx) = mpsc::sync_channel::<std::io::Result<String>>(MAX_BATCH);
         std::thread::spawn(move || {
             for line in std::io::stdin().lock().lines() {
@@ -355,7 +360,7 @@ impl Sender {
                 Ok(None) => {}
                 Err(e) => break Err(e),
             }
-            if plans.len() + batch.len() >= MAX_BATCH
+            if (plans.len() >= SEAL_AT_ONCE || plans.len() + batch.len() >= MAX_BATCH)
                 && let Err(e) = self.seal(&mut plans, &mut batch)
             {
                 break Err(e);
@@ -371,11 +376,28 @@ impl Sender {
         result.and(sealed)
     }
 
-    /// Seals `plans` (several at once: `sealing`) onto `batch`, in order. On a message that
-    /// cannot be sealed, those before it are on `batch` and the rest are dropped.
+    /// Seals `plans` (several at once: `sealing`) onto `batch`, in order. What `batch` held
+    /// is sent meanwhile, on this thread, while another seals. On a message that cannot be
+    /// sealed, those before it are on `batch` and the rest are dropped.
     fn seal(&mut self, plans: &mut Vec<Plan>, batch: &mut Vec<Prepared>) -> Result<()> {
         let plans = std::mem::take(plans);
-        let sealed = sealing::seal_all(&self.id, &self.card_json, &plans);
+        let (id, card) = (self.id.clone(), self.card_json.clone());
+        let sealed = if batch.is_empty() {
+            sealing::seal_all(&id, &card, &plans)
+        } else {
+            let (sealed, flushed) = std::thread::scope(|s| {
+                let sealing = s.spawn(|| sealing::seal_all(&id, &card, &plans));
+                let flushed = self.flush(batch);
+                (sealing.join().expect("sealing thread"), flushed)
+            });
+            // A local failure (disk, stdout) ends the run, as a flush of its own does; what
+            // it left is in the outbox, and the lines sealed meanwhile were never queued.
+            if let Err(e) = flushed {
+                batch.clear();
+                return Err(e);
+            }
+            sealed
+        };
         for (plan, sealed) in plans.into_iter().zip(sealed) {
             batch.push(self.deliveries(plan, sealed?));
         }
