@@ -5,6 +5,7 @@
 
 mod age_header;
 mod age_kind;
+mod ephemeral;
 mod pgp_kind;
 mod seal;
 

@@ -1,10 +1,10 @@
 //! The session key wrapped for a Cv25519 ECDH subkey (RFC 6637, as sequoia and GnuPG
-//! write it), with the ephemeral X25519 key drawn from the operating system's generator.
+//! write it), with the ephemeral X25519 key and agreement from `ring` (`crypto::ephemeral`).
 //!
 //! Why not `PKESK3::for_recipient` for these keys: sequoia's Nettle backend seeds a fresh
 //! Yarrow generator (1,500 SHA-256 rounds) for every ephemeral key, which was two thirds
 //! of a 100-member group message (docs/benchmarks.md, "Groups"). The primitives stay
-//! library ones: X25519 from `x25519-dalek` (as `age` uses it), the KDF's SHA-2 from
+//! library ones: X25519 from `ring` (as age stanzas get it), the KDF's SHA-2 from
 //! `sha2`, AES key wrap from sequoia; only the packet layout of RFC 6637 §7–8 is spelt out
 //! here, and a test opens the result with sequoia's own decryption. Other key kinds (RSA,
 //! NIST curves, X25519 v6) return `None` and go through sequoia.
@@ -44,13 +44,10 @@ pub(super) fn cv25519_pkesk(
         Ok(r) => r,
         Err(_) => bail!("the Cv25519 key {} is not 32 bytes", key.keyid()),
     };
-    let ephemeral = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
-    let vb = x25519_dalek::PublicKey::from(&ephemeral);
-    let shared = ephemeral.diffie_hellman(&x25519_dalek::PublicKey::from(theirs));
-    // A low-order point gives everyone the same secret: refuse it as sequoia would.
-    if !shared.was_contributory() {
+    // A low-order point gives everyone the same secret: refused as sequoia would.
+    let Some((vb, shared)) = crate::crypto::ephemeral::agree(&theirs) else {
         bail!("the Cv25519 key {} is not a valid public key", key.keyid());
-    }
+    };
 
     // m = sym_alg_ID || session key || checksum, PKCS#5-padded to 40 bytes (RFC 6637 §8).
     let checksum = sk
@@ -77,7 +74,7 @@ pub(super) fn cv25519_pkesk(
     param.extend_from_slice(&[3, 1, (*hash).into(), (*sym).into()]);
     param.extend_from_slice(b"Anonymous Sender    ");
     param.extend_from_slice(key.fingerprint().as_bytes());
-    let mut z = digest(&[&[0, 0, 0, 1], shared.as_bytes(), &param]);
+    let mut z = digest(&[&[0, 0, 0, 1], &shared[..], &param]);
     let size = sym.key_size()?;
     if size > z.len() {
         bail!(
@@ -89,7 +86,7 @@ pub(super) fn cv25519_pkesk(
     let wrapped = aes_key_wrap(*sym, &Protected::from(z), &m)?;
 
     let esk = Ciphertext::ECDH {
-        e: MPI::new_compressed_point(vb.as_bytes()),
+        e: MPI::new_compressed_point(&vb),
         key: wrapped.into_boxed_slice(),
     };
     Ok(Some(PKESK3::new(
