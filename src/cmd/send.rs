@@ -381,10 +381,11 @@ impl Sender {
     /// sealed, those before it are on `batch` and the rest are dropped.
     fn seal(&mut self, plans: &mut Vec<Plan>, batch: &mut Vec<Prepared>) -> Result<()> {
         let plans = std::mem::take(plans);
-        let (id, card) = (self.id.clone(), self.card_json.clone());
         let sealed = if batch.is_empty() {
-            sealing::seal_all(&id, &card, &plans)
+            sealing::seal_all(&self.id, &self.card_json, &plans)
         } else {
+            // Shared with the sealing thread while `flush` borrows `self`.
+            let (id, card) = (self.id.clone(), self.card_json.clone());
             let (sealed, flushed) = std::thread::scope(|s| {
                 let sealing = s.spawn(|| sealing::seal_all(&id, &card, &plans));
                 let flushed = self.flush(batch);

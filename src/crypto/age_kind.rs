@@ -94,7 +94,14 @@ pub(crate) fn encrypt(
     plaintext: &[u8],
     armor: bool,
 ) -> Result<Vec<u8>> {
-    let all = OnCores(recipients);
+    let keys = recipients
+        .iter()
+        .map(|r| {
+            stanza::recipient_bytes(r)
+                .ok_or_else(|| anyhow!("the age recipient {r} is not an X25519 key of 32 bytes"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let all = OnCores(&keys);
     let encryptor = age::Encryptor::with_recipients(iter::once(&all as &dyn age::Recipient))
         .context("could not set up age encryption to the given recipients")?;
     write_age(encryptor, plaintext, armor)
@@ -105,7 +112,7 @@ pub(crate) fn encrypt(
 /// group's age file most of a `send --json` to it. The stanzas (`stanza`: the age spec's,
 /// agreed by `ring`) are in the order of the recipients (a group member guesses its
 /// stanza by that order).
-struct OnCores<'a>(&'a [&'a x25519::Recipient]);
+struct OnCores<'a>(&'a [[u8; 32]]);
 
 impl age::Recipient for OnCores<'_> {
     fn wrap_file_key(
@@ -118,14 +125,10 @@ impl age::Recipient for OnCores<'_> {
         ),
         age::EncryptError,
     > {
-        let wrapped = crate::par::map(self.0, 8, |r| match stanza::recipient_bytes(r) {
-            Some(to) => stanza::wrap(&to, file_key).map(|s| vec![s]),
-            // Not expected (a parsed recipient is 32 bytes): the age crate's own wrap.
-            None => age::Recipient::wrap_file_key(*r, file_key).map(|(s, _)| s),
-        });
-        let mut out = (Vec::new(), std::collections::HashSet::new());
+        let wrapped = crate::par::map(self.0, 8, |to| stanza::wrap(to, file_key));
+        let mut out = (Vec::with_capacity(wrapped.len()), Default::default());
         for w in wrapped {
-            out.0.extend(w?);
+            out.0.push(w?);
         }
         Ok(out)
     }
