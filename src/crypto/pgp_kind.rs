@@ -22,6 +22,7 @@ use openpgp::{Cert, Profile};
 
 pub(crate) use openpgp::Cert as PgpCert;
 
+mod armor;
 mod ecdh;
 mod guard;
 mod message;
@@ -120,7 +121,9 @@ pub(crate) fn import(tsk: &[u8], passphrase: Option<&str>) -> Result<Cert> {
 
 /// Parses pigeon's own `pgp.key` (secrets stored unencrypted, the file itself may be protected).
 pub(crate) fn parse_tsk(data: &[u8]) -> Result<Cert> {
-    let cert = Cert::from_bytes(data).context("pgp.key is not a readable OpenPGP secret key")?;
+    let binary = armor::decode(data);
+    let cert = Cert::from_bytes(binary.as_deref().unwrap_or(data))
+        .context("pgp.key is not a readable OpenPGP secret key")?;
     check_usable_secret(&cert).context("pgp.key is not usable")?;
     Ok(cert)
 }
@@ -182,7 +185,8 @@ fn check_writable(cert: &Cert) -> Result<()> {
 
 /// Parses an armored public cert (any secret parts are dropped).
 pub(crate) fn parse_public(armored: &str) -> Result<Cert> {
-    let cert = Cert::from_bytes(armored.as_bytes())
+    let binary = armor::decode(armored.as_bytes());
+    let cert = Cert::from_bytes(binary.as_deref().unwrap_or(armored.as_bytes()))
         .context("not a readable OpenPGP certificate")?
         .strip_secret_key_material();
     check_public(&cert)?;
