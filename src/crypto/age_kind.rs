@@ -47,11 +47,32 @@ pub(crate) fn fingerprint(recipient: &x25519::Recipient, mailbox: &[u8; 32]) -> 
     hex::encode(&digest[..20])
 }
 
+/// An age X25519 recipient with its 32 bytes, decoded once when it is read: every stanza
+/// of every message to it is made from them (`stanza::wrap`).
+#[derive(Clone)]
+pub(crate) struct AgeRecipient {
+    pub(crate) key: x25519::Recipient,
+    bytes: [u8; 32],
+}
+
+impl AgeRecipient {
+    /// The recipient of a key the age crate made or parsed: a bech32 X25519 key of 32 bytes.
+    pub(crate) fn from_key(key: x25519::Recipient) -> AgeRecipient {
+        let bytes = stanza::recipient_bytes(&key.to_string())
+            .expect("the age crate's X25519 recipients are 32 bytes");
+        AgeRecipient { key, bytes }
+    }
+}
+
 /// Parses an `age1…` recipient string.
-pub(crate) fn parse_recipient(s: &str) -> Result<x25519::Recipient> {
-    x25519::Recipient::from_str(s.trim()).map_err(|e| {
+pub(crate) fn parse_recipient(s: &str) -> Result<AgeRecipient> {
+    let s = s.trim();
+    let key = x25519::Recipient::from_str(s).map_err(|e| {
         anyhow!("invalid age recipient {s:?}: {e}; expected an X25519 recipient starting with age1")
-    })
+    })?;
+    let bytes = stanza::recipient_bytes(s)
+        .ok_or_else(|| anyhow!("the age recipient {s} is not an X25519 key of 32 bytes"))?;
+    Ok(AgeRecipient { key, bytes })
 }
 
 /// The identity file text in the format `age-keygen` writes, readable by `age -d -i`.
@@ -90,18 +111,11 @@ pub(crate) fn parse_identity_file(data: &[u8]) -> Result<x25519::Identity> {
 
 /// Encrypts `plaintext` to all `recipients` in one standard age file.
 pub(crate) fn encrypt(
-    recipients: &[&x25519::Recipient],
+    recipients: &[&AgeRecipient],
     plaintext: &[u8],
     armor: bool,
 ) -> Result<Vec<u8>> {
-    let keys = recipients
-        .iter()
-        .map(|r| {
-            stanza::recipient_bytes(r)
-                .ok_or_else(|| anyhow!("the age recipient {r} is not an X25519 key of 32 bytes"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let all = OnCores(&keys);
+    let all = OnCores(recipients);
     let encryptor = age::Encryptor::with_recipients(iter::once(&all as &dyn age::Recipient))
         .context("could not set up age encryption to the given recipients")?;
     write_age(encryptor, plaintext, armor)
@@ -112,7 +126,7 @@ pub(crate) fn encrypt(
 /// group's age file most of a `send --json` to it. The stanzas (`stanza`: the age spec's,
 /// agreed by `ring`) are in the order of the recipients (a group member guesses its
 /// stanza by that order).
-struct OnCores<'a>(&'a [[u8; 32]]);
+struct OnCores<'a>(&'a [&'a AgeRecipient]);
 
 impl age::Recipient for OnCores<'_> {
     fn wrap_file_key(
@@ -125,12 +139,10 @@ impl age::Recipient for OnCores<'_> {
         ),
         age::EncryptError,
     > {
-        let wrapped = crate::par::map(self.0, 8, |to| stanza::wrap(to, file_key));
-        let mut out = (Vec::with_capacity(wrapped.len()), Default::default());
-        for w in wrapped {
-            out.0.push(w?);
-        }
-        Ok(out)
+        let stanzas = crate::par::map(self.0, 8, |r| stanza::wrap(&r.bytes, file_key))
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        Ok((stanzas, Default::default()))
     }
 }
 
@@ -355,8 +367,11 @@ mod tests {
             }
         }
         let ids: Vec<x25519::Identity> = (0..40).map(|_| x25519::Identity::generate()).collect();
-        let pks: Vec<x25519::Recipient> = ids.iter().map(|i| i.to_public()).collect();
-        let refs: Vec<&x25519::Recipient> = pks.iter().collect();
+        let pks: Vec<AgeRecipient> = ids
+            .iter()
+            .map(|i| AgeRecipient::from_key(i.to_public()))
+            .collect();
+        let refs: Vec<&AgeRecipient> = pks.iter().collect();
         let ct = encrypt(&refs, b"to forty", false).unwrap();
         for (n, id) in ids.iter().enumerate() {
             let which = Which(id, Default::default());
@@ -390,8 +405,9 @@ mod tests {
     #[test]
     fn detects_age_files() {
         let id = x25519::Identity::generate();
-        let bin = encrypt(&[&id.to_public()], b"hi", false).unwrap();
-        let arm = encrypt(&[&id.to_public()], b"hi", true).unwrap();
+        let me = AgeRecipient::from_key(id.to_public());
+        let bin = encrypt(&[&me], b"hi", false).unwrap();
+        let arm = encrypt(&[&me], b"hi", true).unwrap();
         assert!(looks_like_age(&bin) && looks_like_age(&arm));
         assert!(arm.starts_with(ARMOR_MAGIC));
         assert!(!looks_like_age(b"-----BEGIN PGP MESSAGE-----"));

@@ -106,7 +106,9 @@ impl SecretIdentity {
     /// The public half.
     pub fn public(&self) -> PublicIdentity {
         let keys = match &self.keys {
-            SecretKeys::Age(id) => PublicKeys::Age(id.to_public()),
+            SecretKeys::Age(id) => {
+                PublicKeys::Age(age_kind::AgeRecipient::from_key(id.to_public()))
+            }
             SecretKeys::Pgp(cert) => {
                 PublicKeys::Pgp(Box::new((**cert).clone().strip_secret_key_material()))
             }
@@ -217,7 +219,7 @@ fn parse_mailbox_key(data: &[u8]) -> Result<SigningKey> {
 
 #[derive(Clone)]
 enum PublicKeys {
-    Age(age::x25519::Recipient),
+    Age(age_kind::AgeRecipient),
     Pgp(Box<PgpCert>),
 }
 
@@ -261,7 +263,7 @@ impl PublicIdentity {
     /// age: 40 hex digits of SHA-256 over recipient and mailbox key; pgp: the v4 fingerprint.
     pub fn fingerprint(&self) -> String {
         match &self.keys {
-            PublicKeys::Age(r) => age_kind::fingerprint(r, self.mailbox.as_bytes()),
+            PublicKeys::Age(r) => age_kind::fingerprint(&r.key, self.mailbox.as_bytes()),
             PublicKeys::Pgp(cert) => pgp_kind::fingerprint(cert),
         }
     }
@@ -273,7 +275,7 @@ impl PublicIdentity {
     /// `"age1…"` for age identities.
     pub fn age_recipient(&self) -> Option<String> {
         match &self.keys {
-            PublicKeys::Age(r) => Some(r.to_string()),
+            PublicKeys::Age(r) => Some(r.key.to_string()),
             PublicKeys::Pgp(_) => None,
         }
     }
@@ -305,7 +307,7 @@ impl PublicIdentity {
         }
     }
 
-    pub(crate) fn age_recipient_key(&self) -> Option<&age::x25519::Recipient> {
+    pub(crate) fn age_recipient_key(&self) -> Option<&age_kind::AgeRecipient> {
         match &self.keys {
             PublicKeys::Age(r) => Some(r),
             PublicKeys::Pgp(_) => None,

@@ -75,7 +75,7 @@ pub(crate) fn generate(name: &str) -> Result<Cert> {
 
 /// Parses a transferable secret key, decrypting protected secret key material.
 pub(crate) fn import(tsk: &[u8], passphrase: Option<&str>) -> Result<Cert> {
-    let cert = Cert::from_bytes(tsk)
+    let cert = armor::cert_from_bytes(tsk)
         .context("not an OpenPGP secret key; export one with `gpg --armor --export-secret-keys`")?;
     if !cert.is_tsk() {
         bail!(
@@ -121,9 +121,8 @@ pub(crate) fn import(tsk: &[u8], passphrase: Option<&str>) -> Result<Cert> {
 
 /// Parses pigeon's own `pgp.key` (secrets stored unencrypted, the file itself may be protected).
 pub(crate) fn parse_tsk(data: &[u8]) -> Result<Cert> {
-    let binary = armor::decode(data);
-    let cert = Cert::from_bytes(binary.as_deref().unwrap_or(data))
-        .context("pgp.key is not a readable OpenPGP secret key")?;
+    let cert =
+        armor::cert_from_bytes(data).context("pgp.key is not a readable OpenPGP secret key")?;
     check_usable_secret(&cert).context("pgp.key is not usable")?;
     Ok(cert)
 }
@@ -185,8 +184,7 @@ fn check_writable(cert: &Cert) -> Result<()> {
 
 /// Parses an armored public cert (any secret parts are dropped).
 pub(crate) fn parse_public(armored: &str) -> Result<Cert> {
-    let binary = armor::decode(armored.as_bytes());
-    let cert = Cert::from_bytes(binary.as_deref().unwrap_or(armored.as_bytes()))
+    let cert = armor::cert_from_bytes(armored.as_bytes())
         .context("not a readable OpenPGP certificate")?
         .strip_secret_key_material();
     check_public(&cert)?;
