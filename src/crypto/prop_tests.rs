@@ -197,9 +197,40 @@ proptest! {
         match decrypt_raw(&pool[s.to], &bad, &known) {
             Err(_) => {}
             Ok((frame, _)) => {
-                prop_assert!(s.armor, "binary ciphertext changed at {} of {} still opened", at, s.ct.len());
+                // OpenPGP authenticates no packet header: the first PKESK's new-format header
+                // (0xC1, one-byte length) has an old-format twin one byte away (0x84) that
+                // GnuPG writes itself. It is the same packet, so it opens to the same signed
+                // frame, which recv then knows by its (sender, id). Nothing else may open.
+                let reframed = pool[s.to].kind() == Kind::Pgp && at == 0;
+                prop_assert!(s.armor || reframed,
+                    "binary ciphertext changed at {} of {} still opened", at, s.ct.len());
                 prop_assert_eq!(&frame[..], &s.frame[..],
                     "a changed armored ciphertext opened to another plaintext");
+            }
+        }
+    }
+}
+
+/// Every bit of every binary sample flipped in turn, each refused: the random cases above
+/// reach a given bit of these few hundred bytes rarely (the top bit of a PKESK's X25519
+/// point, which X25519 ignores, was
+/// let through until a CI run drew it).
+#[test]
+fn every_bit_flip_of_a_binary_ciphertext_is_refused() {
+    let pool = pool();
+    for s in samples().iter().filter(|s| !s.armor) {
+        let known = [pool[s.from].public()];
+        for at in 0..s.ct.len() {
+            for bit in 0..8 {
+                let mut bad = s.ct.clone();
+                bad[at] ^= 1 << bit;
+                assert!(
+                    decrypt_raw(&pool[s.to], &bad, &known).is_err(),
+                    "{} to {}: bit {bit} of byte {at} of {} flipped still opened",
+                    pool[s.from].kind().as_str(),
+                    pool[s.to].kind().as_str(),
+                    s.ct.len()
+                );
             }
         }
     }

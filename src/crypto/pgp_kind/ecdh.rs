@@ -96,6 +96,27 @@ pub(super) fn cv25519_pkesk(
     )?))
 }
 
+/// Whether the ephemeral key of an ECDH PKESK is fine to unwrap: `false` only for a
+/// Cv25519 point not written the one way an X25519 key comes out (below 2^255 - 19).
+///
+/// X25519 ignores the top bit of the point (RFC 7748 §5), and RFC 6637 binds nothing
+/// of the PKESK into the wrap, so a point with that bit flipped opens the same session
+/// key: someone on the way could change the message and it would still open. No
+/// implementation writes such a point, so refusing it costs nothing.
+pub(super) fn canonical_ephemeral(esk: &Ciphertext) -> bool {
+    let Ciphertext::ECDH { e, .. } = esk else {
+        return true;
+    };
+    let v = e.value();
+    // Cv25519 points are 0x40 || 32 bytes little-endian; other curves are left alone.
+    if v.len() != 33 || v[0] != 0x40 {
+        return true;
+    }
+    let u = &v[1..];
+    let at_least_p = u[31] == 0x7f && u[1..31].iter().all(|b| *b == 0xff) && u[0] >= 0xed;
+    u[31] & 0x80 == 0 && !at_least_p
+}
+
 type Kdf = fn(&[&[u8]]) -> Vec<u8>;
 
 fn kdf_hash(hash: HashAlgorithm) -> Option<Kdf> {

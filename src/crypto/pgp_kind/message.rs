@@ -19,7 +19,7 @@ use openpgp::serialize::Serialize as _;
 use openpgp::serialize::stream::{Armorer, Compressor, Encryptor, LiteralWriter, Message, Signer};
 use openpgp::types::SymmetricAlgorithm;
 
-use super::{POLICY, fingerprint, guard, signing_keypair};
+use super::{POLICY, ecdh, fingerprint, guard, signing_keypair};
 
 /// Encrypts to every valid encryption subkey of `recipients` (forcing SEIPDv1 for GnuPG 2.2),
 /// compressed, and signed inline by `signer` if given.
@@ -156,6 +156,12 @@ impl DecryptionHelper for DecryptHelper<'_> {
                 {
                     continue;
                 }
+                if !ecdh::canonical_ephemeral(pkesk.esk()) {
+                    bail!(
+                        "this OpenPGP message's ephemeral key is not written as any \
+                         implementation writes one: it was changed on the way; refused"
+                    );
+                }
                 let Ok(mut keypair) = key.clone().into_keypair() else {
                     continue;
                 };
@@ -238,6 +244,7 @@ mod tests {
     use super::super::generate;
     use super::*;
     use openpgp::PacketPile;
+    use openpgp::crypto::mpi::{Ciphertext, MPI};
     use openpgp::serialize::stream::Recipient;
     use openpgp::types::Features;
 
@@ -403,5 +410,70 @@ mod tests {
             lit.finalize().unwrap();
         }
         assert!(decrypt(&rcpt, &signed, std::slice::from_ref(&rcpt)).is_err());
+    }
+
+    /// X25519 ignores a point's top bit, so a message whose ephemeral key has it flipped
+    /// would open to the same plaintext: it is refused instead (found by the single-byte
+    /// property test in `crypto::prop_tests`). The untouched message still opens.
+    #[test]
+    fn an_ephemeral_key_with_its_ignored_bit_flipped_is_refused() {
+        let rcpt = generate("Rcpt").unwrap();
+        let ct = encrypt(&[&rcpt], None, b"once", false).unwrap();
+        assert_eq!(decrypt(&rcpt, &ct, &[]).unwrap().0, b"once");
+        let pile = PacketPile::from_bytes(&ct).unwrap();
+        let mut packets: Vec<Packet> = pile.into_children().collect();
+        let Packet::PKESK(PKESK::V3(p)) = &packets[0] else {
+            panic!("a PKESK v3 first")
+        };
+        let Ciphertext::ECDH { e, key } = p.esk().clone() else {
+            panic!("an ECDH ciphertext")
+        };
+        let mut point = e.value().to_vec();
+        assert_eq!((point.len(), point[0], point[32] & 0x80), (33, 0x40, 0));
+        point[32] |= 0x80;
+        let esk = Ciphertext::ECDH {
+            e: MPI::new(&point),
+            key,
+        };
+        packets[0] = PKESK3::new(p.recipient().cloned(), p.pk_algo(), esk)
+            .unwrap()
+            .into();
+        let mut bad = Vec::new();
+        for p in &packets {
+            p.serialize(&mut bad).unwrap();
+        }
+        let err = decrypt(&rcpt, &bad, &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("changed on the way"), "{err:#}");
+    }
+
+    /// The edges of a canonical X25519 point: p - 1 is one, p and anything with the top
+    /// bit set are not; other curves' points are not judged.
+    #[test]
+    fn canonical_ephemeral_points_end_below_p() {
+        let judge = |u: [u8; 32]| {
+            let mut v = vec![0x40];
+            v.extend_from_slice(&u);
+            ecdh::canonical_ephemeral(&Ciphertext::ECDH {
+                e: MPI::new(&v),
+                key: vec![0; 40].into_boxed_slice(),
+            })
+        };
+        let mut p_minus_1 = [0xff; 32];
+        p_minus_1[0] = 0xec;
+        p_minus_1[31] = 0x7f;
+        let mut p = p_minus_1;
+        p[0] = 0xed;
+        let mut top = [0u8; 32];
+        top[31] = 0x80;
+        assert!(judge([9; 32]));
+        assert!(judge(p_minus_1));
+        assert!(!judge(p));
+        assert!(!judge([0xff; 32]));
+        assert!(!judge(top));
+        let nist = Ciphertext::ECDH {
+            e: MPI::new(&[4; 65]),
+            key: vec![0; 40].into_boxed_slice(),
+        };
+        assert!(ecdh::canonical_ephemeral(&nist));
     }
 }
