@@ -56,7 +56,8 @@ pub(crate) struct AgeRecipient {
 }
 
 impl AgeRecipient {
-    /// The recipient of a key the age crate made or parsed: a bech32 X25519 key of 32 bytes.
+    /// The recipient of a key the age crate made or parsed: the crate holds X25519 keys of
+    /// 32 bytes only, and writes them back in its own lower-case bech32.
     pub(crate) fn from_key(key: x25519::Recipient) -> AgeRecipient {
         let bytes = stanza::recipient_bytes(&key.to_string())
             .expect("the age crate's X25519 recipients are 32 bytes");
@@ -70,9 +71,7 @@ pub(crate) fn parse_recipient(s: &str) -> Result<AgeRecipient> {
     let key = x25519::Recipient::from_str(s).map_err(|e| {
         anyhow!("invalid age recipient {s:?}: {e}; expected an X25519 recipient starting with age1")
     })?;
-    let bytes = stanza::recipient_bytes(s)
-        .ok_or_else(|| anyhow!("the age recipient {s} is not an X25519 key of 32 bytes"))?;
-    Ok(AgeRecipient { key, bytes })
+    Ok(AgeRecipient::from_key(key))
 }
 
 /// The identity file text in the format `age-keygen` writes, readable by `age -d -i`.
