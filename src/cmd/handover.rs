@@ -83,7 +83,7 @@ impl HandOver {
         // spawn fail (and a stranger could block every run), escapes could reach a terminal.
         let env = |v: &Value| -> String {
             let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-            sanitize(&text).replace(['\n', '\t'], " ")
+            one_line(&text)
         };
         let opt = |v: &Value| if v.is_null() { String::new() } else { env(v) };
         let spawned = Command::new("sh")

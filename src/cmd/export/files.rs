@@ -44,13 +44,17 @@ impl Copier {
         })
     }
 
-    /// Copies the saved file `src` as `name` (made safe). A symlink at `src` or at its
-    /// folder is refused: the export stops rather than copy something else.
-    pub fn copy(&mut self, src: &Path, name: &str) -> Result<Copied> {
+    /// Copies the saved file `src` as `name` (made safe; an [`is_active`] one gets `.txt`
+    /// added, so a browser shows it as text instead of running it). A symlink at `src` or
+    /// at its folder is refused: the export stops rather than copy something else.
+    pub fn copy(&mut self, src: &Path, name: &str, active: bool) -> Result<Copied> {
         let Some(mut input) = open_no_follow(src)? else {
             return Ok(Copied::Missing);
         };
-        let base = safe_name(name);
+        let mut base = safe_name(name);
+        if active {
+            base.push_str(".txt");
+        }
         let (stem, ext) = match base.rfind('.') {
             Some(i) if i > 0 => (&base[..i], &base[i..]),
             _ => (base.as_str(), ""),
@@ -91,6 +95,43 @@ impl Copier {
             }
         }
     }
+}
+
+/// File name endings a browser renders as a document or runs when a page links to the
+/// file (on `file://` it goes by the ending): HTML and its kin, SVG and XML (which can hold
+/// scripts), scripts, HTML applications and web archives.
+const ACTIVE_ENDINGS: &[&str] = &[
+    "html", "htm", "xhtml", "xht", "shtml", "shtm", "svg", "svgz", "xml", "xsl", "xslt", "js",
+    "mjs", "hta", "mht", "mhtml",
+];
+
+/// Media types of the same kinds, as a sender declared them.
+const ACTIVE_TYPES: &[&str] = &[
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/xml",
+    "application/xml",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "application/hta",
+    "multipart/related",
+    "message/rfc822",
+];
+
+/// Whether an attachment would run or render as a page if an exported page linked to it:
+/// by its name's ending, or by the media type its sender gave.
+pub fn is_active(name: &str, media_type: &str) -> bool {
+    let ending = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let media = media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    ending.is_some_and(|e| ACTIVE_ENDINGS.contains(&e.as_str()))
+        || ACTIVE_TYPES.contains(&media.as_str())
 }
 
 /// Opens a regular file that is not a symlink and whose folder is not one; `None` when it
@@ -194,7 +235,7 @@ mod tests {
         let mut c = Copier::new(&out).unwrap();
         fs::write(out.join("a.txt"), b"keep").unwrap();
         std::os::unix::fs::symlink(&src, out.join("a-1.txt")).unwrap();
-        let Copied::To(p) = c.copy(&src, "../../a.txt").unwrap() else {
+        let Copied::To(p) = c.copy(&src, "../../a.txt", false).unwrap() else {
             panic!("copied")
         };
         assert_eq!(p, out.join("a-2.txt"));
@@ -202,10 +243,34 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"hi");
         let link = d.path().join("link.txt");
         std::os::unix::fs::symlink(&src, &link).unwrap();
-        assert!(c.copy(&link, "l.txt").is_err());
+        assert!(c.copy(&link, "l.txt", false).is_err());
         assert!(matches!(
-            c.copy(&d.path().join("gone"), "g").unwrap(),
+            c.copy(&d.path().join("gone"), "g", false).unwrap(),
             Copied::Missing
         ));
+        let Copied::To(p) = c.copy(&src, "page.HTML", true).unwrap() else {
+            panic!("copied")
+        };
+        assert_eq!(p, out.join("page.HTML.txt"));
+    }
+
+    #[test]
+    fn active_attachments_by_ending_or_type() {
+        for (name, media) in [
+            ("a.html", "text/plain"),
+            ("a.SVG", ""),
+            ("x.mhtml", "application/octet-stream"),
+            ("noext", "text/html; charset=utf-8"),
+            ("pic.png", "image/svg+xml"),
+        ] {
+            assert!(is_active(name, media), "{name} {media}");
+        }
+        for (name, media) in [
+            ("a.txt", "text/plain"),
+            ("a.png", "image/png"),
+            ("html", ""),
+        ] {
+            assert!(!is_active(name, media), "{name} {media}");
+        }
     }
 }

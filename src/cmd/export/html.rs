@@ -2,7 +2,10 @@
 //! resource), readable offline. Everything from messages is HTML-escaped, and the page's
 //! Content-Security-Policy forbids scripts besides: a body holding `<script>`,
 //! `<img onerror=…>` or a `javascript:` link shows as text and does nothing. Attachment
-//! links are built here from file paths, percent-encoded: never a message's own URL.
+//! links are built here from file paths, percent-encoded: never a message's own URL. They
+//! are downloads (`download`), and an attachment a browser would run or render as a page
+//! (`files::is_active`: HTML, SVG, scripts…) is linked only as the inert `.txt` copy
+//! `--files-dir` makes.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,7 +15,8 @@ use anyhow::Result;
 use super::Format;
 use super::files::link;
 use super::record::Record;
-use crate::output::utc;
+use crate::cmd::handover::safe_name;
+use crate::output::{sanitize, utc};
 
 pub struct Html {
     /// The folder links are relative to (the output file's).
@@ -76,10 +80,20 @@ impl Format for Html {
             for f in &r.files {
                 let name = escape(&f.name);
                 match &f.path {
-                    Some(p) => s.push_str(&format!(
-                        "<li><a href=\"{}\">{name}</a> ({} bytes)</li>\n",
+                    // A download, not a page to open: what a stranger sent must not run as
+                    // this file's neighbour (active kinds are only linked as inert copies).
+                    Some(p) if f.linkable => s.push_str(&format!(
+                        "<li><a href=\"{}\" download=\"{}\">{name}</a> ({} bytes)</li>\n",
                         escape(&link(&self.base, p.as_ref())),
+                        escape(&safe_name(&f.name)),
                         f.size
+                    )),
+                    Some(p) => s.push_str(&format!(
+                        "<li>{name} ({} bytes, not linked: a page or script could run when \
+                         opened; export with --files-dir for a copy shown as text, or open \
+                         <code>{}</code> with care)</li>\n",
+                        f.size,
+                        escape(p)
                     )),
                     None => s.push_str(&format!("<li>{name} ({} bytes, not saved)</li>\n", f.size)),
                 }
@@ -109,16 +123,11 @@ impl Format for Html {
     }
 }
 
-/// Text safe in HTML content and in quoted attribute values; control characters (but
-/// newlines and tabs) and bidirectional overrides become U+FFFD, as `output::sanitize` does.
+/// Text safe in HTML content and in quoted attribute values, after `output::sanitize`
+/// (escape sequences go whole, control characters and bidi overrides become U+FFFD).
 pub fn escape(text: &str) -> String {
+    let text = sanitize(text);
     let mut out = String::with_capacity(text.len() + 16);
-    // Escape sequences would only show as debris in a page: they go whole, as for text.
-    let text = if text.contains(['\x1b', '\u{9b}', '\u{9d}', '\u{90}']) {
-        std::borrow::Cow::Owned(super::text::strip_escapes(text))
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    };
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -126,10 +135,6 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\n' | '\t' | '\r' => out.push(c),
-            // Bidirectional overrides could make a name or a link read backwards.
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => out.push('\u{FFFD}'),
-            c if c.is_control() => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

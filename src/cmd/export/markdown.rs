@@ -10,8 +10,7 @@ use anyhow::Result;
 use super::Format;
 use super::files::link;
 use super::record::Record;
-use super::text::strip_escapes;
-use crate::output::utc;
+use crate::output::{one_line, sanitize, utc};
 
 pub struct Markdown {
     /// The folder links are relative to (the output file's).
@@ -36,7 +35,7 @@ impl Format for Markdown {
                 .map(|g| format!(" · group {}", escape(g)))
                 .unwrap_or_default()
         ));
-        for line in r.body.lines() {
+        for line in sanitize(&r.body).lines() {
             s.push_str(&escape_line(line));
             s.push_str("  \n");
         }
@@ -44,10 +43,17 @@ impl Format for Markdown {
         for f in &r.files {
             let name = escape(&f.name);
             match &f.path {
-                Some(p) => s.push_str(&format!(
+                Some(p) if f.linkable => s.push_str(&format!(
                     "- [{name}](<{}>) ({} bytes)\n",
                     link(&self.base, p.as_ref()),
                     f.size
+                )),
+                // A page or script a viewer could run when the link is followed.
+                Some(p) => s.push_str(&format!(
+                    "- {name} ({} bytes, not linked: it could run when opened; export with \
+                     --files-dir for a copy shown as text; saved at {})\n",
+                    f.size,
+                    escape(p)
                 )),
                 None => s.push_str(&format!("- {name} ({} bytes, not saved)\n", f.size)),
             }
@@ -61,19 +67,18 @@ impl Format for Markdown {
     }
 }
 
-/// Text with every ASCII punctuation character backslash-escaped and control characters
-/// replaced; newlines become spaces (for one-line places: headings, link text).
+/// Text sanitised, on one line, with every ASCII punctuation character backslash-escaped
+/// (for one-line places: headings, link text).
 pub fn escape(text: &str) -> String {
-    escape_line(&text.replace(['\n', '\r'], " "))
+    escape_line(&one_line(text))
 }
 
-/// One line of a body: escaped, and leading spaces kept as character references so an
-/// indented line does not turn into a code block.
+/// One line of a body, already sanitised: escaped, and leading spaces kept as character
+/// references so an indented line does not turn into a code block.
 fn escape_line(line: &str) -> String {
-    let clean = strip_escapes(line);
-    let mut out = String::with_capacity(clean.len() + 8);
+    let mut out = String::with_capacity(line.len() + 8);
     let mut leading = true;
-    for c in clean.chars() {
+    for c in line.chars() {
         if leading && (c == ' ' || c == '\t') {
             out.push_str("&#32;");
             continue;

@@ -164,8 +164,11 @@ impl Job {
         };
         for f in &mut r.files {
             let Some(src) = f.path.take() else { continue };
-            match copier.copy(Path::new(&src), &f.name)? {
-                files::Copied::To(p) => f.path = Some(p.to_string_lossy().into_owned()),
+            match copier.copy(Path::new(&src), &f.name, !f.linkable)? {
+                files::Copied::To(p) => {
+                    f.path = Some(p.to_string_lossy().into_owned());
+                    f.linkable = true;
+                }
                 files::Copied::Missing => self.missing += 1,
             }
         }

@@ -56,6 +56,10 @@ pub struct FileRef {
     pub media_type: String,
     /// The copy under `--files-dir`, else where `recv` saved it; null when neither exists.
     pub path: Option<String>,
+    /// Whether `path` is safe for a page to link to: not [`super::files::is_active`], or a
+    /// copy made inert (`.txt` added).
+    #[serde(skip)]
+    pub linkable: bool,
 }
 
 /// The part of an archived JSON line that the columns do not hold.
@@ -168,6 +172,7 @@ impl Names {
                 .files
                 .into_iter()
                 .map(|f| FileRef {
+                    linkable: !super::files::is_active(&f.name, &f.media_type),
                     name: f.name,
                     size: f.size,
                     media_type: f.media_type,

@@ -14,7 +14,7 @@ fn chromium() -> PathBuf {
 }
 
 /// Runs headless Chromium on a page; returns (stdout, stderr). Killed by PID on timeout.
-fn run_chromium(profile: &Path, args: &[&str]) -> (String, String) {
+pub(super) fn run_chromium(profile: &Path, args: &[&str]) -> (String, String) {
     let mut child = Command::new(chromium())
         .args([
             "--headless",

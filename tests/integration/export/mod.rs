@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::users::{Relay, Run, User, pair_on};
 
+mod active;
 mod big;
 mod files;
 mod formats;
