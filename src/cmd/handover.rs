@@ -21,6 +21,10 @@ pub struct HandOver {
     /// `recv --group`: only this group's messages (its id, or a name for a group not yet
     /// held) are handed over.
     pub group: Option<String>,
+    /// For `--format text`: recipients by name.
+    pub contacts: crate::keys::Contacts,
+    /// My fingerprint ("you" among the recipients).
+    pub me: String,
 }
 
 /// What became of one message.
@@ -36,6 +40,19 @@ pub enum Handed {
 }
 
 impl HandOver {
+    /// A recipient as a person reads them: "you", a contact's name, or the start of the
+    /// fingerprint.
+    fn name_of(&self, fp: &str) -> String {
+        if fp == self.me {
+            return "you".into();
+        }
+        let hex = !fp.is_empty() && fp.bytes().all(|b| b.is_ascii_hexdigit());
+        match hex.then(|| self.contacts.by_fingerprint(fp).ok().flatten()) {
+            Some(Some(c)) => c.name,
+            _ => format!("unknown key {}", fp.chars().take(16).collect::<String>()),
+        }
+    }
+
     /// Hands one message (its JSON, as archived) to the user.
     pub fn deliver(&self, msg: &Value) -> Result<Handed> {
         let known = msg["from"]["known"].as_bool().unwrap_or(false);
@@ -65,7 +82,7 @@ impl HandOver {
             RecvFormat::Json => super::emit(msg)?,
             RecvFormat::Text => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(text(msg).as_bytes())?;
+                out.write_all(text(msg, &|fp| self.name_of(fp)).as_bytes())?;
                 out.flush()?;
             }
         }
@@ -205,7 +222,7 @@ const TEXT_LINE: usize = 1000;
 /// A message for people. Every field from outside is on its own one line (a name with a
 /// newline cannot print a header of its own), and body lines are indented and folded, so
 /// no part of a body can pass itself off as the header of another message.
-fn text(msg: &Value) -> String {
+fn text(msg: &Value, name_of: &dyn Fn(&str) -> String) -> String {
     let from = &msg["from"];
     let who = from["name"]
         .as_str()
@@ -229,8 +246,18 @@ fn text(msg: &Value) -> String {
         utc(msg["ts"].as_u64().unwrap_or(0)),
         one_line(msg["id"].as_str().unwrap_or(""))
     );
+    let to: Vec<String> = msg["to"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).map(name_of).collect())
+        .unwrap_or_default();
+    if !to.is_empty() {
+        s.push_str(&format!("To:   {}\n", one_line(&to.join(", "))));
+    }
     if let Some(g) = msg["group"].as_str() {
-        s.push_str(&format!("Group: {}\n", one_line(g)));
+        match msg["group_name"].as_str().filter(|n| !n.is_empty()) {
+            Some(n) => s.push_str(&format!("Group: {} ({})\n", one_line(n), one_line(g))),
+            None => s.push_str(&format!("Group: {}\n", one_line(g))),
+        }
     }
     if let Some(files) = msg["files"].as_array() {
         for f in files {
@@ -296,7 +323,7 @@ mod tests {
             "files": [{"name": "f\nFrom: z", "size": 1}],
             "body": format!("hi\n\x1b[2J{}", "y".repeat(2500)),
         });
-        let t = text(&msg);
+        let t = text(&msg, &|fp| fp.to_string());
         assert!(
             t.lines().filter(|l| l.starts_with("From:")).count() == 1,
             "{t}"

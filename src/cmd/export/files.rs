@@ -88,13 +88,66 @@ impl Copier {
                     }
                     return Ok(Copied::To(path));
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    // A second export of the same history: the copy made last time is
+                    // used again, not made twice.
+                    if same_content(&mut input, &path)? {
+                        self.next.insert(base.clone(), n);
+                        return Ok(Copied::To(path));
+                    }
+                    n += 1;
+                }
                 Err(e) => {
                     return Err(e).with_context(|| format!("cannot create {}", path.display()));
                 }
             }
         }
     }
+}
+
+/// Whether `path` is a regular file (not a symlink) with the same bytes as `input`;
+/// `input` is read from its start, and left there again.
+fn same_content(input: &mut File, path: &Path) -> Result<bool> {
+    use io::Seek;
+    let Ok(seen) = fs::symlink_metadata(path) else {
+        return Ok(false);
+    };
+    if !seen.is_file() || seen.len() != input.metadata()?.len() {
+        return Ok(false);
+    }
+    let Ok(mut other) = File::open(path) else {
+        return Ok(false);
+    };
+    let opened = other.metadata()?;
+    if (opened.dev(), opened.ino()) != (seen.dev(), seen.ino()) {
+        return Ok(false);
+    }
+    input.rewind()?;
+    let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    let same = loop {
+        let n = read_full(input, &mut a)?;
+        if n != read_full(&mut other, &mut b)? || a[..n] != b[..n] {
+            break false;
+        }
+        if n == 0 {
+            break true;
+        }
+    };
+    input.rewind()?;
+    Ok(same)
+}
+
+/// Reads until `buf` is full or the file ends.
+fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    use io::Read;
+    let mut at = 0;
+    while at < buf.len() {
+        match f.read(&mut buf[at..])? {
+            0 => break,
+            k => at += k,
+        }
+    }
+    Ok(at)
 }
 
 /// File name endings a browser renders as a document or runs when a page links to the

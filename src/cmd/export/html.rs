@@ -14,13 +14,17 @@ use anyhow::Result;
 
 use super::Format;
 use super::files::link;
+use super::plan::Plan;
 use super::record::Record;
 use crate::cmd::handover::safe_name;
+use crate::keys::Contacts;
 use crate::output::{sanitize, utc};
 
 pub struct Html {
     /// The folder links are relative to (the output file's).
     pub base: PathBuf,
+    /// Whose history, and which part of it (see [`title`]).
+    pub title: String,
 }
 
 const HEAD: &str = r#"<!DOCTYPE html>
@@ -30,7 +34,7 @@ const HEAD: &str = r#"<!DOCTYPE html>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="pigeon export">
-<title>pigeon export</title>
+<title>{TITLE}</title>
 <style>
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 46em; margin: 2em auto; padding: 0 1em; color: #222; background: #fafafa; }
 h1 { font-size: 1.3em; }
@@ -43,17 +47,19 @@ header .who { font-weight: 600; color: #222; }
 .files { margin: .3em 0; padding-left: 1.2em; font-size: .9em; }
 .id { color: #999; font-size: .75em; font-family: monospace; }
 .empty { color: #777; font-style: italic; }
+.membership { color: #555; font-style: italic; }
+.undelivered { color: #a33; }
 footer { color: #999; font-size: .8em; margin-top: 2em; }
 </style>
 </head>
 <body>
-<h1>pigeon export</h1>
+<h1>{TITLE}</h1>
 <main>
 "#;
 
 impl Format for Html {
     fn begin(&mut self, out: &mut dyn Write) -> Result<()> {
-        out.write_all(HEAD.as_bytes())?;
+        out.write_all(HEAD.replace("{TITLE}", &escape(&self.title)).as_bytes())?;
         Ok(())
     }
 
@@ -61,19 +67,25 @@ impl Format for Html {
         let mut s = String::with_capacity(r.body.len() + 512);
         let when = utc(r.received);
         s.push_str(&format!(
-            "<article class=\"{}\">\n<header><span class=\"who\">{}</span> → {}{} · <time datetime=\"{}\">{}</time></header>\n",
+            "<article class=\"{}\">\n<header><span class=\"who\">{}</span> → {}{} · <time datetime=\"{}\">{}</time>{}</header>\n",
             r.direction,
             escape(&r.from.label()),
             escape(&r.to_label()),
-            r.group
-                .as_deref()
+            r.group_label()
                 .map(|g| format!(" · group {}", escape(g)))
                 .unwrap_or_default(),
             when.replacen(' ', "T", 1).replace(" UTC", "Z"),
             escape(&when),
+            r.delivery_mark()
+                .map(|d| format!(" · <strong class=\"undelivered\">{d}</strong>"))
+                .unwrap_or_default(),
         ));
-        s.push_str("<div class=\"body\">");
-        s.push_str(&escape(&r.body));
+        s.push_str(if r.summary.is_some() {
+            "<div class=\"body membership\">"
+        } else {
+            "<div class=\"body\">"
+        });
+        s.push_str(&escape(r.shown_body()));
         s.push_str("</div>\n");
         if !r.files.is_empty() {
             s.push_str("<ul class=\"files\">\n");
@@ -121,6 +133,35 @@ impl Format for Html {
         )?;
         Ok(())
     }
+}
+
+/// "pigeon export: alice's history with bob, from 2026-01-01 to 2026-02-01": whose
+/// history, and which part of it the filters chose.
+pub fn title(me: Option<&str>, plan: &Plan, contacts: &Contacts, group: Option<&str>) -> String {
+    let f = &plan.filter;
+    let mut t = match me {
+        Some(n) => format!("pigeon export: {n}'s history"),
+        None => "pigeon export".to_string(),
+    };
+    if let Some(fp) = &f.with {
+        let who = contacts
+            .by_fingerprint(fp)
+            .ok()
+            .flatten()
+            .map_or_else(|| fp.chars().take(16).collect(), |c| c.name);
+        t.push_str(&format!(" with {who}"));
+    }
+    if let Some(g) = group {
+        t.push_str(&format!(" in group {g}"));
+    }
+    let day = |ts: u64| utc(ts).chars().take(10).collect::<String>();
+    match (f.since, f.until) {
+        (Some(a), Some(b)) => t.push_str(&format!(", from {} to {}", day(a), day(b))),
+        (Some(a), None) => t.push_str(&format!(", since {}", day(a))),
+        (None, Some(b)) => t.push_str(&format!(", until {}", day(b))),
+        (None, None) => {}
+    }
+    t
 }
 
 /// Text safe in HTML content and in quoted attribute values, after `output::sanitize`

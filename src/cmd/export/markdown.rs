@@ -26,16 +26,18 @@ impl Format for Markdown {
             self.started = true;
         }
         s.push_str(&format!(
-            "### {} · {} → {}{}\n\n",
+            "### {} · {} → {}{}{}\n\n",
             utc(r.received),
             escape(&r.from.label()),
             escape(&r.to_label()),
-            r.group
-                .as_deref()
+            r.group_label()
                 .map(|g| format!(" · group {}", escape(g)))
+                .unwrap_or_default(),
+            r.delivery_mark()
+                .map(|d| format!(" · **{d}**"))
                 .unwrap_or_default()
         ));
-        for line in sanitize(&r.body).lines() {
+        for line in sanitize(r.shown_body()).lines() {
             s.push_str(&escape_line(line));
             s.push_str("  \n");
         }

@@ -18,6 +18,7 @@ use crate::store::Store;
 use crate::store::history::HistoryFilter;
 
 mod files;
+mod groups;
 mod html;
 mod jsonl;
 mod markdown;
@@ -42,6 +43,7 @@ trait Format {
 pub fn run(ctx: &Ctx, mut args: ExportArgs) -> Result<Exit> {
     let contacts = Contacts::open(&ctx.home);
     // A group by my name for it, or its id (messages carry the id).
+    let group_asked = args.group.clone();
     if let Some(g) = &args.group {
         args.group = Some(crate::group::Groups::open(&ctx.home).filter_key(g)?);
     }
@@ -61,7 +63,15 @@ pub fn run(ctx: &Ctx, mut args: ExportArgs) -> Result<Exit> {
             base,
             started: false,
         }),
-        ExportFormat::Html => Box::new(html::Html { base }),
+        ExportFormat::Html => Box::new(html::Html {
+            base,
+            title: html::title(
+                me.as_ref().map(|(_, n)| n.as_str()),
+                &plan,
+                &contacts,
+                group_asked.as_deref(),
+            ),
+        }),
     };
     let archive = ctx.home.archive_path();
     // Reading must not create an archive where there is none.
@@ -72,7 +82,11 @@ pub fn run(ctx: &Ctx, mut args: ExportArgs) -> Result<Exit> {
     };
     let mut job = Job {
         format,
-        names: Names::new(contacts, me),
+        names: Names::new(
+            contacts,
+            me,
+            groups::GroupNames::new(crate::group::Groups::open(&ctx.home)),
+        ),
         copier: match &plan.files_dir {
             Some(d) => Some(files::Copier::new(d)?),
             None => None,

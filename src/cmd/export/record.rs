@@ -33,6 +33,19 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
     pub files: Vec<FileRef>,
+    /// My name for the group, when I hold it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
+    /// A membership change in one sentence (`body` keeps the signed record itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// What became of a sent message: `delivered`, `partly delivered` (some deliveries
+    /// failed for good), `queued` (some still wait in the outbox) or `not delivered`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<&'static str>,
+    /// A received group message names no recipients: the group's members now, for people.
+    #[serde(skip)]
+    pub members_now: Vec<Party>,
 }
 
 /// A sender or recipient.
@@ -71,6 +84,17 @@ struct Extra {
     files: Vec<ExtraFile>,
     #[serde(default)]
     reply_to: Option<String>,
+    /// A sent message's deliveries, as `send` and `send --retry` recorded them.
+    #[serde(default)]
+    deliveries: Option<Vec<ExtraDelivery>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ExtraDelivery {
+    #[serde(default)]
+    ok: bool,
+    #[serde(default)]
+    queued: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,20 +115,26 @@ struct ExtraFile {
     path: Option<String>,
 }
 
-/// Names by fingerprint, looked up once per export.
+/// Names by fingerprint, and groups by id, looked up once per export.
 pub struct Names {
     me: Option<(String, String)>,
     contacts: Contacts,
     cache: HashMap<String, Option<String>>,
+    groups: super::groups::GroupNames,
 }
 
 impl Names {
     /// `me` is my (fingerprint, name), when there is an identity.
-    pub fn new(contacts: Contacts, me: Option<(String, String)>) -> Names {
+    pub fn new(
+        contacts: Contacts,
+        me: Option<(String, String)>,
+        groups: super::groups::GroupNames,
+    ) -> Names {
         Names {
             me,
             contacts,
             cache: HashMap::new(),
+            groups,
         }
     }
 
@@ -155,6 +185,23 @@ impl Names {
             to.push(self.party(fp)?);
         }
         let received = m.direction == "in";
+        let held = match &m.group {
+            Some(g) => self.groups.get(g),
+            None => None,
+        };
+        let group_name = held.as_ref().map(|g| g.name.clone());
+        let mut members_now = Vec::new();
+        if let Some(g) = &held
+            && to.is_empty()
+        {
+            for fp in g.members.iter().filter(|fp| **fp != m.sender) {
+                members_now.push(self.party(fp)?);
+            }
+        }
+        let summary = (m.kind == "membership")
+            .then(|| self.membership_sentence(&m.body, group_name.as_deref(), &m.sender))
+            .flatten();
+        let delivery = (!received).then(|| delivery(extra.deliveries.as_deref()));
         Ok(Record {
             type_: "message",
             v: V,
@@ -179,7 +226,39 @@ impl Names {
                     path: f.path,
                 })
                 .collect(),
+            group_name,
+            summary,
+            delivery,
+            members_now,
         })
+    }
+
+    /// The sentence `recv` prints for a membership change; `None` for a body that is not
+    /// one (it is shown as it is).
+    fn membership_sentence(&self, body: &str, name: Option<&str>, by: &str) -> Option<String> {
+        let m: crate::wire::Membership = serde_json::from_str(body).ok()?;
+        let me = self.me.as_ref().map_or("", |(fp, _)| fp.as_str());
+        let name = name.unwrap_or(&m.name).to_string();
+        let view = crate::cmd::group::view::membership(&self.contacts, me, &m, &name, by).ok()?;
+        view["body"].as_str().map(str::to_string)
+    }
+}
+
+/// What became of a sent message, from its recorded deliveries.
+fn delivery(deliveries: Option<&[ExtraDelivery]>) -> &'static str {
+    let Some(ds) = deliveries else {
+        // Archived before deliveries were recorded: sent, as far as anyone knows.
+        return "delivered";
+    };
+    let ok = ds.iter().filter(|d| d.ok).count();
+    if ok == ds.len() && ok > 0 {
+        "delivered"
+    } else if ds.iter().any(|d| !d.ok && d.queued) {
+        "queued"
+    } else if ok > 0 {
+        "partly delivered"
+    } else {
+        "not delivered"
     }
 }
 
@@ -197,10 +276,30 @@ impl Party {
 }
 
 impl Record {
-    /// The recipients, for a header line.
+    /// The recipients, for a header line: for a received group message (which names
+    /// none), the group's members now, said as such.
     pub fn to_label(&self) -> String {
+        if self.to.is_empty() && !self.members_now.is_empty() {
+            let names: Vec<String> = self.members_now.iter().map(Party::label).collect();
+            return format!("{} (the group's members now)", names.join(", "));
+        }
         let names: Vec<String> = self.to.iter().map(Party::label).collect();
         names.join(", ")
+    }
+
+    /// The group as people read it: my name for it, else its id.
+    pub fn group_label(&self) -> Option<&str> {
+        self.group_name.as_deref().or(self.group.as_deref())
+    }
+
+    /// What to show as the message: a membership change's sentence, else the body.
+    pub fn shown_body(&self) -> &str {
+        self.summary.as_deref().unwrap_or(&self.body)
+    }
+
+    /// A mark for a sent message that did not reach everyone (nothing when it did).
+    pub fn delivery_mark(&self) -> Option<&'static str> {
+        self.delivery.filter(|d| *d != "delivered")
     }
 }
 
@@ -216,7 +315,11 @@ mod tests {
         std::fs::create_dir_all(d.path().join("contacts")).unwrap();
         std::fs::write(d.path().join("secret.json"), b"not a contact").unwrap();
         std::fs::write(d.path().join("contacts/abcd.json"), b"damaged").unwrap();
-        let mut names = Names::new(Contacts::open(&home), Some(("ff".into(), "me".into())));
+        let mut names = Names::new(
+            Contacts::open(&home),
+            Some(("ff".into(), "me".into())),
+            super::super::groups::GroupNames::new(crate::group::Groups::open(&home)),
+        );
         let m = Archived {
             id: "i".into(),
             direction: "in".into(),

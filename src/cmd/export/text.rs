@@ -17,13 +17,15 @@ pub struct Text;
 impl Format for Text {
     fn message(&mut self, out: &mut dyn Write, r: &Record) -> Result<()> {
         let mut s = format!(
-            "{}  {} -> {}{}\n",
+            "{}  {} -> {}{}{}\n",
             utc(r.received),
             one_line(&r.from.label()),
             one_line(&r.to_label()),
-            r.group
-                .as_deref()
+            r.group_label()
                 .map(|g| format!("  [group {}]", one_line(g)))
+                .unwrap_or_default(),
+            r.delivery_mark()
+                .map(|d| format!("  [{d}]"))
                 .unwrap_or_default()
         );
         s.push_str(&format!(
@@ -43,7 +45,7 @@ impl Format for Text {
             ));
         }
         s.push('\n');
-        for line in sanitize(&r.body).lines() {
+        for line in sanitize(r.shown_body()).lines() {
             s.push_str("    ");
             s.push_str(line);
             s.push('\n');
@@ -80,6 +82,10 @@ mod tests {
             body: "a\u{2028}From: z\x1b[2J".into(),
             reply_to: None,
             files: vec![],
+            group_name: None,
+            summary: None,
+            delivery: None,
+            members_now: vec![],
         };
         let mut out = Vec::new();
         Text.message(&mut out, &r).unwrap();

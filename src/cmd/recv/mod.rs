@@ -103,6 +103,8 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
                 .or(cfg.recv.files_dir)
                 .unwrap_or_else(|| ctx.home.files_dir()),
             from_contacts_only: args.from_contacts_only,
+            contacts: Contacts::open(&ctx.home),
+            me: id.meta.fingerprint.clone(),
             group: match &args.group {
                 Some(g) => Some(crate::group::Groups::open(&ctx.home).filter_key(g)?),
                 None => None,

@@ -28,7 +28,9 @@ fn files_dir_never_overwrites_nor_follows_symlinks_and_a_failed_export_leaves_no
         "the symlink was not followed"
     );
     assert_eq!(files[1]["path"], dir.join(SAVED_IMG_NAME).to_str().unwrap());
-    // Again: every copy gets a new name.
+    // Again: the copies made last time are used again (same bytes), none made twice.
+    let count = || std::fs::read_dir(&dir).unwrap().count();
+    let before = count();
     let again = export(
         &f.bob,
         &["--kind", "file", "--files-dir", dir.to_str().unwrap()],
@@ -37,6 +39,19 @@ fn files_dir_never_overwrites_nor_follows_symlinks_and_a_failed_export_leaves_no
     .json();
     assert_eq!(
         again[0]["files"][0]["path"],
+        dir.join("evil-2.txt").to_str().unwrap()
+    );
+    assert_eq!(count(), before, "a second export made new copies");
+    // A copy changed since is not the same file: a new one is made beside it.
+    std::fs::write(dir.join("evil-2.txt"), b"changed").unwrap();
+    let third = export(
+        &f.bob,
+        &["--kind", "file", "--files-dir", dir.to_str().unwrap()],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        third[0]["files"][0]["path"],
         dir.join("evil-3.txt").to_str().unwrap()
     );
 

@@ -90,7 +90,7 @@ fn html_is_one_inert_page_in_headless_chromium() {
     let url = format!("file://{}", page.display());
     let (dom, log) = run_chromium(profile.path(), &["--dump-dom", &url]);
     assert!(
-        dom.contains("<title>pigeon export</title>"),
+        dom.contains("<title>pigeon export: bob's history</title>"),
         "the title was changed:\n{dom}"
     );
     assert!(!dom.contains("<script"), "a script element got in:\n{dom}");

@@ -17,6 +17,7 @@ mod big;
 mod files;
 mod formats;
 mod html;
+mod readable;
 
 const HOSTILE_HTML: &str = "<script>document.title='pwned';console.log('pwned-script')</script>\n\
 <img src=x onerror=\"document.title='pwned';document.body.appendChild(document.createElement('blink'))\">\n\
