@@ -259,8 +259,17 @@ _pigeon() {
             pigeon__subcmd__help__subcmd__relay,remove)
                 cmd="pigeon__subcmd__help__subcmd__relay__subcmd__remove"
                 ;;
+            pigeon__subcmd__help__subcmd__serve,blocks)
+                cmd="pigeon__subcmd__help__subcmd__serve__subcmd__blocks"
+                ;;
+            pigeon__subcmd__help__subcmd__serve,revoke)
+                cmd="pigeon__subcmd__help__subcmd__serve__subcmd__revoke"
+                ;;
             pigeon__subcmd__help__subcmd__serve,token)
                 cmd="pigeon__subcmd__help__subcmd__serve__subcmd__token"
+                ;;
+            pigeon__subcmd__help__subcmd__serve,tokens)
+                cmd="pigeon__subcmd__help__subcmd__serve__subcmd__tokens"
                 ;;
             pigeon__subcmd__help__subcmd__serve,unblock)
                 cmd="pigeon__subcmd__help__subcmd__serve__subcmd__unblock"
@@ -304,20 +313,38 @@ _pigeon() {
             pigeon__subcmd__relay__subcmd__help,remove)
                 cmd="pigeon__subcmd__relay__subcmd__help__subcmd__remove"
                 ;;
+            pigeon__subcmd__serve,blocks)
+                cmd="pigeon__subcmd__serve__subcmd__blocks"
+                ;;
             pigeon__subcmd__serve,help)
                 cmd="pigeon__subcmd__serve__subcmd__help"
+                ;;
+            pigeon__subcmd__serve,revoke)
+                cmd="pigeon__subcmd__serve__subcmd__revoke"
                 ;;
             pigeon__subcmd__serve,token)
                 cmd="pigeon__subcmd__serve__subcmd__token"
                 ;;
+            pigeon__subcmd__serve,tokens)
+                cmd="pigeon__subcmd__serve__subcmd__tokens"
+                ;;
             pigeon__subcmd__serve,unblock)
                 cmd="pigeon__subcmd__serve__subcmd__unblock"
+                ;;
+            pigeon__subcmd__serve__subcmd__help,blocks)
+                cmd="pigeon__subcmd__serve__subcmd__help__subcmd__blocks"
                 ;;
             pigeon__subcmd__serve__subcmd__help,help)
                 cmd="pigeon__subcmd__serve__subcmd__help__subcmd__help"
                 ;;
+            pigeon__subcmd__serve__subcmd__help,revoke)
+                cmd="pigeon__subcmd__serve__subcmd__help__subcmd__revoke"
+                ;;
             pigeon__subcmd__serve__subcmd__help,token)
                 cmd="pigeon__subcmd__serve__subcmd__help__subcmd__token"
+                ;;
+            pigeon__subcmd__serve__subcmd__help,tokens)
+                cmd="pigeon__subcmd__serve__subcmd__help__subcmd__tokens"
                 ;;
             pigeon__subcmd__serve__subcmd__help,unblock)
                 cmd="pigeon__subcmd__serve__subcmd__help__subcmd__unblock"
@@ -1493,7 +1520,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help__subcmd__serve)
-            opts="token unblock"
+            opts="token unblock blocks tokens revoke"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1506,7 +1533,49 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__help__subcmd__serve__subcmd__blocks)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__serve__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__help__subcmd__serve__subcmd__token)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__serve__subcmd__tokens)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1903,7 +1972,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__serve)
-            opts="-q -h --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --tracker --tracker-db --announce-to --quiet --help token unblock help"
+            opts="-q -h --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --tracker --tracker-db --announce-to --quiet --help token unblock blocks tokens revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2024,8 +2093,26 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__serve__subcmd__blocks)
+            opts="-q -h --db --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__serve__subcmd__help)
-            opts="token unblock help"
+            opts="token unblock blocks tokens revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2038,7 +2125,35 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__serve__subcmd__help__subcmd__blocks)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__serve__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__serve__subcmd__help__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2066,6 +2181,20 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__serve__subcmd__help__subcmd__tokens)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__serve__subcmd__help__subcmd__unblock)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2073,6 +2202,24 @@ _pigeon() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__serve__subcmd__revoke)
+            opts="-q -h --db --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2095,6 +2242,24 @@ _pigeon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__serve__subcmd__tokens)
+            opts="-q -h --db --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -133,41 +133,44 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l no-wait -d 'Exit 
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -l show-rejected -d 'Also print rejected messages as {"type":"rejected"} lines'
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand recv" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l listen -d 'Address to listen on [default: 127.0.0.1:7447]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l db -d 'The relay\'s SQLite database [default: relay.sqlite in the data dir]' -r -F
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l name -d 'The relay\'s name in /v1/info [default: pigeon]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l password-file -d 'Posting needs this password (read from the file)' -r -F
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-body -d 'Largest request body in bytes [default: 1048576]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-envelopes -d 'Envelopes kept per mailbox [default: 10000]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-mailbox-bytes -d 'Bytes kept per mailbox [default: 104857600]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-total-bytes -d 'Bytes kept for all mailboxes together [default: 1073741824]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-ttl -d 'Longest time an envelope is kept [default: 14d]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l default-ttl -d 'Time an envelope is kept when it names none [default: 7d, at most --max-ttl]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l sweep-interval -d 'How often expired envelopes are deleted [default: 60s]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-wait -d 'Longest long-poll wait a reader may ask for [default: 60s]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-connections -d 'Concurrent connections [default: 1024]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l header-timeout -d 'Time a client has to send its request headers [default: 10s]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l body-timeout -d 'Time a client has to send its request body [default: 30s]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-failures -d 'Failed attempts before an address is locked out [default: 3]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l lockout -d 'How long a lockout lasts [default: 10m]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-lockouts -d 'Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l public-url -d 'A URL clients reach this relay by (repeatable); signed requests naming another host are refused (see docs/protocol.md, "Relay names")' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l trusted-proxy -d 'A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded names the client; from anyone else those headers are ignored' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-connections-per-source -d 'Concurrent connections from one source address (trusted proxies exempt) [default: 64]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l write-timeout -d 'Time a client may leave a reply unread before its connection is closed [default: 30s]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l max-bytes-per-source-hour -d 'Bytes one source address may store per hour, 0 for no cap [default: 0]' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l tracker-db -d 'The mounted tracker\'s SQLite database [default: tracker.sqlite in the data dir]' -r -F
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l announce-to -d 'Announce this relay to a tracker (repeatable) at start and every hour, under its first --public-url, so `pigeon tracker relays` lists it for newcomers' -r
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l require-token -d 'Posting needs a token from `pigeon serve token`'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l web -d 'Also serve the web client at / (a page that talks to this relay\'s /v1)'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -l tracker -d 'Also serve a tracker (a directory of signed cards) on the same port: see `pigeon tracker serve --help`'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s q -l quiet -d 'Print only errors on stderr'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -s h -l help -d 'Print help'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "unblock" -d 'Lift the block on a source address'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l listen -d 'Address to listen on [default: 127.0.0.1:7447]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l db -d 'The relay\'s SQLite database [default: relay.sqlite in the data dir]' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l name -d 'The relay\'s name in /v1/info [default: pigeon]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l password-file -d 'Posting needs this password (read from the file)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-body -d 'Largest request body in bytes [default: 1048576]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-envelopes -d 'Envelopes kept per mailbox [default: 10000]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-mailbox-bytes -d 'Bytes kept per mailbox [default: 104857600]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-total-bytes -d 'Bytes kept for all mailboxes together [default: 1073741824]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-ttl -d 'Longest time an envelope is kept [default: 14d]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l default-ttl -d 'Time an envelope is kept when it names none [default: 7d, at most --max-ttl]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l sweep-interval -d 'How often expired envelopes are deleted [default: 60s]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-wait -d 'Longest long-poll wait a reader may ask for [default: 60s]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-connections -d 'Concurrent connections [default: 1024]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l header-timeout -d 'Time a client has to send its request headers [default: 10s]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l body-timeout -d 'Time a client has to send its request body [default: 30s]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-failures -d 'Failed attempts before an address is locked out [default: 3]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l lockout -d 'How long a lockout lasts [default: 10m]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-lockouts -d 'Lockouts before an address is blocked until `pigeon serve unblock` [default: 3]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l public-url -d 'A URL clients reach this relay by (repeatable); signed requests naming another host are refused (see docs/protocol.md, "Relay names")' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l trusted-proxy -d 'A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded names the client; from anyone else those headers are ignored' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-connections-per-source -d 'Concurrent connections from one source address (trusted proxies exempt) [default: 64]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l write-timeout -d 'Time a client may leave a reply unread before its connection is closed [default: 30s]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-bytes-per-source-hour -d 'Bytes one source address may store per hour, 0 for no cap [default: 0]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l tracker-db -d 'The mounted tracker\'s SQLite database [default: tracker.sqlite in the data dir]' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l announce-to -d 'Announce this relay to a tracker (repeatable) at start and every hour, under its first --public-url, so `pigeon tracker relays` lists it for newcomers' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l require-token -d 'Posting needs a token from `pigeon serve token`'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l web -d 'Also serve the web client at / (a page that talks to this relay\'s /v1)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l tracker -d 'Also serve a tracker (a directory of signed cards) on the same port: see `pigeon tracker serve --help`'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -f -a "unblock" -d 'Lift the block or the lockout of a source address'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -f -a "blocks" -d 'List blocked and locked-out source addresses (JSON Lines)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -f -a "tokens" -d 'List the posting tokens `serve token` made (ids, labels, dates; never the tokens)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -f -a "revoke" -d 'Revoke one posting token: by its id from `serve tokens`, or `-` to read the token itself from stdin (a token made before ids were kept)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l label -d 'Who the token is for' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l expires -d 'How long it is valid: 12h, 30d [default: 30d]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -l db -d 'The relay\'s database (its secret lives there) [default: as for serve]' -r -F
@@ -175,9 +178,21 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_sub
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from token" -s h -l help -d 'Print help'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -l db -d 'The relay\'s database [default: as for serve]' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -s q -l quiet -d 'Print only errors on stderr'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from unblock" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from blocks" -l db -d 'The relay\'s database [default: as for serve]' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from blocks" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from blocks" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from tokens" -l db -d 'The relay\'s database [default: as for serve]' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from tokens" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from tokens" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from revoke" -l db -d 'The relay\'s database [default: as for serve]' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from revoke" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "unblock" -d 'Lift the block or the lockout of a source address'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "blocks" -d 'List blocked and locked-out source addresses (JSON Lines)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "tokens" -d 'List the posting tokens `serve token` made (ids, labels, dates; never the tokens)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke one posting token: by its id from `serve tokens`, or `-` to read the token itself from stdin (a token made before ids were kept)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand export" -l format -d 'Output format' -r -f -a "jsonl\t'One JSON object per message: {"type":"message","v":1,…}'
 text\t'A transcript for people (terminal control sequences removed)'
@@ -330,7 +345,10 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subc
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "remove" -d 'Move a relay URL on your card to "draining": senders stop, you still read it'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "list" -d 'List your relays, one JSON line each (draining ones with "draining":true and "since")'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
-complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "unblock" -d 'Lift the block or the lockout of a source address'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "blocks" -d 'List blocked and locked-out source addresses (JSON Lines)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "tokens" -d 'List the posting tokens `serve token` made (ids, labels, dates; never the tokens)'
+complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from serve" -f -a "revoke" -d 'Revoke one posting token: by its id from `serve tokens`, or `-` to read the token itself from stdin (a token made before ids were kept)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from archive" -f -a "prune" -d 'Delete archived messages received before a time, and their saved attachments'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "serve" -d 'Run a tracker: store signed cards by fingerprint and name, list relays, mirror peers'
 complete -c pigeon -n "__fish_pigeon_using_subcommand help; and __fish_seen_subcommand_from tracker" -f -a "announce" -d 'Publish your current card (name, keys, relays) on the trackers'

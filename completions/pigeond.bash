@@ -16,11 +16,20 @@ _pigeond() {
             ",$1")
                 cmd="pigeond"
                 ;;
+            pigeond,blocks)
+                cmd="pigeond__subcmd__blocks"
+                ;;
             pigeond,help)
                 cmd="pigeond__subcmd__help"
                 ;;
+            pigeond,revoke)
+                cmd="pigeond__subcmd__revoke"
+                ;;
             pigeond,token)
                 cmd="pigeond__subcmd__token"
+                ;;
+            pigeond,tokens)
+                cmd="pigeond__subcmd__tokens"
                 ;;
             pigeond,tracker)
                 cmd="pigeond__subcmd__tracker"
@@ -28,11 +37,20 @@ _pigeond() {
             pigeond,unblock)
                 cmd="pigeond__subcmd__unblock"
                 ;;
+            pigeond__subcmd__help,blocks)
+                cmd="pigeond__subcmd__help__subcmd__blocks"
+                ;;
             pigeond__subcmd__help,help)
                 cmd="pigeond__subcmd__help__subcmd__help"
                 ;;
+            pigeond__subcmd__help,revoke)
+                cmd="pigeond__subcmd__help__subcmd__revoke"
+                ;;
             pigeond__subcmd__help,token)
                 cmd="pigeond__subcmd__help__subcmd__token"
+                ;;
+            pigeond__subcmd__help,tokens)
+                cmd="pigeond__subcmd__help__subcmd__tokens"
                 ;;
             pigeond__subcmd__help,tracker)
                 cmd="pigeond__subcmd__help__subcmd__tracker"
@@ -47,7 +65,7 @@ _pigeond() {
 
     case "${cmd}" in
         pigeond)
-            opts="-q -h -V --quiet --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --tracker --tracker-db --announce-to --help --version token unblock tracker help"
+            opts="-q -h -V --quiet --listen --db --name --password-file --require-token --web --on-event --max-body --max-envelopes --max-mailbox-bytes --max-total-bytes --max-ttl --default-ttl --sweep-interval --max-wait --rate --max-connections --header-timeout --body-timeout --max-failures --lockout --max-lockouts --public-url --trusted-proxy --max-connections-per-source --write-timeout --max-bytes-per-source-hour --tracker --tracker-db --announce-to --help --version token unblock blocks tokens revoke tracker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -168,9 +186,41 @@ _pigeond() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        pigeond__subcmd__help)
-            opts="token unblock tracker help"
+        pigeond__subcmd__blocks)
+            opts="-q -h --db --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeond__subcmd__help)
+            opts="token unblock blocks tokens revoke tracker help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeond__subcmd__help__subcmd__blocks)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -196,7 +246,35 @@ _pigeond() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeond__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeond__subcmd__help__subcmd__token)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeond__subcmd__help__subcmd__tokens)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -238,6 +316,24 @@ _pigeond() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeond__subcmd__revoke)
+            opts="-q -h --db --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeond__subcmd__token)
             opts="-q -h --label --expires --db --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -253,6 +349,24 @@ _pigeond() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeond__subcmd__tokens)
+            opts="-q -h --db --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -58,7 +58,10 @@ complete -c pigeond -n "__fish_pigeond_needs_command" -l tracker -d 'Also serve 
 complete -c pigeond -n "__fish_pigeond_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeond -n "__fish_pigeond_needs_command" -s V -l version -d 'Print version'
 complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
-complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "unblock" -d 'Lift the block on a source address'
+complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "unblock" -d 'Lift the block or the lockout of a source address'
+complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "blocks" -d 'List blocked and locked-out source addresses (JSON Lines)'
+complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "tokens" -d 'List the posting tokens `serve token` made (ids, labels, dates; never the tokens)'
+complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "revoke" -d 'Revoke one posting token: by its id from `serve tokens`, or `-` to read the token itself from stdin (a token made before ids were kept)'
 complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "tracker" -d 'Run a tracker alone (`pigeon tracker serve`: the same flags and config)'
 complete -c pigeond -n "__fish_pigeond_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pigeond -n "__fish_pigeond_using_subcommand token" -l label -d 'Who the token is for' -r
@@ -68,7 +71,16 @@ complete -c pigeond -n "__fish_pigeond_using_subcommand token" -s q -l quiet -d 
 complete -c pigeond -n "__fish_pigeond_using_subcommand token" -s h -l help -d 'Print help'
 complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -l db -d 'The relay\'s database [default: as for serve]' -r -F
 complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -s q -l quiet -d 'Print only errors on stderr'
-complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -s h -l help -d 'Print help'
+complete -c pigeond -n "__fish_pigeond_using_subcommand unblock" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pigeond -n "__fish_pigeond_using_subcommand blocks" -l db -d 'The relay\'s database [default: as for serve]' -r -F
+complete -c pigeond -n "__fish_pigeond_using_subcommand blocks" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeond -n "__fish_pigeond_using_subcommand blocks" -s h -l help -d 'Print help'
+complete -c pigeond -n "__fish_pigeond_using_subcommand tokens" -l db -d 'The relay\'s database [default: as for serve]' -r -F
+complete -c pigeond -n "__fish_pigeond_using_subcommand tokens" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeond -n "__fish_pigeond_using_subcommand tokens" -s h -l help -d 'Print help'
+complete -c pigeond -n "__fish_pigeond_using_subcommand revoke" -l db -d 'The relay\'s database [default: as for serve]' -r -F
+complete -c pigeond -n "__fish_pigeond_using_subcommand revoke" -s q -l quiet -d 'Print only errors on stderr'
+complete -c pigeond -n "__fish_pigeond_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l listen -d 'Address to listen on [default: 127.0.0.1:7448]' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l db -d 'The tracker\'s SQLite database [default: tracker.sqlite in the data dir]' -r -F
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l peer -d 'Another tracker to mirror cards with (repeatable): its cards are pulled at start and every --pull-interval, and every card stored here is pushed to it. Each is verified' -r
@@ -86,7 +98,10 @@ complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l public-url -
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l trusted-proxy -d 'A reverse proxy (address or network, repeatable) whose X-Forwarded-For / Forwarded names the client' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -s h -l help -d 'Print help'
-complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock tracker help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
-complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock tracker help" -f -a "unblock" -d 'Lift the block on a source address'
-complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock tracker help" -f -a "tracker" -d 'Run a tracker alone (`pigeon tracker serve`: the same flags and config)'
-complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock tracker help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock blocks tokens revoke tracker help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock blocks tokens revoke tracker help" -f -a "unblock" -d 'Lift the block or the lockout of a source address'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock blocks tokens revoke tracker help" -f -a "blocks" -d 'List blocked and locked-out source addresses (JSON Lines)'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock blocks tokens revoke tracker help" -f -a "tokens" -d 'List the posting tokens `serve token` made (ids, labels, dates; never the tokens)'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock blocks tokens revoke tracker help" -f -a "revoke" -d 'Revoke one posting token: by its id from `serve tokens`, or `-` to read the token itself from stdin (a token made before ids were kept)'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock blocks tokens revoke tracker help" -f -a "tracker" -d 'Run a tracker alone (`pigeon tracker serve`: the same flags and config)'
+complete -c pigeond -n "__fish_pigeond_using_subcommand help; and not __fish_seen_subcommand_from token unblock blocks tokens revoke tracker help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

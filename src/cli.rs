@@ -344,6 +344,8 @@ pub struct RecvArgs {
   pigeon serve --password-file /etc/pigeon/pass  # posting needs the password
   pigeon serve --public-url https://pigeon.example.org --trusted-proxy 127.0.0.1   # behind Caddy
   pigeon serve token --label bob --expires 30d
+  pigeon serve tokens                         # what was issued; `serve revoke ID` revokes one
+  pigeon serve blocks                         # blocked and locked-out addresses
   pigeon serve unblock 203.0.113.7"
 )]
 pub struct ServeArgs {
@@ -545,10 +547,35 @@ pub enum ServeCommand {
         #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
         db: Option<PathBuf>,
     },
-    /// Lift the block on a source address
+    /// Lift the block or the lockout of a source address
+    ///
+    /// A running relay notices within a few seconds. `pigeon serve blocks` lists them.
     Unblock {
-        /// The blocked address (an IPv6 address stands for its /64)
+        /// The blocked or locked-out address (an IPv6 address stands for its /64)
         addr: String,
+        /// The relay's database [default: as for serve]
+        #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
+        db: Option<PathBuf>,
+    },
+    /// List blocked and locked-out source addresses (JSON Lines)
+    Blocks {
+        /// The relay's database [default: as for serve]
+        #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
+        db: Option<PathBuf>,
+    },
+    /// List the posting tokens `serve token` made (ids, labels, dates; never the tokens)
+    Tokens {
+        /// The relay's database [default: as for serve]
+        #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
+        db: Option<PathBuf>,
+    },
+    /// Revoke one posting token: by its id from `serve tokens`, or `-` to read the token
+    /// itself from stdin (a token made before ids were kept)
+    ///
+    /// A running relay refuses it within a few seconds; other tokens keep working.
+    Revoke {
+        /// The token's id (or a unique start of it, 6+ hex digits), or `-`
+        id: String,
         /// The relay's database [default: as for serve]
         #[arg(long, value_name = "PATH", env = "PIGEON_DB")]
         db: Option<PathBuf>,

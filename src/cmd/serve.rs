@@ -1,27 +1,31 @@
-//! `pigeon serve`: run a relay, make a posting token, or lift a block.
+//! `pigeon serve`: run a relay; its operator's commands are in [`admin`].
 //!
 //! The running relay prints one `{"type":"listening",…}` line on stdout for scripts (the
 //! only stdout it writes), notes for people on stderr, and event lines on stderr.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::Ctx;
+
+mod admin;
 use crate::cli::{ServeArgs, ServeCommand, ServeRunArgs};
-use crate::error::{Exit, WithHint, fail};
+use crate::error::Exit;
 use crate::output;
-use crate::relay::{self, admission, config, limits::Peer, netinfo, storage};
+use crate::relay::{self, config, netinfo};
 use crate::tracker::{self, TrackerConfig};
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Exit> {
     match args.command {
         Some(ServeCommand::Token { label, expires, db }) => {
-            token(ctx, &label, expires.as_deref(), db)
+            admin::token(ctx, &label, expires.as_deref(), db)
         }
-        Some(ServeCommand::Unblock { addr, db }) => unblock(ctx, &addr, db),
+        Some(ServeCommand::Unblock { addr, db }) => admin::unblock(ctx, &addr, db),
+        Some(ServeCommand::Blocks { db }) => admin::blocks(ctx, db),
+        Some(ServeCommand::Tokens { db }) => admin::tokens(ctx, db),
+        Some(ServeCommand::Revoke { id, db }) => admin::revoke(ctx, &id, db),
         None => serve(ctx, &args.run),
     }
 }
@@ -159,68 +163,4 @@ fn open_files_limit() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
-}
-
-fn db_path(ctx: &Ctx, db: Option<PathBuf>) -> Result<PathBuf> {
-    Ok(match db {
-        Some(p) => p,
-        None => config::load_file(&ctx.home)?
-            .db
-            .unwrap_or_else(|| ctx.home.relay_db_path()),
-    })
-}
-
-fn token(ctx: &Ctx, label: &str, expires: Option<&str>, db: Option<PathBuf>) -> Result<Exit> {
-    if label.is_empty() || label.len() > 100 || label.chars().any(char::is_control) {
-        return Err(fail(
-            Exit::Usage,
-            "a token label is 1 to 100 printable characters",
-        ));
-    }
-    let secs = config::parse_duration(expires.unwrap_or("30d"))
-        .context(fail(Exit::Usage, "bad --expires"))?;
-    if secs == 0 {
-        return Err(fail(Exit::Usage, "--expires must be longer than 0s"));
-    }
-    let db = db_path(ctx, db)?;
-    let conn = storage::open_rw(&db)?;
-    let secret = storage::token_secret(&conn)?;
-    let until = storage::now().saturating_add(secs);
-    let token = admission::make_token(&secret, label, until);
-    output::json_line(
-        &mut std::io::stdout().lock(),
-        &json!({"type": "token", "label": label, "expires": until, "token": token}),
-    )?;
-    ctx.say(format!(
-        "give {label} this token: posting with `Authorization: Bearer <token>` works until unix time {until}"
-    ));
-    Ok(Exit::Ok)
-}
-
-fn unblock(ctx: &Ctx, addr: &str, db: Option<PathBuf>) -> Result<Exit> {
-    let peer = Peer::parse(addr)
-        .ok_or_else(|| fail(Exit::Usage, format!("{addr:?} is not an IP address")))?;
-    let db = db_path(ctx, db)?;
-    if !db.exists() {
-        return Err(fail(
-            Exit::NotFound,
-            format!("no relay database at {}", db.display()),
-        ))
-        .hint("name the relay's database with --db");
-    }
-    let conn = storage::open_rw(&db)?;
-    let key = peer.to_string();
-    if !storage::unblock(&conn, &key)? {
-        return Err(fail(Exit::NotFound, format!("{key} is not blocked"))).hint(
-            "the relay logs a {\"event\":\"block\"} line on stderr for each address it blocks",
-        );
-    }
-    output::json_line(
-        &mut std::io::stdout().lock(),
-        &json!({"type": "unblock", "addr": key}),
-    )?;
-    ctx.say(format!(
-        "unblocked {key}; a running relay notices within a few seconds"
-    ));
-    Ok(Exit::Ok)
 }

@@ -25,6 +25,8 @@ pub enum Credential {
     /// A wrong password or forged token: a failed attempt.
     Bad,
     Expired,
+    /// A genuine token the operator revoked (`pigeon serve revoke`).
+    Revoked,
 }
 
 /// Why a source may not come in at all.
@@ -55,6 +57,8 @@ pub struct Admission {
     key_strikes: Mutex<HashMap<(Peer, [u8; 32]), Strikes>>,
     /// Blocked sources, with when this process learnt of the block.
     blocked: Mutex<HashMap<Peer, Instant>>,
+    /// SHA-256 (hex) of the tokens the operator revoked.
+    revoked: Mutex<HashSet<String>>,
     on_event: Option<String>,
     hooks_running: std::sync::Arc<AtomicUsize>,
 }
@@ -84,6 +88,7 @@ impl Admission {
             strikes: Mutex::new(HashMap::new()),
             key_strikes: Mutex::new(HashMap::new()),
             blocked: Mutex::new(parse_peers(blocked).map(|p| (p, t)).collect()),
+            revoked: Mutex::new(HashSet::new()),
             on_event: c.on_event,
             hooks_running: Default::default(),
         }
@@ -99,6 +104,7 @@ impl Admission {
         };
         if given.starts_with(TOKEN_PREFIX) && given.contains('.') {
             return match verify_token(&self.secret, given, now()) {
+                Ok(_) if self.is_revoked(given) => Credential::Revoked,
                 Ok(_) => Credential::Ok,
                 Err(TokenError::Expired) => Credential::Expired,
                 Err(TokenError::Forged) => Credential::Bad,
@@ -236,6 +242,7 @@ impl Admission {
         s.failures = 0;
         s.lockouts += 1;
         s.locked_until = Some(now + self.lockout);
+        s.recorded = None;
         if s.lockouts >= self.max_lockouts {
             map.remove(&peer);
             return Escalation::Block;
@@ -274,6 +281,56 @@ impl Admission {
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&peer);
             self.event("unblock", &peer.to_string(), None);
+        }
+    }
+
+    fn is_revoked(&self, token: &str) -> bool {
+        let revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+        !revoked.is_empty() && revoked.contains(&super::operator::token_digest(token))
+    }
+
+    /// The revoked tokens, as the database lists them now.
+    pub fn sync_revoked(&self, in_db: HashSet<String>) {
+        *self.revoked.lock().unwrap_or_else(|e| e.into_inner()) = in_db;
+    }
+
+    /// When `peer`'s lockout ends (unix seconds) and how many it has had: what the relay
+    /// records for `pigeon serve blocks`. `None` when it is not locked out.
+    pub fn lockout_of(&self, peer: Peer, now_i: Instant) -> Option<(u64, u32)> {
+        let map = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
+        let s = map.get(&peer)?;
+        let until = s.locked_until.filter(|u| *u > now_i)?;
+        Some((now() + (until - now_i).as_secs().max(1), s.lockouts))
+    }
+
+    /// Notes that `peer`'s lockout is now in the database.
+    pub fn lockout_recorded(&self, peer: Peer) {
+        let mut map = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = map.get_mut(&peer) {
+            s.recorded = Some(Instant::now());
+        }
+    }
+
+    /// Lifts the lockouts the operator deleted from the database (`pigeon serve unblock`):
+    /// one recorded before the read started and missing from `in_db`.
+    pub fn sync_lockouts(&self, in_db: HashSet<String>, read_started: Instant) {
+        let in_db: HashSet<Peer> = parse_peers(in_db).collect();
+        let now_i = Instant::now();
+        let mut lifted = Vec::new();
+        {
+            let mut map = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
+            for (peer, s) in map.iter_mut() {
+                let locked = s.locked_until.is_some_and(|u| u > now_i);
+                if locked && s.recorded.is_some_and(|r| r < read_started) && !in_db.contains(peer) {
+                    s.locked_until = None;
+                    s.failures = 0;
+                    s.recorded = None;
+                    lifted.push(*peer);
+                }
+            }
+        }
+        for peer in lifted {
+            self.event("unlock", &peer.to_string(), None);
         }
     }
 

@@ -25,6 +25,7 @@ pub mod mailbox;
 pub mod metrics;
 pub mod names;
 pub mod netinfo;
+pub mod operator;
 mod ops;
 pub mod reply;
 pub mod routes;
@@ -113,12 +114,13 @@ pub async fn start(cfg: RelayConfig) -> Result<Relay> {
 pub async fn start_with(cfg: RelayConfig, mount: Mount) -> Result<Relay> {
     let metrics = Arc::new(Metrics::default());
     let waiters = Arc::new(Waiters::default());
-    let (secret, blocked, instance) = {
+    let (secret, blocked, instance, revoked) = {
         let conn = storage::open_rw(&cfg.db)?;
         (
             storage::token_secret(&conn)?,
             storage::blocked(&conn)?,
             storage::instance_id(&conn)?,
+            operator::revoked(&conn)?,
         )
     };
     let quotas = Quotas {
@@ -147,6 +149,7 @@ pub async fn start_with(cfg: RelayConfig, mount: Mount) -> Result<Relay> {
         },
         blocked,
     );
+    admission.sync_revoked(revoked);
     let app = Arc::new(App {
         names: Names::new(addr, &cfg.public_urls),
         per_source: SourceQuota::new(cfg.max_bytes_per_source_hour),
@@ -258,7 +261,8 @@ async fn sweeper(app: Arc<App>) {
     }
 }
 
-/// Notices blocks lifted by `pigeon serve unblock` (another process editing the database).
+/// Notices blocks and lockouts lifted by `pigeon serve unblock` and tokens revoked by
+/// `pigeon serve revoke` (another process editing the database).
 async fn block_watcher(app: Arc<App>) {
     let mut tick = tokio::time::interval(BLOCK_RELOAD);
     loop {
@@ -267,6 +271,15 @@ async fn block_watcher(app: Arc<App>) {
         match app.readers.run(storage::blocked).await {
             Ok(set) => app.admission.sync_blocks(set, started),
             Err(e) => eprintln!("pigeon relay: reading blocks: {e:#}"),
+        }
+        let now = storage::now();
+        match app.readers.run(move |c| operator::locked_out(c, now)).await {
+            Ok(set) => app.admission.sync_lockouts(set, started),
+            Err(e) => eprintln!("pigeon relay: reading lockouts: {e:#}"),
+        }
+        match app.readers.run(operator::revoked).await {
+            Ok(set) => app.admission.sync_revoked(set),
+            Err(e) => eprintln!("pigeon relay: reading revoked tokens: {e:#}"),
         }
     }
 }

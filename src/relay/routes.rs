@@ -96,7 +96,16 @@ pub(super) const ITEMS_PER_TOKEN: u64 = 20;
 pub(crate) async fn escalate(app: &App, peer: Peer, esc: Escalation) {
     match esc {
         Escalation::None => {}
-        Escalation::Lockout => app.metrics.lockouts.inc(),
+        Escalation::Lockout => {
+            app.metrics.lockouts.inc();
+            // Recorded so the operator can list and lift it from outside.
+            if let Some((until, count)) = app.admission.lockout_of(peer, Instant::now()) {
+                match app.writer.lockout(peer.to_string(), until, count).await {
+                    Ok(()) => app.admission.lockout_recorded(peer),
+                    Err(e) => eprintln!("pigeon relay: cannot record the lockout of {peer}: {e}"),
+                }
+            }
+        }
         Escalation::Block => match app.writer.block(peer.to_string()).await {
             Ok(()) => {
                 app.metrics.blocks.inc();
@@ -144,6 +153,9 @@ pub(crate) async fn admit(app: &App, peer: Peer, headers: &HeaderMap) -> Result<
             "this relay needs a password or token to post: Authorization: Bearer …",
         )),
         Credential::Expired => Err(unauthorized("the token has expired")),
+        Credential::Revoked => Err(unauthorized(
+            "the relay's operator revoked this token; ask them for a new one",
+        )),
         Credential::Bad => Err(unauthorized("wrong password or token")),
     }
 }

@@ -59,6 +59,14 @@ const MIGRATIONS: &[&str] = &[
          payload BLOB NOT NULL);
      CREATE INDEX payloads_digest ON payloads (digest);
      ALTER TABLE envelopes ADD COLUMN pid INTEGER;",
+    // 4: what an operator sees and lifts from outside the running relay
+    // (`super::operator`): source lockouts as the relay records them, the tokens
+    // `pigeon serve token` issued, and the tokens revoked (by SHA-256 of the token).
+    "CREATE TABLE lockouts (addr TEXT PRIMARY KEY, until INTEGER NOT NULL, count INTEGER NOT NULL)
+         WITHOUT ROWID;
+     CREATE TABLE tokens (id TEXT PRIMARY KEY, label TEXT NOT NULL, issued INTEGER NOT NULL,
+         expires INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
+     CREATE TABLE revoked (digest TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;",
 ];
 
 /// SQLite's page cache per connection, in KiB (negative `cache_size` means KiB).

@@ -16,6 +16,9 @@ pub struct Strikes {
     pub lockouts: u32,
     pub locked_until: Option<Instant>,
     pub last: Instant,
+    /// When the current lockout was recorded in the database (`relay::operator`), so a
+    /// lockout the operator lifted there can be told from one not written yet.
+    pub recorded: Option<Instant>,
 }
 
 /// The strikes of `k`, made when new. A full table first forgets entries quiet for a day,
@@ -46,6 +49,7 @@ pub fn strike_entry<K: std::hash::Hash + Eq + Copy>(
         lockouts: 0,
         locked_until: None,
         last: now,
+        recorded: None,
     });
     s.last = now;
     s

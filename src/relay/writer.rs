@@ -108,8 +108,10 @@ pub enum Op {
         limit: usize,
         reply: oneshot::Sender<Result<u64, String>>,
     },
+    /// Records a block, or (with `lockout`: until, count) a source lockout.
     Block {
         addr: String,
+        lockout: Option<(u64, u32)>,
         reply: oneshot::Sender<Result<(), String>>,
     },
     Stop,
@@ -202,7 +204,21 @@ impl Writer {
         self.ask(|reply| Op::Sweep { limit, reply }).await?
     }
     pub async fn block(&self, addr: String) -> Result<(), String> {
-        self.ask(|reply| Op::Block { addr, reply }).await?
+        self.ask(|reply| Op::Block {
+            addr,
+            lockout: None,
+            reply,
+        })
+        .await?
+    }
+    /// Records a source lockout until `until` (unix seconds), for `pigeon serve blocks`.
+    pub async fn lockout(&self, addr: String, until: u64, count: u32) -> Result<(), String> {
+        self.ask(|reply| Op::Block {
+            addr,
+            lockout: Some((until, count)),
+            reply,
+        })
+        .await?
     }
     /// Asks the thread to finish what is queued, then close the database.
     pub async fn stop(&self) {

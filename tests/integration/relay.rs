@@ -667,7 +667,10 @@ fn lockouts_then_a_persistent_block_lifted_by_unblock_with_hook() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v, json!({"type": "unblock", "addr": "127.0.0.1"}));
+    assert_eq!(
+        v,
+        json!({"type": "unblock", "addr": "127.0.0.1", "block": true, "lockout": false})
+    );
     assert!(
         eventually(Duration::from_secs(10), || right(&relay.url).status == 201),
         "the running relay did not notice the unblock"

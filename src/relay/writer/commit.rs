@@ -200,7 +200,19 @@ impl State {
                     deleted |= n > 0;
                     pending.push(Pending::Sweep(reply, n));
                 }
-                Op::Block { addr, reply } => {
+                Op::Block {
+                    addr,
+                    lockout: Some((until, count)),
+                    reply,
+                } => {
+                    crate::relay::operator::record_lockout(&tx, &addr, until, count)?;
+                    pending.push(Pending::Block(reply));
+                }
+                Op::Block {
+                    addr,
+                    lockout: None,
+                    reply,
+                } => {
                     tx.execute(
                         "INSERT OR IGNORE INTO blocks (addr, since) VALUES (?1, ?2)",
                         params![addr, now as i64],

@@ -5,6 +5,7 @@
 mod disk;
 mod lockout;
 mod names;
+mod operator;
 mod quotas;
 mod slow;
 mod squat;

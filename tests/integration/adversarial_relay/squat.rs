@@ -139,7 +139,7 @@ fn a_relay_database_of_the_old_schema_is_migrated_and_keeps_deduping() {
     let v: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 3, "migrated to the latest schema (3: fan-out payloads)");
+    assert_eq!(v, 4, "migrated to the latest schema (4: operator tables)");
     drop(c);
     integrity_ok(&db);
 
