@@ -217,7 +217,7 @@ async fn a_database_of_the_old_schema_gets_digests_and_keeps_deduping() {
         let v: i64 = c
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 3);
+        assert_eq!(v, 4);
         let mut stmt = c.prepare("SELECT payload, digest FROM envelopes").unwrap();
         let rows: Vec<(Vec<u8>, Vec<u8>)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
