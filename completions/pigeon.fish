@@ -137,6 +137,9 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l db -d 'The relay\'s SQLite database [default: relay.sqlite in the data dir]' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l name -d 'The relay\'s name in /v1/info [default: pigeon]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l password-file -d 'Posting needs this password (read from the file)' -r -F
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l metrics -d 'Who may read /metrics: open (anyone), local (loopback sources only; behind a reverse proxy, with --trusted-proxy) or off [default: open]' -r -f -a "open\t'Anyone who can reach the server'
+local\t'Loopback sources only (a scraper on the same host)'
+off\t'Nobody: 404'"
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-body -d 'Largest request body in bytes [default: 1048576]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l max-envelopes -d 'Envelopes kept per mailbox [default: 10000]' -r
@@ -164,7 +167,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l web -d 'Also serve the web client at / (a page that talks to this relay\'s /v1)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -l tracker -d 'Also serve a tracker (a directory of signed cards) on the same port: see `pigeon tracker serve --help`'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -s q -l quiet -d 'Print only errors on stderr'
-complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -s h -l help -d 'Print help'
+complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -f -a "token" -d 'Print a posting token derived from the relay\'s secret'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -f -a "unblock" -d 'Lift the block or the lockout of a source address'
 complete -c pigeon -n "__fish_pigeon_using_subcommand serve; and not __fish_seen_subcommand_from token unblock blocks tokens revoke help" -f -a "blocks" -d 'List blocked and locked-out source addresses (JSON Lines)'

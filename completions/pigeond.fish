@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pigeond_global_optspecs
-    string join \n q/quiet listen= db= name= password-file= require-token web on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= public-url= trusted-proxy= max-connections-per-source= write-timeout= max-bytes-per-source-hour= tracker tracker-db= announce-to= h/help V/version
+    string join \n q/quiet listen= db= name= password-file= require-token web metrics= on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= public-url= trusted-proxy= max-connections-per-source= write-timeout= max-bytes-per-source-hour= tracker tracker-db= announce-to= h/help V/version
 end
 
 function __fish_pigeond_needs_command
@@ -28,6 +28,9 @@ complete -c pigeond -n "__fish_pigeond_needs_command" -l listen -d 'Address to l
 complete -c pigeond -n "__fish_pigeond_needs_command" -l db -d 'The relay\'s SQLite database [default: relay.sqlite in the data dir]' -r -F
 complete -c pigeond -n "__fish_pigeond_needs_command" -l name -d 'The relay\'s name in /v1/info [default: pigeon]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l password-file -d 'Posting needs this password (read from the file)' -r -F
+complete -c pigeond -n "__fish_pigeond_needs_command" -l metrics -d 'Who may read /metrics: open (anyone), local (loopback sources only; behind a reverse proxy, with --trusted-proxy) or off [default: open]' -r -f -a "open\t'Anyone who can reach the server'
+local\t'Loopback sources only (a scraper on the same host)'
+off\t'Nobody: 404'"
 complete -c pigeond -n "__fish_pigeond_needs_command" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-body -d 'Largest request body in bytes [default: 1048576]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-envelopes -d 'Envelopes kept per mailbox [default: 10000]' -r

@@ -379,6 +379,10 @@ pub struct ServeRunArgs {
     /// Also serve the web client at / (a page that talks to this relay's /v1)
     #[arg(long, env = "PIGEON_WEB")]
     pub web: bool,
+    /// Who may read /metrics: open (anyone), local (loopback sources only; behind a
+    /// reverse proxy, with --trusted-proxy) or off [default: open]
+    #[arg(long, value_name = "WHO", env = "PIGEON_METRICS")]
+    pub metrics: Option<MetricsAccess>,
     /// Run this command on every lockout, block and unblock (event JSON on stdin)
     #[arg(long, value_name = "CMD", env = "PIGEON_ON_EVENT")]
     pub on_event: Option<String>,
@@ -531,6 +535,19 @@ impl RelayCli {
             }),
         }
     }
+}
+
+/// Who may read a server's `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Anyone who can reach the server.
+    #[default]
+    Open,
+    /// Loopback sources only (a scraper on the same host).
+    Local,
+    /// Nobody: 404.
+    Off,
 }
 
 #[derive(Debug, Subcommand)]

@@ -101,6 +101,7 @@ async fn serve_until_signal(
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let (name, db, admission) = (cfg.name.clone(), cfg.db.clone(), cfg.admission());
+    let (public_urls, web) = (cfg.public_urls.clone(), cfg.web && cfg.mailboxes);
     let what = match (&tracker, cfg.mailboxes) {
         (Some(_), false) => "pigeon tracker".to_string(),
         (Some(t), true) => format!(
@@ -115,16 +116,29 @@ async fn serve_until_signal(
     };
     let r = server.relay();
     let addr = r.addr();
-    let join = netinfo::join_urls(addr);
+    // The names clients are meant to use come first: those on the relay's cards.
+    let mut join = public_urls.clone();
+    for u in netinfo::join_urls(addr) {
+        if !join.contains(&u) {
+            join.push(u);
+        }
+    }
     ctx.say(format!(
         "{what} listening on {} (database {}, posting {admission})",
         netinfo::url(addr),
         db.display()
     ));
-    if addr.ip().is_unspecified() {
+    if addr.ip().is_unspecified() || !public_urls.is_empty() {
         for j in &join {
             ctx.say(format!("  join by {j}"));
         }
+    }
+    if web {
+        let page = join.first().cloned().unwrap_or_else(|| netinfo::url(addr));
+        ctx.say(format!(
+            "  web client at {}/ (people who open it can write only to those whose card lists this relay)",
+            page.trim_end_matches('/')
+        ));
     }
     if r.names().is_strict() {
         ctx.say(format!(

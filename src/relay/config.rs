@@ -27,6 +27,8 @@ pub struct RelayConfig {
     pub require_token: bool,
     /// Serve the web client at `/` (see `relay::web`).
     pub web: bool,
+    /// Who may read `/metrics`.
+    pub metrics: crate::cli::MetricsAccess,
     pub on_event: Option<String>,
     pub max_body: u64,
     pub max_envelopes: u64,
@@ -84,6 +86,7 @@ impl RelayConfig {
             password: None,
             require_token: false,
             web: false,
+            metrics: crate::cli::MetricsAccess::Open,
             on_event: None,
             max_body: 1 << 20,
             max_envelopes: 10_000,
@@ -141,6 +144,7 @@ pub struct FileServe {
     pub password_file: Option<PathBuf>,
     pub require_token: Option<bool>,
     pub web: Option<bool>,
+    pub metrics: Option<crate::cli::MetricsAccess>,
     pub on_event: Option<String>,
     pub max_body: Option<u64>,
     pub max_envelopes: Option<u64>,
@@ -251,6 +255,7 @@ pub fn resolve(args: &ServeRunArgs, file: FileServe, home: &Home) -> Result<Rela
     }
     c.require_token = args.require_token || file.require_token.unwrap_or(false);
     c.web = args.web || file.web.unwrap_or(false);
+    c.metrics = args.metrics.or(file.metrics).unwrap_or(c.metrics);
     c.on_event = args
         .on_event
         .clone()

@@ -19,6 +19,15 @@ impl Peer {
     /// Stands for every source that did not fit in a full table.
     const OVERFLOW: Peer = Peer(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
 
+    /// A source on this host: 127.0.0.0/8, or ::1 (whose /64 is `::/64`, where nothing
+    /// else is routed).
+    pub fn is_loopback(&self) -> bool {
+        match self.0 {
+            IpAddr::V4(v4) => v4.is_loopback(),
+            IpAddr::V6(v6) => v6.segments()[..4] == [0, 0, 0, 0],
+        }
+    }
+
     pub fn from_ip(ip: IpAddr) -> Peer {
         match ip {
             IpAddr::V4(_) => Peer(ip),

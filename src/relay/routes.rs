@@ -380,7 +380,24 @@ async fn health() -> Response {
     )
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+async fn metrics(State(app): State<Arc<App>>, Extension(peer): Extension<Peer>) -> Response {
+    use crate::cli::MetricsAccess;
+    match app.cfg.metrics {
+        MetricsAccess::Open => {}
+        MetricsAccess::Local if peer.is_loopback() => {}
+        MetricsAccess::Local => {
+            return ApiErr::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this server's metrics are for local scrapers only (--metrics local)",
+            )
+            .into_response();
+        }
+        MetricsAccess::Off => {
+            return ApiErr::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+                .into_response();
+        }
+    }
     let stored = app.readers.run(storage::totals).await.ok();
     let mut text = app.metrics.render(stored);
     text.push_str(&super::fanout::metrics(&app).await);

@@ -19,10 +19,21 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
     connect-src 'self'; img-src 'self' blob: data:; manifest-src 'self'; object-src 'none'; \
     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// The web client's routes when `enabled`, none otherwise (then `/` stays a 404 as before).
+/// The web client's routes when `enabled`; otherwise `/` is a 404 that says how to turn
+/// the page on (a person who opens the relay's address in a browser sees why it is empty).
 pub fn routes<S: Clone + Send + Sync + 'static>(enabled: bool) -> Router<S> {
     if !enabled {
-        return Router::new();
+        return Router::new().route(
+            "/",
+            get(|| async {
+                super::reply::ApiErr::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    "not_found",
+                    "this pigeon relay serves no web client: its operator can turn one on with \
+                     `pigeon serve --web`; the API is under /v1 (GET /v1/info)",
+                )
+            }),
+        );
     }
     Router::new()
         .route(

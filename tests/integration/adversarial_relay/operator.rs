@@ -2,7 +2,7 @@
 //! lifted, tokens listed and revoked one at a time, each noticed by the running relay.
 
 use super::*;
-use crate::harness::run;
+use crate::harness::{call_with, run};
 
 fn json_lines(out: &std::process::Output) -> Vec<Value> {
     assert!(
@@ -138,4 +138,65 @@ fn one_token_is_revoked_and_the_others_keep_working() {
     let relay = Relay::start(h.path(), &["--require-token"]);
     assert_eq!(post(&relay.url, &m, b"x", None, Some(&bob)).status, 401);
     assert_eq!(post(&relay.url, &m, b"x", None, Some(&dave)).status, 201);
+}
+
+#[test]
+fn join_names_the_public_urls_first_and_the_page_says_where_it_is() {
+    let h = home();
+    let relay = Relay::start(
+        h.path(),
+        &["--public-url", "https://pigeon.example.org", "--web"],
+    );
+    let join: Vec<&str> = relay.listening["join"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(join, ["https://pigeon.example.org", relay.url.as_str()]);
+    assert!(
+        eventually(Duration::from_secs(10), || relay
+            .stderr()
+            .contains("web client at https://pigeon.example.org/")),
+        "{}",
+        relay.stderr()
+    );
+    // Without --web, / says how to get the page.
+    let h2 = home();
+    let plain = Relay::start(h2.path(), &[]);
+    let r = call_with("GET", &format!("{}/", plain.url), &[]);
+    assert_eq!(r.status, 404);
+    assert!(r.text.contains("pigeon serve --web"), "{}", r.text);
+}
+
+#[test]
+fn metrics_can_be_kept_to_local_scrapers_or_turned_off() {
+    let h = home();
+    let open = Relay::start(h.path(), &["--trusted-proxy", "127.0.0.1"]);
+    let remote = |url: &str| {
+        reply(
+            agent()
+                .get(format!("{url}/metrics"))
+                .header("x-forwarded-for", "203.0.113.9")
+                .call(),
+        )
+    };
+    // The default: open, as the docs say.
+    assert_eq!(remote(&open.url).status, 200);
+    let h2 = home();
+    let local = Relay::start(
+        h2.path(),
+        &["--trusted-proxy", "127.0.0.1", "--metrics", "local"],
+    );
+    let r = remote(&local.url);
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = call_with("GET", &format!("{}/metrics", local.url), &[]);
+    assert_eq!(r.status, 200, "a scraper on this host still reads them");
+    assert!(r.text.contains("pigeon_"), "{}", r.text);
+    let h3 = home();
+    let off = Relay::start(h3.path(), &["--metrics", "off"]);
+    assert_eq!(
+        call_with("GET", &format!("{}/metrics", off.url), &[]).status,
+        404
+    );
 }
