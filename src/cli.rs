@@ -595,6 +595,22 @@ pub struct TrackerServeArgs {
     /// cards are swept, while known identities still update theirs [default: 1000000]
     #[arg(long, value_name = "N", env = "PIGEON_TRACKER_MAX_CARDS")]
     pub max_cards: Option<u64>,
+    /// Bytes of cards held at most, all together; past it a card that would add bytes is
+    /// refused (507) until expired cards are swept [default: 2147483648]
+    #[arg(long, value_name = "BYTES", env = "PIGEON_TRACKER_MAX_BYTES")]
+    pub max_bytes: Option<u64>,
+    /// Bytes of cards one source address may publish per hour, 0 for no cap (429 past it)
+    /// [default: 4194304]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        env = "PIGEON_TRACKER_MAX_BYTES_PER_SOURCE_HOUR"
+    )]
+    pub max_bytes_per_source_hour: Option<u64>,
+    /// Longest a card may still be valid when it arrives: a card without `expires`, or
+    /// expiring later, is refused (400 bad_expiry) [default: 760d]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_TRACKER_MAX_LIFETIME")]
+    pub max_lifetime: Option<String>,
     /// Publishing a card needs this password (read from the file)
     #[arg(long, value_name = "FILE", env = "PIGEON_TRACKER_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,

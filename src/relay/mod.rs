@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod names;
 pub mod netinfo;
 mod ops;
+pub mod outgoing;
 pub mod reply;
 pub mod routes;
 pub mod server;
