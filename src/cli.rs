@@ -794,10 +794,14 @@ pub enum TrackerCommand {
     /// `pigeon contact add` reads it). With --add it is also pinned as a contact under the
     /// rules of `contact add` and a {"type":"contact",…,"status"} line follows: a known
     /// name with another key is a key change, refused (exit 4); a card older than the
-    /// pinned one is refused (exit 4). A forged or expired card is never printed.
+    /// pinned one is refused (exit 4). A forged or expired card is never printed. When the
+    /// trackers hold a name for different keys, nothing is printed but one
+    /// {"type":"conflict","query","candidates":[{"fingerprint","name","tracker","seq"}]}
+    /// line, nothing is pinned, and the exit is 4: choose with --fingerprint.
     #[command(after_help = "Examples:
   pigeon tracker lookup bob
   pigeon tracker lookup bob --add
+  pigeon tracker lookup bob --fingerprint 3f2a…c9 --add   # when trackers disagree
   pigeon tracker lookup 3f2a…c9 > bob.card      # by fingerprint (40 or 64 hex digits)")]
     Lookup {
         /// A name, or a fingerprint (40 or 64 hex digits)
@@ -809,6 +813,10 @@ pub enum TrackerCommand {
         /// With --add: store it under this name instead of the name on the card
         #[arg(long = "as", value_name = "NAME", requires = "add")]
         as_name: Option<String>,
+        /// Take only the card of this key (40 or 64 hex digits): the choice when trackers
+        /// disagree on who holds a name
+        #[arg(long, value_name = "FINGERPRINT")]
+        fingerprint: Option<String>,
         #[command(flatten)]
         trackers: TrackerUrls,
     },
