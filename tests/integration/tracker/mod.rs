@@ -4,6 +4,7 @@
 mod limits;
 mod mirror;
 mod mounted;
+mod outgoing;
 mod review;
 mod rules;
 
