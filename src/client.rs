@@ -252,7 +252,12 @@ fn raw_reply(
         let to = resp
             .headers()
             .get("location")
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).chars().take(200).collect())
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .chars()
+                    .take(200)
+                    .collect()
+            })
             .unwrap_or_else(|| "nowhere".to_string());
         return Err(RelayError::Status {
             status,

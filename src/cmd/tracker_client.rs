@@ -39,7 +39,13 @@ pub fn run(ctx: &Ctx, cmd: TrackerCommand) -> Result<Exit> {
         } => {
             let trackers = urls(&cfg, &trackers)?;
             let only = chosen_key(&query, fingerprint.as_deref())?;
-            let found = find(ctx, &client, &trackers, &Query::parse(&query), only.as_deref())?;
+            let found = find(
+                ctx,
+                &client,
+                &trackers,
+                &Query::parse(&query),
+                only.as_deref(),
+            )?;
             not_older_than_pinned(ctx, &found)?;
             if !add {
                 warn_other_key(ctx, &query, &found)?;

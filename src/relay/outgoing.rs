@@ -25,7 +25,12 @@ pub fn redirect_note(resp: &ureq::http::Response<ureq::Body>) -> Option<String> 
     let to: String = resp
         .headers()
         .get("location")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).chars().take(200).collect())
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(200)
+                .collect()
+        })
         .unwrap_or_default();
     Some(crate::output::one_line(&format!(
         "HTTP {} redirecting to {to:?}: redirects are not followed",

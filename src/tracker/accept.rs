@@ -88,8 +88,7 @@ fn parse(t: &Tracker, raw: &[u8]) -> Result<Value, ApiErr> {
             ),
         ));
     }
-    serde_json::from_slice(raw.trim_ascii())
-        .map_err(|e| bad(format!("not a card (bad JSON: {e})")))
+    serde_json::from_slice(raw.trim_ascii()).map_err(|e| bad(format!("not a card (bad JSON: {e})")))
 }
 
 fn bad(m: String) -> ApiErr {

@@ -18,8 +18,8 @@ use super::Tracker;
 use super::accept::accept_async;
 use super::routes::publish;
 use super::store;
-use crate::relay::outgoing::redirect_note;
 use super::writer::StoreOutcome;
+use crate::relay::outgoing::redirect_note;
 
 /// Cards asked for per page, and pages per peer per round (a peer with more is continued
 /// next round).

@@ -68,15 +68,35 @@ fn every_answer_says_nosniff() {
     let r = |p: &str| format!("{}{p}", relay.url);
     let cases = [
         ("GET", u("/v1/info"), Vec::new(), 200),
-        ("PUT", u(&format!("/v1/cards/{fp}")), card.clone().into_bytes(), 201),
+        (
+            "PUT",
+            u(&format!("/v1/cards/{fp}")),
+            card.clone().into_bytes(),
+            201,
+        ),
         ("GET", u("/v1/names/alice"), Vec::new(), 200),
         ("GET", u("/v1/names/nobody"), Vec::new(), 404),
-        ("PUT", u(&format!("/v1/cards/{fp}")), b"{not json".to_vec(), 400),
+        (
+            "PUT",
+            u(&format!("/v1/cards/{fp}")),
+            b"{not json".to_vec(),
+            400,
+        ),
         ("DELETE", u("/v1/names/alice"), Vec::new(), 401),
         ("GET", u("/no/such/route"), Vec::new(), 404),
         ("GET", r("/v1/info"), Vec::new(), 200),
-        ("POST", r(&format!("/v1/mailboxes/{}", "0".repeat(64))), b"{}".to_vec(), 400),
-        ("GET", r(&format!("/v1/mailboxes/{}", "0".repeat(64))), Vec::new(), 401),
+        (
+            "POST",
+            r(&format!("/v1/mailboxes/{}", "0".repeat(64))),
+            b"{}".to_vec(),
+            400,
+        ),
+        (
+            "GET",
+            r(&format!("/v1/mailboxes/{}", "0".repeat(64))),
+            Vec::new(),
+            401,
+        ),
         ("GET", r("/v1/cards?after=0"), Vec::new(), 200),
     ];
     for (method, url, body, status) in cases {

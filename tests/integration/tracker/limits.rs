@@ -100,7 +100,11 @@ fn bytes_are_capped_in_total_and_per_source_per_hour() {
     assert_eq!(full.status, 507, "{}", full.text);
     assert_eq!(full.body["error"]["code"], "quota");
     assert!(full.text.contains("bytes"), "{}", full.text);
-    assert!(t.get("/metrics").text.contains("pigeon_tracker_refused_total 1"));
+    assert!(
+        t.get("/metrics")
+            .text
+            .contains("pigeon_tracker_refused_total 1")
+    );
 
     let t = T::start(&["--max-bytes-per-source-hour", &two]);
     assert_eq!(t.publish(&cards[0]).status, 201);

@@ -84,7 +84,10 @@ fn a_peer_redirect_is_not_followed_by_pulls_or_pushes() {
     let (peer, asked) = redirector(&target.url);
     let t = T::start(&["--peer", &peer, "--pull-interval", "1h"]);
     assert!(
-        eventually(Duration::from_secs(20), || t.proc.stderr().contains("pulling")),
+        eventually(Duration::from_secs(20), || t
+            .proc
+            .stderr()
+            .contains("pulling")),
         "{}",
         t.proc.stderr()
     );

@@ -49,17 +49,25 @@ fn a_name_held_for_two_keys_is_refused_until_the_user_chooses() {
             if add {
                 args.push("--add");
             }
-            let out = bob.cmd(&args).env("PIGEON_TRACKER", &list).output().unwrap();
+            let out = bob
+                .cmd(&args)
+                .env("PIGEON_TRACKER", &list)
+                .output()
+                .unwrap();
             let err = String::from_utf8_lossy(&out.stderr).to_string();
             assert_eq!(out.status.code(), Some(4), "{order:?} add={add}: {err}");
             for (fp, t) in [(&fa, &t1.url), (&fm, &t2.url)] {
                 assert!(
-                    err.lines()
-                        .any(|l| l.contains("CONFLICT") && l.contains(fp) && l.contains(t.as_str())),
+                    err.lines().any(|l| l.contains("CONFLICT")
+                        && l.contains(fp)
+                        && l.contains(t.as_str())),
                     "{err}"
                 );
             }
-            assert!(err.contains("--fingerprint"), "the hint says how to choose: {err}");
+            assert!(
+                err.contains("--fingerprint"),
+                "the hint says how to choose: {err}"
+            );
             let line: Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(line["type"], "conflict");
             let c = line["candidates"].as_array().unwrap();
