@@ -337,6 +337,7 @@ async fn info(State(s): State<S>) -> Response {
             version: env!("CARGO_PKG_VERSION").into(),
             peers: s.t.cfg.peers.clone(),
             max_card_bytes: s.t.cfg.max_card,
+            max_card_lifetime: Some(s.t.cfg.max_lifetime),
             admission: s.app.cfg.admission().into(),
         },
     )

@@ -62,7 +62,13 @@ fn a_card_needs_an_expires_within_the_lifetime() {
     assert_eq!(a["ok"], true, "{a}");
 
     // A shorter lifetime refuses pigeon's two-year cards, with the code on the line.
+    assert_eq!(
+        t.get("/v1/info").body["max_card_lifetime"],
+        760 * 86_400,
+        "a client can tell"
+    );
     let short = T::start(&["--max-lifetime", "30d"]);
+    assert_eq!(short.get("/v1/info").body["max_card_lifetime"], 30 * 86_400);
     let (bob, _) = person("bob", "age");
     let b = bob
         .run(&["tracker", "announce", "--tracker", &short.proc.url])
