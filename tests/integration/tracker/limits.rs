@@ -53,6 +53,11 @@ fn a_card_needs_an_expires_within_the_lifetime() {
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.body["error"]["code"], "bad_expiry");
     assert_eq!(t.get("/v1/names/alice").status, 404);
+    let m = t.get("/metrics").text;
+    assert!(
+        m.contains("pigeon_rejects_total{reason=\"bad_expiry\"} 2"),
+        "counted as its own reason: {m}"
+    );
     // What `pigeon card` and `tracker announce` make is taken as it is.
     assert_eq!(t.publish(&card).status, 201);
     let a = alice
