@@ -352,6 +352,76 @@ mod tests {
         assert_eq!(Query::parse("cafe"), Query::Name("cafe".into()));
     }
 
+    fn found(fp: &str, seq: u64, bytes: &[u8], tracker: &str) -> Answer {
+        let card = Card {
+            type_: "card".into(),
+            v: 1,
+            name: "alice".into(),
+            kind: "age".into(),
+            fingerprint: fp.into(),
+            age: None,
+            pgp: None,
+            mailbox_key: String::new(),
+            mailbox: String::new(),
+            relays: Vec::new(),
+            draining: Vec::new(),
+            seq,
+            issued: 0,
+            expires: None,
+            sig: String::new(),
+        };
+        Answer::Card(Box::new(Found {
+            card,
+            value: Value::Null,
+            bytes: bytes.to_vec(),
+            tracker: tracker.into(),
+        }))
+    }
+
+    fn name_lookup(answers: Vec<Answer>) -> Lookup {
+        Lookup {
+            query: Query::Name("alice".into()),
+            answers: answers
+                .into_iter()
+                .enumerate()
+                .map(|(i, a)| (format!("http://t{i}"), a))
+                .collect(),
+        }
+    }
+
+    /// Neither a tie of one key nor a conflict of two depends on the trackers' order.
+    #[test]
+    fn the_answer_does_not_depend_on_the_order_of_the_trackers() {
+        let tie = || vec![found("aa", 3, b"x2", "t1"), found("aa", 3, b"x1", "t2")];
+        let mut rev = tie();
+        rev.reverse();
+        assert_eq!(name_lookup(tie()).best().unwrap().bytes, b"x1");
+        assert_eq!(name_lookup(rev).best().unwrap().bytes, b"x1");
+        let two = || vec![found("bb", 9, b"m", "t2"), found("aa", 1, b"a", "t1")];
+        let mut rev = two();
+        rev.reverse();
+        for l in [name_lookup(two()), name_lookup(rev)] {
+            assert!(
+                l.best().is_none(),
+                "a higher seq of another key does not win"
+            );
+            let c: Vec<_> = l
+                .conflict()
+                .unwrap()
+                .iter()
+                .map(|f| f.card.fingerprint.clone())
+                .collect();
+            assert_eq!(c, ["aa", "bb"]);
+            assert_eq!(
+                crate::error::exit_code(&l.into_found().unwrap_err()),
+                Exit::Crypto
+            );
+        }
+        // The user's choice of a key leaves its cards only.
+        let chosen = name_lookup(two()).only("aa");
+        assert_eq!(chosen.best().unwrap().card.fingerprint, "aa");
+    }
+
     #[test]
     fn no_card_says_why_with_its_exit_code() {
         let code = |answers: Vec<Answer>| {
