@@ -2428,13 +2428,17 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__tracker__subcmd__lookup)
-            opts="-q -h --add --as --tracker --quiet --help"
+            opts="-q -h --add --as --fingerprint --tracker --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fingerprint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2490,7 +2494,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__tracker__subcmd__serve)
-            opts="-q -h --listen --db --peer --pull-interval --max-card --max-cards --password-file --on-event --rate --max-connections --max-connections-per-source --max-failures --lockout --public-url --trusted-proxy --quiet --help"
+            opts="-q -h --listen --db --peer --pull-interval --max-card --max-cards --max-bytes --max-bytes-per-source-hour --max-lifetime --password-file --on-event --rate --max-connections --max-connections-per-source --max-failures --lockout --public-url --trusted-proxy --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2517,6 +2521,18 @@ _pigeon() {
                     return 0
                     ;;
                 --max-cards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-bytes-per-source-hour)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-lifetime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -238,6 +238,9 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_s
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l pull-interval -d 'How often peers are pulled [default: 5m]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-card -d 'Largest card accepted, in bytes [default: 65536]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-cards -d 'Cards held at most; past it a card of a new identity is refused (507) until expired cards are swept, while known identities still update theirs [default: 1000000]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-bytes -d 'Bytes of cards held at most, all together; past it a card that would add bytes is refused (507) until expired cards are swept [default: 2147483648]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-bytes-per-source-hour -d 'Bytes of cards one source address may publish per hour, 0 for no cap (429 past it) [default: 4194304]' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l max-lifetime -d 'Longest a card may still be valid when it arrives: a card without `expires`, or expiring later, is refused (400 bad_expiry) [default: 760d]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l password-file -d 'Publishing a card needs this password (read from the file)' -r -F
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from serve" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r
@@ -254,6 +257,7 @@ complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_s
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from announce" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from announce" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -l as -d 'With --add: store it under this name instead of the name on the card' -r
+complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -l fingerprint -d 'Take only the card of this key (40 or 64 hex digits): the choice when trackers disagree on who holds a name' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -l tracker -d 'A tracker to use (repeatable) [default: [tracker] urls in config.toml]' -r
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -l add -d 'Pin the card as a contact (trust on first use)'
 complete -c pigeon -n "__fish_pigeon_using_subcommand tracker; and __fish_seen_subcommand_from lookup" -s q -l quiet -d 'Print only errors on stderr'

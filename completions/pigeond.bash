@@ -383,7 +383,7 @@ _pigeond() {
             return 0
             ;;
         pigeond__subcmd__tracker)
-            opts="-q -h --listen --db --peer --pull-interval --max-card --max-cards --password-file --on-event --rate --max-connections --max-connections-per-source --max-failures --lockout --public-url --trusted-proxy --quiet --help"
+            opts="-q -h --listen --db --peer --pull-interval --max-card --max-cards --max-bytes --max-bytes-per-source-hour --max-lifetime --password-file --on-event --rate --max-connections --max-connections-per-source --max-failures --lockout --public-url --trusted-proxy --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -410,6 +410,18 @@ _pigeond() {
                     return 0
                     ;;
                 --max-cards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-bytes-per-source-hour)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-lifetime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

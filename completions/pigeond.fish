@@ -90,6 +90,9 @@ complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l peer -d 'Ano
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l pull-interval -d 'How often peers are pulled [default: 5m]' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-card -d 'Largest card accepted, in bytes [default: 65536]' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-cards -d 'Cards held at most; past it a card of a new identity is refused (507) until expired cards are swept, while known identities still update theirs [default: 1000000]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-bytes -d 'Bytes of cards held at most, all together; past it a card that would add bytes is refused (507) until expired cards are swept [default: 2147483648]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-bytes-per-source-hour -d 'Bytes of cards one source address may publish per hour, 0 for no cap (429 past it) [default: 4194304]' -r
+complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l max-lifetime -d 'Longest a card may still be valid when it arrives: a card without `expires`, or expiring later, is refused (400 bad_expiry) [default: 760d]' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l password-file -d 'Publishing a card needs this password (read from the file)' -r -F
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l on-event -d 'Run this command on every lockout, block and unblock (event JSON on stdin)' -r
 complete -c pigeond -n "__fish_pigeond_using_subcommand tracker" -l rate -d 'Requests per second per source address, 0 for no limit [default: 50]' -r

@@ -639,6 +639,22 @@ pub struct TrackerServeArgs {
     /// cards are swept, while known identities still update theirs [default: 1000000]
     #[arg(long, value_name = "N", env = "PIGEON_TRACKER_MAX_CARDS")]
     pub max_cards: Option<u64>,
+    /// Bytes of cards held at most, all together; past it a card that would add bytes is
+    /// refused (507) until expired cards are swept [default: 2147483648]
+    #[arg(long, value_name = "BYTES", env = "PIGEON_TRACKER_MAX_BYTES")]
+    pub max_bytes: Option<u64>,
+    /// Bytes of cards one source address may publish per hour, 0 for no cap (429 past it)
+    /// [default: 4194304]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        env = "PIGEON_TRACKER_MAX_BYTES_PER_SOURCE_HOUR"
+    )]
+    pub max_bytes_per_source_hour: Option<u64>,
+    /// Longest a card may still be valid when it arrives: a card without `expires`, or
+    /// expiring later, is refused (400 bad_expiry) [default: 760d]
+    #[arg(long, value_name = "DURATION", env = "PIGEON_TRACKER_MAX_LIFETIME")]
+    pub max_lifetime: Option<String>,
     /// Publishing a card needs this password (read from the file)
     #[arg(long, value_name = "FILE", env = "PIGEON_TRACKER_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
@@ -822,10 +838,14 @@ pub enum TrackerCommand {
     /// `pigeon contact add` reads it). With --add it is also pinned as a contact under the
     /// rules of `contact add` and a {"type":"contact",…,"status"} line follows: a known
     /// name with another key is a key change, refused (exit 4); a card older than the
-    /// pinned one is refused (exit 4). A forged or expired card is never printed.
+    /// pinned one is refused (exit 4). A forged or expired card is never printed. When the
+    /// trackers hold a name for different keys, nothing is printed but one
+    /// {"type":"conflict","query","candidates":[{"fingerprint","name","tracker","seq"}]}
+    /// line, nothing is pinned, and the exit is 4: choose with --fingerprint.
     #[command(after_help = "Examples:
   pigeon tracker lookup bob
   pigeon tracker lookup bob --add
+  pigeon tracker lookup bob --fingerprint 3f2a…c9 --add   # when trackers disagree
   pigeon tracker lookup 3f2a…c9 > bob.card      # by fingerprint (40 or 64 hex digits)")]
     Lookup {
         /// A name, or a fingerprint (40 or 64 hex digits)
@@ -837,6 +857,10 @@ pub enum TrackerCommand {
         /// With --add: store it under this name instead of the name on the card
         #[arg(long = "as", value_name = "NAME", requires = "add")]
         as_name: Option<String>,
+        /// Take only the card of this key (40 or 64 hex digits): the choice when trackers
+        /// disagree on who holds a name
+        #[arg(long, value_name = "FINGERPRINT")]
+        fingerprint: Option<String>,
         #[command(flatten)]
         trackers: TrackerUrls,
     },

@@ -73,6 +73,9 @@ impl Client {
             .http_status_as_error(false)
             .user_agent(concat!("pigeon/", env!("CARGO_PKG_VERSION")))
             .max_idle_connections_per_host(16)
+            // A redirect would carry a signed request, a token or a message body to
+            // wherever the server names: never followed (see `raw_reply`).
+            .max_redirects(0)
             .build()
             .into();
         Client { agent }
@@ -245,6 +248,26 @@ fn raw_reply(
 ) -> Result<Vec<u8>, RelayError> {
     let mut resp = result.map_err(|e| RelayError::Unreachable(e.to_string()))?;
     let status = resp.status().as_u16();
+    if (300..400).contains(&status) {
+        let to = resp
+            .headers()
+            .get("location")
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .chars()
+                    .take(200)
+                    .collect()
+            })
+            .unwrap_or_else(|| "nowhere".to_string());
+        return Err(RelayError::Status {
+            status,
+            code: "redirect".into(),
+            message: crate::output::one_line(&format!(
+                "it redirects to {to}; pigeon follows no redirect (use that URL instead if \
+                 you trust it)"
+            )),
+        });
+    }
     let body = resp
         .body_mut()
         .with_config()

@@ -86,17 +86,52 @@ pub struct Lookup {
 }
 
 impl Lookup {
-    /// The valid card with the highest seq (the first tracker's on a tie).
+    /// Every valid card served, one per tracker that served one, in tracker order.
+    pub fn cards(&self) -> impl Iterator<Item = &Found> {
+        self.answers.iter().filter_map(|(_, a)| match a {
+            Answer::Card(f) => Some(&**f),
+            _ => None,
+        })
+    }
+
+    /// The valid cards when they are of more than one key: for a name, a conflict that no
+    /// `seq` settles (a `seq` means nothing between two identities). Ordered by
+    /// fingerprint, then tracker, so the answer does not depend on the order of the
+    /// trackers.
+    pub fn conflict(&self) -> Option<Vec<&Found>> {
+        let mut cards: Vec<&Found> = self.cards().collect();
+        let first = cards.first()?.card.fingerprint.clone();
+        if cards.iter().all(|f| f.card.fingerprint == first) {
+            return None;
+        }
+        cards.sort_by(|a, b| {
+            (&a.card.fingerprint, &a.tracker).cmp(&(&b.card.fingerprint, &b.tracker))
+        });
+        Some(cards)
+    }
+
+    /// The best card of one key: the highest valid seq, and on a tie the smallest bytes
+    /// (never the order of the trackers). `None` when no card came back, or when cards of
+    /// several keys did ([`Lookup::conflict`]).
     pub fn best(&self) -> Option<&Found> {
-        let mut best: Option<&Found> = None;
-        for (_, a) in &self.answers {
+        if self.conflict().is_some() {
+            return None;
+        }
+        self.cards()
+            .max_by(|a, b| a.card.seq.cmp(&b.card.seq).then(b.bytes.cmp(&a.bytes)))
+    }
+
+    /// Only the cards of the key `fingerprint` (the user's choice in a conflict); the other
+    /// keys' cards count as not found.
+    pub fn only(mut self, fingerprint: &str) -> Lookup {
+        for (_, a) in &mut self.answers {
             if let Answer::Card(f) = a
-                && best.is_none_or(|b| f.card.seq > b.card.seq)
+                && f.card.fingerprint != fingerprint
             {
-                best = Some(f);
+                *a = Answer::NotFound;
             }
         }
-        best
+        self
     }
 
     /// One note for people per tracker that did not give a good card.
@@ -115,6 +150,15 @@ impl Lookup {
                 Answer::Card(_) | Answer::NotFound => {}
             }
         }
+        for f in self.conflict().unwrap_or_default() {
+            out.push(Note::security(format!(
+                "CONFLICT: tracker {} holds {} for key {} (seq {})",
+                f.tracker,
+                self.query.text(),
+                f.card.fingerprint,
+                f.card.seq
+            )));
+        }
         out
     }
 
@@ -132,6 +176,22 @@ impl Lookup {
             return Ok(f.clone());
         }
         let what = crate::output::sanitize(self.query.text());
+        if let Some(c) = self.conflict() {
+            let mut keys: Vec<&str> = c.iter().map(|f| f.card.fingerprint.as_str()).collect();
+            keys.dedup();
+            return Err(fail(
+                Exit::Crypto,
+                format!(
+                    "the trackers disagree on who {what} is: {} keys claim the name; refused, \
+                     nothing was pinned",
+                    keys.len()
+                ),
+            ))
+            .hint(format!(
+                "ask {what} for their fingerprint, then choose it: `pigeon tracker lookup \
+                 {what} --fingerprint FP --add` (or send to FP@tracker)"
+            ));
+        }
         let any = |p: fn(&Answer) -> bool| self.answers.iter().any(|(_, a)| p(a));
         if any(|a| matches!(a, Answer::Refused(_))) {
             Err(fail(
@@ -290,6 +350,76 @@ mod tests {
         );
         assert_eq!(Query::parse("bob"), Query::Name("bob".into()));
         assert_eq!(Query::parse("cafe"), Query::Name("cafe".into()));
+    }
+
+    fn found(fp: &str, seq: u64, bytes: &[u8], tracker: &str) -> Answer {
+        let card = Card {
+            type_: "card".into(),
+            v: 1,
+            name: "alice".into(),
+            kind: "age".into(),
+            fingerprint: fp.into(),
+            age: None,
+            pgp: None,
+            mailbox_key: String::new(),
+            mailbox: String::new(),
+            relays: Vec::new(),
+            draining: Vec::new(),
+            seq,
+            issued: 0,
+            expires: None,
+            sig: String::new(),
+        };
+        Answer::Card(Box::new(Found {
+            card,
+            value: Value::Null,
+            bytes: bytes.to_vec(),
+            tracker: tracker.into(),
+        }))
+    }
+
+    fn name_lookup(answers: Vec<Answer>) -> Lookup {
+        Lookup {
+            query: Query::Name("alice".into()),
+            answers: answers
+                .into_iter()
+                .enumerate()
+                .map(|(i, a)| (format!("http://t{i}"), a))
+                .collect(),
+        }
+    }
+
+    /// Neither a tie of one key nor a conflict of two depends on the trackers' order.
+    #[test]
+    fn the_answer_does_not_depend_on_the_order_of_the_trackers() {
+        let tie = || vec![found("aa", 3, b"x2", "t1"), found("aa", 3, b"x1", "t2")];
+        let mut rev = tie();
+        rev.reverse();
+        assert_eq!(name_lookup(tie()).best().unwrap().bytes, b"x1");
+        assert_eq!(name_lookup(rev).best().unwrap().bytes, b"x1");
+        let two = || vec![found("bb", 9, b"m", "t2"), found("aa", 1, b"a", "t1")];
+        let mut rev = two();
+        rev.reverse();
+        for l in [name_lookup(two()), name_lookup(rev)] {
+            assert!(
+                l.best().is_none(),
+                "a higher seq of another key does not win"
+            );
+            let c: Vec<_> = l
+                .conflict()
+                .unwrap()
+                .iter()
+                .map(|f| f.card.fingerprint.clone())
+                .collect();
+            assert_eq!(c, ["aa", "bb"]);
+            assert_eq!(
+                crate::error::exit_code(&l.into_found().unwrap_err()),
+                Exit::Crypto
+            );
+        }
+        // The user's choice of a key leaves its cards only.
+        let chosen = name_lookup(two()).only("aa");
+        assert_eq!(chosen.best().unwrap().card.fingerprint, "aa");
     }
 
     #[test]

@@ -599,6 +599,11 @@ pub struct TrackerInfo {
     pub max_card_bytes: u64,
     /// How publishing is admitted: `open` or `password`.
     pub admission: String,
+    /// The longest a card may still be valid when it arrives, in seconds (`--max-lifetime`):
+    /// a card without `expires`, or expiring later, is refused. Absent from trackers that
+    /// took cards without `expires`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_card_lifetime: Option<u64>,
 }
 
 #[cfg(test)]
@@ -658,11 +663,17 @@ mod tracker_golden {
             peers: vec!["http://t2".into()],
             max_card_bytes: 65536,
             admission: "open".into(),
+            max_card_lifetime: Some(65_664_000),
         };
         assert_eq!(
             serde_json::to_value(info).unwrap(),
             json!({"v":1,"name":"pigeon-tracker","version":"0.1.0","peers":["http://t2"],
-                "max_card_bytes":65536,"admission":"open"})
+                "max_card_bytes":65536,"admission":"open","max_card_lifetime":65_664_000})
         );
+        // A tracker from before the field: it took cards without `expires`.
+        let old: TrackerInfo = serde_json::from_value(json!({"v":1,"name":"pigeon-tracker",
+            "version":"0.1.0","peers":[],"max_card_bytes":65536,"admission":"open"}))
+        .unwrap();
+        assert_eq!(old.max_card_lifetime, None);
     }
 }

@@ -32,13 +32,24 @@ struct FileTracker {
     pull_interval: Option<Secs>,
     max_card: Option<u64>,
     max_cards: Option<u64>,
+    max_bytes: Option<u64>,
+    max_bytes_per_source_hour: Option<u64>,
+    max_lifetime: Option<Secs>,
 }
 
 fn load_file(ctx: &Ctx) -> Result<(config::FileServe, FileTracker)> {
     let cfg = crate::config::Config::load(&ctx.home)?;
     let mut table = cfg.tracker.serve;
     let mut own = toml::Table::new();
-    for key in ["peers", "pull_interval", "max_card", "max_cards"] {
+    for key in [
+        "peers",
+        "pull_interval",
+        "max_card",
+        "max_cards",
+        "max_bytes",
+        "max_bytes_per_source_hour",
+        "max_lifetime",
+    ] {
         if let Some(v) = table.remove(key) {
             own.insert(key.into(), v);
         }
@@ -93,6 +104,21 @@ pub fn serve(ctx: &Ctx, a: &TrackerServeArgs) -> Result<Exit> {
         return Err(fail(Exit::Usage, "--max-card must be at least 1"));
     }
     t.max_cards = a.max_cards.or(own.max_cards).unwrap_or(t.max_cards);
+    t.max_bytes = a.max_bytes.or(own.max_bytes).unwrap_or(t.max_bytes);
+    t.max_bytes_per_source_hour = a
+        .max_bytes_per_source_hour
+        .or(own.max_bytes_per_source_hour)
+        .unwrap_or(t.max_bytes_per_source_hour);
+    t.max_lifetime = match (&a.max_lifetime, &own.max_lifetime) {
+        (Some(f), _) => {
+            config::parse_duration(f).context(Fail(Exit::Usage, "bad --max-lifetime".into()))?
+        }
+        (None, Some(s)) => s.secs("max_lifetime")?,
+        (None, None) => t.max_lifetime,
+    };
+    if t.max_lifetime == 0 {
+        return Err(fail(Exit::Usage, "--max-lifetime must be longer than 0s"));
+    }
     // The body limit of a tracker alone is the card limit: larger bodies are refused
     // before they are read.
     cfg.max_body = t.max_card;

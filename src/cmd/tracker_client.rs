@@ -34,10 +34,18 @@ pub fn run(ctx: &Ctx, cmd: TrackerCommand) -> Result<Exit> {
             query,
             add,
             as_name,
+            fingerprint,
             trackers,
         } => {
             let trackers = urls(&cfg, &trackers)?;
-            let found = find(ctx, &client, &trackers, &Query::parse(&query))?;
+            let only = chosen_key(&query, fingerprint.as_deref())?;
+            let found = find(
+                ctx,
+                &client,
+                &trackers,
+                &Query::parse(&query),
+                only.as_deref(),
+            )?;
             not_older_than_pinned(ctx, &found)?;
             if !add {
                 warn_other_key(ctx, &query, &found)?;
@@ -97,9 +105,59 @@ pub fn configured(cfg: &Config, flags: &TrackerUrls) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Looks a card up on every tracker; problems with some trackers are said on stderr.
-pub fn find(ctx: &Ctx, client: &Client, trackers: &[String], query: &Query) -> Result<Found> {
-    let lookup = directory::lookup(client, trackers, query);
+/// The key `--fingerprint` chooses, normalised; a usage error when it is not a
+/// fingerprint or the query is another one.
+fn chosen_key(query: &str, fingerprint: Option<&str>) -> Result<Option<String>> {
+    let Some(text) = fingerprint else {
+        return Ok(None);
+    };
+    let Query::Fingerprint(fp) = Query::parse(text) else {
+        return Err(fail(
+            Exit::Usage,
+            format!(
+                "--fingerprint {:?} is not a fingerprint",
+                crate::output::sanitize(text)
+            ),
+        ))
+        .hint("give the 40 or 64 hex digits of the key, as a conflict lists them");
+    };
+    if let Query::Fingerprint(q) = Query::parse(query)
+        && q != fp
+    {
+        return Err(fail(
+            Exit::Usage,
+            "the query and --fingerprint name two keys",
+        ))
+        .hint("look up a name with --fingerprint, or the fingerprint alone");
+    }
+    Ok(Some(fp))
+}
+
+/// Looks a card up on every tracker, keeping only the cards of `only` when given; problems
+/// with some trackers are said on stderr. Cards of several keys for a name are a conflict:
+/// one `{"type":"conflict"}` line on stdout, every candidate on stderr, and exit 4.
+pub fn find(
+    ctx: &Ctx,
+    client: &Client,
+    trackers: &[String],
+    query: &Query,
+    only: Option<&str>,
+) -> Result<Found> {
+    let mut lookup = directory::lookup(client, trackers, query);
+    if let Some(fp) = only {
+        lookup = lookup.only(fp);
+    }
+    if let Some(c) = lookup.conflict() {
+        let candidates: Vec<Value> = c
+            .iter()
+            .map(|f| {
+                json!({"fingerprint": f.card.fingerprint, "name": f.card.name,
+                    "tracker": f.tracker, "seq": f.card.seq})
+            })
+            .collect();
+        super::emit(&json!({"type": "conflict", "query": query.text(),
+            "candidates": candidates}))?;
+    }
     for p in lookup.problems() {
         // A refused card is a security matter: said even under --quiet.
         if p.security {

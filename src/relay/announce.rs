@@ -42,11 +42,8 @@ pub async fn announcer(app: Arc<App>, addr: SocketAddr) {
 }
 
 fn announce(tracker: &str, url: &str) -> Result<(), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    // A redirect is not followed: the tracker named would make this relay post to any URL.
+    let agent = super::outgoing::agent(TIMEOUT);
     let endpoint = format!("{}/v1/relays", tracker.trim_end_matches('/'));
     let body = wire::RelayAnnounce {
         v: wire::V,
@@ -56,8 +53,15 @@ fn announce(tracker: &str, url: &str) -> Result<(), String> {
         .post(&endpoint)
         .send_json(&body)
         .map_err(|e| format!("{endpoint}: {e}"))?;
+    if let Some(note) = super::outgoing::redirect_note(&resp) {
+        return Err(format!("{endpoint}: {note}"));
+    }
     if resp.status().is_success() {
         Ok(())
+    } else if resp.status() == 401 {
+        Err(format!(
+            "{endpoint} answered 401: this tracker takes announcements only with its password"
+        ))
     } else {
         Err(format!("{endpoint} answered {}", resp.status()))
     }

@@ -46,6 +46,7 @@ pub const REJECT_REASONS: &[&str] = &[
     "stale_seq",
     "name_taken",
     "bad_card",
+    "bad_expiry",
     "expired",
 ];
 
@@ -58,7 +59,7 @@ pub const ROUTES: &[&str] = &[
 #[derive(Default)]
 pub struct Metrics {
     requests: [Counter; 13],
-    rejects: [Counter; 23],
+    rejects: [Counter; 24],
     pub stored: Counter,
     pub stored_bytes: Counter,
     pub duplicates: Counter,

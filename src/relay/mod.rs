@@ -27,6 +27,7 @@ pub mod names;
 pub mod netinfo;
 pub mod operator;
 mod ops;
+pub mod outgoing;
 pub mod reply;
 pub mod routes;
 pub mod server;

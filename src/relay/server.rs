@@ -100,7 +100,7 @@ async fn refuse(stream: TcpStream) {
     let body = r#"{"v":1,"error":{"code":"busy","message":"too many connections; try again"}}"#;
     let msg = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-         retry-after: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+         x-content-type-options: nosniff\r\nretry-after: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     let mut rest = msg.as_bytes();
@@ -268,5 +268,12 @@ async fn handle(
     if let Some(RejectCode(code)) = resp.extensions_mut().remove::<RejectCode>() {
         app.metrics.reject(code);
     }
+    // Here, so every answer has it (the relay's, the tracker's, refusals, the router's own
+    // 404 and 405): a browser must never read a JSON body (names, cards, error messages
+    // quoting input) as HTML or script.
+    resp.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
     resp
 }

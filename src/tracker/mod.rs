@@ -6,14 +6,16 @@
 //! connection limits, timeouts, source addresses, rate limits, lockouts, blocks, signed
 //! request checks and `/metrics`. What it adds:
 //!
-//! - [`routes`]: the HTTP API; every card is checked by [`crate::card`] before it is
-//!   stored, whether a person published it or a peer's mirror brought it;
+//! - [`routes`]: the HTTP API; [`accept`]: every card is checked by [`crate::card`] and
+//!   against the tracker's limits before it is stored, whether a person published it or a
+//!   peer's mirror brought it;
 //! - [`store`] and [`writer`]: the SQLite file and its one writing thread (group commit);
 //! - [`peers`]: mirroring (pull with a since-cursor, push on change).
 //!
 //! It needs no secret key and sees no message: it imports card *verification* only, never
 //! `keys` nor any decryption.
 
+pub mod accept;
 pub mod peers;
 pub mod routes;
 pub mod store;
@@ -28,10 +30,16 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::task::JoinHandle;
 
+use crate::relay::limits::SourceQuota;
 use crate::relay::metrics::Counter;
 use crate::relay::storage::Readers;
 use crate::relay::{self, RelayConfig};
 use writer::Writer;
+
+/// The longest lifetime a card may have left by default: pigeon's cards are valid for two
+/// years from their issue (`keys::identity`), and a month more leaves room for a clock
+/// that runs ahead.
+pub const DEFAULT_MAX_LIFETIME: u64 = (2 * 365 + 30) * 86_400;
 
 /// What the tracker itself needs; the plumbing's settings are the relay's [`RelayConfig`].
 #[derive(Debug, Clone)]
@@ -43,6 +51,13 @@ pub struct TrackerConfig {
     pub max_card: u64,
     /// Cards held at most (anyone can make identities; the disk is not theirs to fill).
     pub max_cards: u64,
+    /// Bytes of cards held at most, all cards together.
+    pub max_bytes: u64,
+    /// Bytes of cards one source address may have stored per hour; 0 means no cap.
+    pub max_bytes_per_source_hour: u64,
+    /// Longest a card may still be valid when it arrives, in seconds: every card must have
+    /// an `expires` at most this far ahead, so whatever is stored leaves by itself.
+    pub max_lifetime: u64,
     /// Read-only connections serving lookups.
     pub readers: usize,
 }
@@ -55,6 +70,9 @@ impl TrackerConfig {
             pull_interval: Duration::from_secs(300),
             max_card: 64 << 10,
             max_cards: 1_000_000,
+            max_bytes: 2 << 30,
+            max_bytes_per_source_hour: 4 << 20,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
             readers: 4,
         }
     }
@@ -118,6 +136,8 @@ pub struct Tracker {
     pub push: Option<tokio::sync::mpsc::Sender<(String, Vec<u8>)>>,
     /// Whether it serves its own `/v1/info` (a tracker alone) or the relay does.
     pub alone: bool,
+    /// What each source stored this hour (the tracker's own, not the relay's mailboxes').
+    pub per_source: SourceQuota,
 }
 
 /// A running tracker (and relay, when mounted).
@@ -132,7 +152,14 @@ pub struct Running {
 /// `plumbing.mailboxes` is false (then `plumbing.db` is the tracker's file too), else beside
 /// the relay.
 pub async fn start(plumbing: RelayConfig, cfg: TrackerConfig) -> Result<Running> {
-    let (writer, writer_thread) = Writer::start(&cfg.db, cfg.max_cards)?;
+    let (writer, writer_thread) = Writer::start(
+        &cfg.db,
+        writer::Caps {
+            cards: cfg.max_cards,
+            bytes: cfg.max_bytes,
+            lifetime: cfg.max_lifetime,
+        },
+    )?;
     let readers = Readers::open(&cfg.db, cfg.readers)?;
     let (push_tx, push_rx) = if cfg.peers.is_empty() {
         (None, None)
@@ -142,6 +169,7 @@ pub async fn start(plumbing: RelayConfig, cfg: TrackerConfig) -> Result<Running>
     };
     let tracker = Arc::new(Tracker {
         alone: !plumbing.mailboxes,
+        per_source: SourceQuota::new(cfg.max_bytes_per_source_hour),
         cfg,
         writer,
         readers,
@@ -199,5 +227,6 @@ async fn sweeper(t: Arc<Tracker>, every: Duration) {
         if let Err(e) = t.writer.sweep().await {
             eprintln!("pigeon tracker: sweeping expired cards: {e}");
         }
+        t.per_source.prune(std::time::Instant::now());
     }
 }

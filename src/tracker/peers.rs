@@ -3,7 +3,7 @@
 //! `pull_interval`; push every card stored here to every peer (`PUT /v1/cards/{fp}`).
 //!
 //! A peer is not trusted with anything: each card it serves goes through the same checks as
-//! a card a person publishes ([`super::routes::accept`]), so a hostile peer can only offer
+//! a card a person publishes ([`super::accept::accept`]), so a hostile peer can only offer
 //! cards their owners signed. A push that fails is not retried: the peer's next pull of this
 //! tracker brings the card.
 
@@ -15,9 +15,11 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::Tracker;
-use super::routes::{accept_async, publish};
+use super::accept::accept_async;
+use super::routes::publish;
 use super::store;
 use super::writer::StoreOutcome;
+use crate::relay::outgoing::redirect_note;
 
 /// Cards asked for per page, and pages per peer per round (a peer with more is continued
 /// next round).
@@ -27,12 +29,9 @@ const MAX_PAGES: usize = 200;
 const MAX_PAGE_BYTES: u64 = 64 << 20;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// No redirect is followed ([`crate::relay::outgoing`]).
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
-        .http_status_as_error(false)
-        .build()
-        .into()
+    crate::relay::outgoing::agent(TIMEOUT)
 }
 
 fn base(peer: &str) -> &str {
@@ -68,8 +67,11 @@ async fn push_to(t: Arc<Tracker>, peer: String, mut rx: mpsc::Receiver<(String, 
                 .put(&url)
                 .header("content-type", "application/json")
                 .send(&bytes[..])
-                .map(|r| r.status().as_u16())
                 .map_err(|e| format!("{url}: {e}"))
+                .and_then(|r| match redirect_note(&r) {
+                    Some(note) => Err(format!("{url}: {note}")),
+                    None => Ok(r.status().as_u16()),
+                })
         })
         .await;
         match sent {
@@ -160,6 +162,9 @@ pub async fn pull(t: &Arc<Tracker>, peer: &str) -> Result<u64, String> {
 
 fn fetch(agent: &ureq::Agent, url: &str) -> Result<Page, String> {
     let mut resp = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
+    if let Some(note) = redirect_note(&resp) {
+        return Err(format!("{url}: {note}"));
+    }
     if resp.status() != 200 {
         return Err(format!("{url} answered {}", resp.status()));
     }

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::Tracker;
+use super::accept::{accept_async, listable};
 use super::store::{self, name_key};
 use super::writer::{NewCard, StoreOutcome};
-use crate::card::{CardError, check_card};
 use crate::relay::App;
 use crate::relay::admission::Gate;
 use crate::relay::limits::Peer;
@@ -25,11 +25,6 @@ use crate::wire;
 /// Cards in one `GET /v1/cards` page when the client names no limit, and at most.
 const DEFAULT_PAGE: u64 = 100;
 const MAX_PAGE: u64 = 1000;
-/// Longest relay URL taken from an announcement.
-const MAX_URL: usize = 256;
-/// Relays taken from one card into the relay list: anyone can sign cards listing hundreds
-/// of made-up relays, and the list is what newcomers pick from.
-pub const MAX_CARD_RELAYS: usize = 16;
 
 #[derive(Clone)]
 struct S {
@@ -72,101 +67,6 @@ fn unavailable(e: anyhow::Error) -> ApiErr {
     ApiErr::unavailable(format!("{e:#}"))
 }
 
-/// Checks a card fully and turns it into a row to store. `fp`, when given, must be the
-/// card's fingerprint (the path of a PUT).
-pub fn accept(t: &Tracker, raw: &[u8], fp: Option<&str>) -> Result<NewCard, ApiErr> {
-    if raw.len() as u64 > t.cfg.max_card {
-        return Err(ApiErr::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            &format!("a card is at most {} bytes here", t.cfg.max_card),
-        ));
-    }
-    let bad = |m: String| ApiErr::new(StatusCode::BAD_REQUEST, "bad_card", &m);
-    // Kept byte for byte, but for the white space around it (a card file's last newline).
-    let bytes = raw.trim_ascii();
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a card (bad JSON: {e})")))?;
-    let (card, _public) = check_card(&value, true).map_err(|e| match e {
-        CardError::Malformed(_) => bad(format!("not a valid card: {e}")),
-        CardError::BadSignature(_) => ApiErr::new(
-            StatusCode::BAD_REQUEST,
-            "bad_signature",
-            &format!("the card's signature does not verify: forged or altered ({e})"),
-        ),
-        CardError::Expired => ApiErr::new(StatusCode::BAD_REQUEST, "expired", &e.to_string()),
-    })?;
-    if let Some(fp) = fp
-        && fp != card.fingerprint
-    {
-        return Err(bad(format!(
-            "the path names fingerprint {fp} but the card is {}",
-            card.fingerprint
-        )));
-    }
-    Ok(NewCard {
-        fp: card.fingerprint,
-        seq: card.seq,
-        expires: card.expires,
-        name: name_key(&card.name),
-        mailbox: card.mailbox,
-        relays: card
-            .relays
-            .into_iter()
-            .filter(|u| listable(u).is_ok())
-            .take(MAX_CARD_RELAYS)
-            .collect(),
-        bytes: bytes.to_vec(),
-    })
-}
-
-/// Whether a relay URL may go on the list newcomers pick from: a relay's base URL, not too
-/// long, and not an unspecified address (`http://0.0.0.0:7447` is where a relay listens,
-/// never where anyone reaches it).
-fn listable(url: &str) -> Result<(), String> {
-    if url.len() > MAX_URL {
-        return Err("the URL is too long".into());
-    }
-    crate::relay::names::check_public_url(url)?;
-    let auth = wire::url_authority(url);
-    let host = match auth.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => auth.split(':').next().unwrap_or(""),
-    };
-    if host
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_unspecified())
-    {
-        return Err(format!(
-            "{url:?} is an unspecified address: announce the URL clients reach the relay by (--public-url)"
-        ));
-    }
-    Ok(())
-}
-
-/// Whether the body names kind `pgp` (a guess, only for where to check it: the check
-/// itself reads the kind properly).
-/// [`accept`] for async code: an Ed25519 signature is checked in tens of microseconds, in
-/// place; an OpenPGP one takes longer, on a blocking thread, so a page of mirrored cards or
-/// a burst of publishes does not hold up the runtime's other requests.
-pub async fn accept_async<B: AsRef<[u8]> + Send + 'static>(
-    t: &Arc<Tracker>,
-    raw: B,
-    fp: Option<String>,
-) -> Result<NewCard, ApiErr> {
-    if !is_pgp(raw.as_ref()) {
-        return accept(t, raw.as_ref(), fp.as_deref());
-    }
-    let t = t.clone();
-    tokio::task::spawn_blocking(move || accept(&t, raw.as_ref(), fp.as_deref()))
-        .await
-        .map_err(|e| ApiErr::unavailable(e.to_string()))?
-}
-
-fn is_pgp(body: &[u8]) -> bool {
-    body.windows(5).any(|w| w == b"\"pgp\"")
-}
-
 /// Stores a checked card and pushes it to the peers when it is new here.
 pub async fn publish(t: &Tracker, card: NewCard) -> StoreOutcome {
     let push = t
@@ -185,6 +85,19 @@ pub async fn publish(t: &Tracker, card: NewCard) -> StoreOutcome {
         _ => t.metrics.refused.inc(),
     }
     out
+}
+
+fn over_source_quota(t: &Tracker, secs: u64) -> ApiErr {
+    ApiErr::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "source_quota",
+        &format!(
+            "this address has published its maximum of {} bytes of cards this hour; \
+             try again in {secs} s",
+            t.cfg.max_bytes_per_source_hour
+        ),
+    )
+    .retry_after(secs)
 }
 
 /// A locked-out or blocked source is refused before its request is looked at.
@@ -216,6 +129,16 @@ async fn put_card(
     admit(&s.app, peer, &headers).await?;
     let (bytes, _held) = read_body(&s.app, &headers, body).await?;
     let card = accept_async(&s.t, bytes, Some(fp)).await?;
+    // Counted before it is stored, given back unless it was: one source cannot fill the
+    // disk (or the cards' table) with valid junk at the speed of its link.
+    let size = card.bytes.len() as u64;
+    s.t.per_source
+        .take(peer, size, Instant::now())
+        .map_err(|secs| over_source_quota(&s.t, secs))?;
+    let out = publish(&s.t, card).await;
+    if !matches!(out, StoreOutcome::Stored(_)) {
+        s.t.per_source.give_back(peer, size);
+    }
     let reply = |status, stored, seq| {
         json(
             status,
@@ -226,7 +149,7 @@ async fn put_card(
             },
         )
     };
-    match publish(&s.t, card).await {
+    match out {
         StoreOutcome::Stored(seq) => Ok(reply(StatusCode::CREATED, true, seq)),
         StoreOutcome::Same(seq) => Ok(reply(StatusCode::OK, false, seq)),
         StoreOutcome::Stale(held) => Err(ApiErr::new(
@@ -239,10 +162,13 @@ async fn put_card(
             "name_taken",
             "another identity holds this name here; choose another name (pigeon keygen --name)",
         )),
-        StoreOutcome::Full => Err(ApiErr::new(
+        StoreOutcome::Full(what) => Err(ApiErr::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "quota",
-            "this tracker holds as many cards as it keeps; try another tracker",
+            &format!(
+                "this tracker holds as many {what} as it keeps until expired cards are swept; \
+                 try another tracker, or again later"
+            ),
         )),
         StoreOutcome::Failed(e) => Err(ApiErr::unavailable(e)),
     }
@@ -372,6 +298,8 @@ async fn announce(
     body: Body,
 ) -> Result<Response, ApiErr> {
     gate(&s.app, peer)?;
+    // The relay list is what newcomers pick from: filling it takes what publishing does.
+    admit(&s.app, peer, &headers).await?;
     let (bytes, _held) = read_body(&s.app, &headers, body).await?;
     let a: wire::RelayAnnounce = serde_json::from_slice(&bytes)
         .map_err(|e| ApiErr::bad(&format!("bad announcement JSON: {e}")))?;
@@ -409,6 +337,7 @@ async fn info(State(s): State<S>) -> Response {
             version: env!("CARGO_PKG_VERSION").into(),
             peers: s.t.cfg.peers.clone(),
             max_card_bytes: s.t.cfg.max_card,
+            max_card_lifetime: Some(s.t.cfg.max_lifetime),
             admission: s.app.cfg.admission().into(),
         },
     )

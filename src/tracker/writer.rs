@@ -47,8 +47,8 @@ pub enum StoreOutcome {
     Stale(u64),
     /// The name is held by another fingerprint.
     NameTaken,
-    /// A new fingerprint, and the tracker holds as many cards as it keeps.
-    Full,
+    /// The tracker holds as many cards (or bytes of cards) as it keeps: which.
+    Full(&'static str),
     Failed(String),
 }
 
@@ -61,27 +61,48 @@ enum Op {
     Stop,
 }
 
+/// What the tracker holds at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Cards: a new fingerprint past it is refused (a card replacing its own older one is
+    /// always taken).
+    pub cards: u64,
+    /// Bytes of all cards together: a card that would pass it is refused, unless it
+    /// replaces a card at least as large.
+    pub bytes: u64,
+    /// Seconds a held card may still live: rows stored before every card needed an
+    /// `expires` (or with a longer one) are given this lifetime at start.
+    pub lifetime: u64,
+}
+
 /// The handle the handlers use.
 pub struct Writer {
     tx: mpsc::Sender<Op>,
 }
 
 impl Writer {
-    /// `max_cards`: cards held at most; a new fingerprint past it is refused until the
-    /// sweep frees room (a card replacing its own older one is always taken).
-    pub fn start(path: &std::path::Path, max_cards: u64) -> Result<(Writer, JoinHandle<()>)> {
+    /// Past `caps` a card is refused until the sweep frees room.
+    pub fn start(path: &std::path::Path, caps: Caps) -> Result<(Writer, JoinHandle<()>)> {
         let conn = store::open_rw(path)?;
+        let latest = now().saturating_add(caps.lifetime).min(i64::MAX as u64) as i64;
+        conn.execute(
+            "UPDATE cards SET expires = ?1 WHERE expires IS NULL OR expires > ?1",
+            [latest],
+        )
+        .context("cannot bound the lifetime of the cards held")?;
         let arrival: i64 = conn.query_row(
             "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'cards'), 0)",
             [],
             |r| r.get(0),
         )?;
+        let (cards, bytes) = count_cards(&conn)?;
         let mut state = State {
-            cards: count_cards(&conn)?,
+            cards,
+            bytes,
             conn,
             arrival: arrival as u64,
             relays_seen: HashMap::new(),
-            max_cards,
+            caps,
         };
         let (tx, mut rx) = mpsc::channel::<Op>(4096);
         let handle = std::thread::Builder::new()
@@ -156,9 +177,11 @@ enum Pending {
 struct State {
     conn: Connection,
     arrival: u64,
-    /// Cards held (kept in step with the table, recounted after a rollback).
+    /// Cards held and their bytes (kept in step with the table, recounted after a
+    /// rollback).
     cards: u64,
-    max_cards: u64,
+    bytes: u64,
+    caps: Caps,
     /// When each relay named in cards was last written (a rolled-back commit only delays
     /// an update by the hour).
     relays_seen: HashMap<String, u64>,
@@ -205,8 +228,8 @@ impl State {
         }
         if let Some(e) = err {
             let _ = self.conn.execute_batch("ROLLBACK");
-            if let Ok(n) = count_cards(&self.conn) {
-                self.cards = n;
+            if let Ok((n, b)) = count_cards(&self.conn) {
+                (self.cards, self.bytes) = (n, b);
             }
             eprintln!("pigeon tracker: {e}");
             for p in pending {
@@ -259,12 +282,18 @@ impl State {
         if holder.as_ref().is_some_and(|h| *h != c.fp) {
             return Ok(StoreOutcome::NameTaken);
         }
+        let old_len = held.as_ref().map_or(0, |h| h.2.len() as u64);
+        let new_len = c.bytes.len() as u64;
+        if new_len > old_len && self.bytes.saturating_add(new_len - old_len) > self.caps.bytes {
+            return Ok(StoreOutcome::Full("bytes of cards"));
+        }
         if held.is_none() {
-            if self.cards >= self.max_cards {
-                return Ok(StoreOutcome::Full);
+            if self.cards >= self.caps.cards {
+                return Ok(StoreOutcome::Full("cards"));
             }
             self.cards += 1;
         }
+        self.bytes = (self.bytes + new_len).saturating_sub(old_len);
         if let Some((arrival, _, _, old_name)) = &held {
             self.conn
                 .prepare_cached("DELETE FROM cards WHERE arrival = ?1")?
@@ -356,11 +385,18 @@ impl State {
 
     fn sweep(&mut self) -> rusqlite::Result<u64> {
         let now = now();
-        let n = self.conn.execute(
+        let (n, freed): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(length(bytes)), 0) FROM cards
+             WHERE expires IS NOT NULL AND expires < ?1",
+            [now as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        self.conn.execute(
             "DELETE FROM cards WHERE expires IS NOT NULL AND expires < ?1",
             [now as i64],
         )?;
         self.cards = self.cards.saturating_sub(n as u64);
+        self.bytes = self.bytes.saturating_sub(freed as u64);
         self.conn.execute(
             "DELETE FROM names WHERE fp NOT IN (SELECT fp FROM cards)",
             [],
@@ -388,7 +424,11 @@ fn fail(op: Op, e: &str) {
     }
 }
 
-fn count_cards(conn: &Connection) -> rusqlite::Result<u64> {
-    conn.query_row("SELECT count(*) FROM cards", [], |r| r.get::<_, i64>(0))
-        .map(|n| n as u64)
+/// Cards held and their bytes.
+fn count_cards(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
+    conn.query_row(
+        "SELECT count(*), coalesce(sum(length(bytes)), 0) FROM cards",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )
 }

@@ -1,8 +1,11 @@
 //! The tracker server (`pigeon tracker serve`, `pigeon serve --tracker`): real trackers on
 //! loopback, real cards from real homes, plain HTTP as any client would speak it.
 
+mod hardening;
+mod limits;
 mod mirror;
 mod mounted;
+mod outgoing;
 mod review;
 mod rules;
 
