@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pigeond_global_optspecs
-    string join \n q/quiet listen= db= name= password-file= require-token web metrics= on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= public-url= trusted-proxy= max-connections-per-source= write-timeout= max-bytes-per-source-hour= tracker tracker-db= announce-to= h/help V/version
+    string join \n q/quiet listen= db= name= password-file= require-token web metrics= on-event= max-body= max-envelopes= max-mailbox-bytes= max-total-bytes= max-ttl= default-ttl= sweep-interval= max-wait= rate= max-connections= header-timeout= body-timeout= max-failures= lockout= max-lockouts= public-url= trusted-proxy= max-connections-per-source= write-timeout= max-bytes-per-source-hour= tracker tracker-db= peer= announce-to= h/help V/version
 end
 
 function __fish_pigeond_needs_command
@@ -53,6 +53,7 @@ complete -c pigeond -n "__fish_pigeond_needs_command" -l max-connections-per-sou
 complete -c pigeond -n "__fish_pigeond_needs_command" -l write-timeout -d 'Time a client may leave a reply unread before its connection is closed [default: 30s]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l max-bytes-per-source-hour -d 'Bytes one source address may store per hour, 0 for no cap [default: 0]' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l tracker-db -d 'The mounted tracker\'s SQLite database [default: tracker.sqlite in the data dir]' -r -F
+complete -c pigeond -n "__fish_pigeond_needs_command" -l peer -d 'With --tracker: another tracker to mirror cards with (repeatable), as `pigeon tracker serve --peer` does' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -l announce-to -d 'Announce this relay to a tracker (repeatable) at start and every hour, under its first --public-url, so `pigeon tracker relays` lists it for newcomers' -r
 complete -c pigeond -n "__fish_pigeond_needs_command" -s q -l quiet -d 'Print only errors on stderr'
 complete -c pigeond -n "__fish_pigeond_needs_command" -l require-token -d 'Posting needs a token from `pigeon serve token`'

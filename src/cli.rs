@@ -470,6 +470,16 @@ pub struct ServeRunArgs {
         requires = "tracker"
     )]
     pub tracker_db: Option<PathBuf>,
+    /// With --tracker: another tracker to mirror cards with (repeatable), as `pigeon tracker
+    /// serve --peer` does
+    #[arg(
+        long = "peer",
+        value_name = "URL",
+        env = "PIGEON_SERVE_TRACKER_PEER",
+        value_delimiter = ',',
+        requires = "tracker"
+    )]
+    pub tracker_peers: Vec<String>,
     /// Announce this relay to a tracker (repeatable) at start and every hour, under its
     /// first --public-url, so `pigeon tracker relays` lists it for newcomers
     #[arg(

@@ -12,8 +12,9 @@ use super::Ctx;
 
 mod admin;
 use crate::cli::{ServeArgs, ServeCommand, ServeRunArgs};
-use crate::error::Exit;
+use crate::error::{Exit, fail};
 use crate::output;
+use crate::relay::names::check_public_url;
 use crate::relay::{self, config, netinfo};
 use crate::tracker::{self, TrackerConfig};
 
@@ -33,7 +34,13 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Exit> {
 fn serve(ctx: &Ctx, args: &ServeRunArgs) -> Result<Exit> {
     let file = config::load_file(&ctx.home)?;
     let cfg = config::resolve(args, file, &ctx.home)?;
-    let tracker = cfg.tracker.clone().map(TrackerConfig::defaults);
+    let mut tracker = cfg.tracker.clone().map(TrackerConfig::defaults);
+    if let Some(t) = &mut tracker {
+        for p in &args.tracker_peers {
+            check_public_url(p).map_err(|e| fail(Exit::Usage, format!("--peer: {e}")))?;
+        }
+        t.peers = args.tracker_peers.clone();
+    }
     run_server(ctx, cfg, tracker)
 }
 

@@ -111,3 +111,23 @@ fn a_peer_serving_forged_cards_changes_nothing() {
     let m = t.get("/metrics").text;
     assert!(m.contains("pigeon_tracker_mirrored_total 1"), "{m}");
 }
+
+#[test]
+fn a_tracker_mounted_in_a_relay_mirrors_its_peer_too() {
+    let a = T::start(&[]);
+    let (_alice, alice) = person("alice", "age");
+    assert_eq!(a.publish(&alice).status, 201);
+    let home = crate::harness::home();
+    let relay = crate::harness::Relay::start(home.path(), &["--tracker", "--peer", &a.proc.url]);
+    let path = format!("{}/v1/cards/{}", relay.url, fingerprint(&alice));
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            crate::harness::reply(crate::harness::agent().get(&path).call()).status == 200
+        }),
+        "the mounted tracker pulled alice's card at start; its log:\n{}",
+        relay.stderr()
+    );
+    // --peer without --tracker is a usage error, not a flag silently ignored.
+    let out = crate::harness::run(home.path(), &["serve", "--peer", &a.proc.url]);
+    assert_eq!(out.status.code(), Some(2));
+}
