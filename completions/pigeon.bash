@@ -49,6 +49,9 @@ _pigeon() {
             pigeon,relay)
                 cmd="pigeon__subcmd__relay"
                 ;;
+            pigeon,rename)
+                cmd="pigeon__subcmd__rename"
+                ;;
             pigeon,seal)
                 cmd="pigeon__subcmd__seal"
                 ;;
@@ -196,6 +199,9 @@ _pigeon() {
             pigeon__subcmd__help,relay)
                 cmd="pigeon__subcmd__help__subcmd__relay"
                 ;;
+            pigeon__subcmd__help,rename)
+                cmd="pigeon__subcmd__help__subcmd__rename"
+                ;;
             pigeon__subcmd__help,seal)
                 cmd="pigeon__subcmd__help__subcmd__seal"
                 ;;
@@ -274,8 +280,14 @@ _pigeon() {
             pigeon__subcmd__help__subcmd__serve,unblock)
                 cmd="pigeon__subcmd__help__subcmd__serve__subcmd__unblock"
                 ;;
+            pigeon__subcmd__help__subcmd__tracker,add)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__add"
+                ;;
             pigeon__subcmd__help__subcmd__tracker,announce)
                 cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__announce"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,list)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__list"
                 ;;
             pigeon__subcmd__help__subcmd__tracker,lookup)
                 cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__lookup"
@@ -285,6 +297,9 @@ _pigeon() {
                 ;;
             pigeon__subcmd__help__subcmd__tracker,release)
                 cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__release"
+                ;;
+            pigeon__subcmd__help__subcmd__tracker,remove)
+                cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__remove"
                 ;;
             pigeon__subcmd__help__subcmd__tracker,serve)
                 cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__serve"
@@ -349,11 +364,17 @@ _pigeon() {
             pigeon__subcmd__serve__subcmd__help,unblock)
                 cmd="pigeon__subcmd__serve__subcmd__help__subcmd__unblock"
                 ;;
+            pigeon__subcmd__tracker,add)
+                cmd="pigeon__subcmd__tracker__subcmd__add"
+                ;;
             pigeon__subcmd__tracker,announce)
                 cmd="pigeon__subcmd__tracker__subcmd__announce"
                 ;;
             pigeon__subcmd__tracker,help)
                 cmd="pigeon__subcmd__tracker__subcmd__help"
+                ;;
+            pigeon__subcmd__tracker,list)
+                cmd="pigeon__subcmd__tracker__subcmd__list"
                 ;;
             pigeon__subcmd__tracker,lookup)
                 cmd="pigeon__subcmd__tracker__subcmd__lookup"
@@ -364,14 +385,23 @@ _pigeon() {
             pigeon__subcmd__tracker,release)
                 cmd="pigeon__subcmd__tracker__subcmd__release"
                 ;;
+            pigeon__subcmd__tracker,remove)
+                cmd="pigeon__subcmd__tracker__subcmd__remove"
+                ;;
             pigeon__subcmd__tracker,serve)
                 cmd="pigeon__subcmd__tracker__subcmd__serve"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,add)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__add"
                 ;;
             pigeon__subcmd__tracker__subcmd__help,announce)
                 cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__announce"
                 ;;
             pigeon__subcmd__tracker__subcmd__help,help)
                 cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__help"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,list)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__list"
                 ;;
             pigeon__subcmd__tracker__subcmd__help,lookup)
                 cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__lookup"
@@ -381,6 +411,9 @@ _pigeon() {
                 ;;
             pigeon__subcmd__tracker__subcmd__help,release)
                 cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__release"
+                ;;
+            pigeon__subcmd__tracker__subcmd__help,remove)
+                cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__remove"
                 ;;
             pigeon__subcmd__tracker__subcmd__help,serve)
                 cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__serve"
@@ -392,7 +425,7 @@ _pigeon() {
 
     case "${cmd}" in
         pigeon)
-            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive tracker group gen help"
+            opts="-q -h -V --quiet --help --version keygen card rename contact relay seal open send recv serve export archive tracker group gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1086,7 +1119,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help)
-            opts="keygen card contact relay seal open send recv serve export archive tracker group gen help"
+            opts="keygen card rename contact relay seal open send recv serve export archive tracker group gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1491,6 +1524,20 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__help__subcmd__rename)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__help__subcmd__seal)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1604,7 +1651,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help__subcmd__tracker)
-            opts="serve announce lookup relays release"
+            opts="serve announce lookup relays add remove list release"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1617,7 +1664,35 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__help__subcmd__tracker__subcmd__announce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1660,6 +1735,20 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help__subcmd__tracker__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__tracker__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1896,6 +1985,20 @@ _pigeon() {
         pigeon__subcmd__relay__subcmd__remove)
             opts="-q -h --now --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__rename)
+            opts="-q -h --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2298,8 +2401,22 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__tracker)
-            opts="-q -h --quiet --help serve announce lookup relays release help"
+            opts="-q -h --quiet --help serve announce lookup relays add remove list release help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__add)
+            opts="-q -h --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2334,8 +2451,22 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__tracker__subcmd__help)
-            opts="serve announce lookup relays release help"
+            opts="serve announce lookup relays add remove list release help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2362,6 +2493,20 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__tracker__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2417,9 +2562,37 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__tracker__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__tracker__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__list)
+            opts="-q -h --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2490,6 +2663,20 @@ _pigeon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__tracker__subcmd__remove)
+            opts="-q -h --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

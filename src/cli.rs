@@ -46,6 +46,7 @@ pub struct Cli {
 pub enum Command {
     Keygen(KeygenArgs),
     Card(CardArgs),
+    Rename(RenameArgs),
     #[command(subcommand)]
     Contact(ContactCommand),
     #[command(subcommand)]
@@ -115,6 +116,20 @@ pub struct CardArgs {
     /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+}
+
+/// Change the name on your card, keeping your keys (and so your fingerprint and mailbox)
+///
+/// For a name a tracker says is taken (`name_taken`): contacts who pinned you keep you by
+/// fingerprint and see the new name on your next card. Prints
+/// {"type":"identity","name","previous","fingerprint","seq"}; then announce the new card.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  pigeon rename alice-smith
+  pigeon tracker announce          # publish the card with the new name")]
+pub struct RenameArgs {
+    /// The new name (letters, digits and . _ - @ +, at most 64)
+    pub name: String,
 }
 
 /// Manage contacts: cards you have accepted, pinned by fingerprint
@@ -883,6 +898,24 @@ pub enum TrackerCommand {
         #[command(flatten)]
         trackers: TrackerUrls,
     },
+    /// Use a tracker from now on: adds it to `[tracker] urls` in config.toml
+    ///
+    /// The tracker is asked for /v1/info first; one that does not answer is added all the
+    /// same, with a warning. Prints {"type":"tracker","url","status"} (added, unchanged).
+    #[command(after_help = "Examples:
+  pigeon tracker add https://tracker.example.org
+  pigeon tracker announce          # then publish your card there")]
+    Add {
+        /// The tracker's URL (http:// or https://)
+        url: String,
+    },
+    /// Stop using a tracker: removes it from `[tracker] urls` in config.toml
+    Remove {
+        /// The tracker's URL, as `pigeon tracker list` prints it
+        url: String,
+    },
+    /// The trackers config.toml names, one {"type":"tracker","url"} line each
+    List,
     /// Give your name back on the trackers (a request signed with your mailbox key)
     ///
     /// The name is then free for whoever claims it next; your card stays retrievable by

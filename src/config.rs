@@ -28,6 +28,8 @@ use serde::Deserialize;
 use crate::error::{Exit, Fail};
 use crate::home::Home;
 
+pub mod edit;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {

@@ -65,6 +65,12 @@ impl Client {
         reply(req.call())
     }
 
+    /// What a tracker says of itself (`/v1/info`), as JSON: a tracker alone and a relay with
+    /// a tracker mounted answer differently.
+    pub fn tracker_info(&self, tracker: &str) -> Result<serde_json::Value, RelayError> {
+        reply(self.agent.get(format!("{tracker}/v1/info")).call())
+    }
+
     /// The relays a tracker knows.
     pub fn known_relays(&self, tracker: &str) -> Result<RelayList, RelayError> {
         let body = raw_reply(

@@ -22,6 +22,7 @@ pub mod keygen;
 pub mod open;
 pub mod recv;
 pub mod relay;
+pub mod rename;
 pub mod seal;
 pub mod send;
 pub mod serve;
@@ -126,6 +127,7 @@ fn run_command(ctx: &Ctx, command: Command) -> Result<Exit> {
     match command {
         Command::Keygen(a) => keygen::run(ctx, a),
         Command::Card(a) => card::run(ctx, a),
+        Command::Rename(a) => rename::run(ctx, a),
         Command::Contact(c) => contact::run(ctx, c),
         Command::Relay(c) => relay::run(ctx, c),
         Command::Seal(a) => seal::run(ctx, a),

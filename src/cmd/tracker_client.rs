@@ -61,6 +61,17 @@ pub fn run(ctx: &Ctx, cmd: TrackerCommand) -> Result<Exit> {
             }
             Ok(Exit::Ok)
         }
+        TrackerCommand::Add { url } => add(ctx, &client, &url),
+        TrackerCommand::Remove { url } => remove(ctx, &url),
+        TrackerCommand::List => {
+            for url in &cfg.tracker.urls {
+                super::emit(&json!({"type": "tracker", "url": url}))?;
+            }
+            if cfg.tracker.urls.is_empty() {
+                ctx.say("no tracker in config.toml: add one with `pigeon tracker add URL`");
+            }
+            Ok(Exit::Ok)
+        }
         TrackerCommand::Relays { trackers } => {
             let trackers = urls(&cfg, &trackers)?;
             relays(ctx, &client, &trackers)
@@ -74,6 +85,56 @@ pub fn run(ctx: &Ctx, cmd: TrackerCommand) -> Result<Exit> {
             release(ctx, &client, &trackers, &id)
         }
     }
+}
+
+/// `tracker add URL`: into `[tracker] urls`, after asking it what it is.
+fn add(ctx: &Ctx, client: &Client, url: &str) -> Result<Exit> {
+    let url = super::relay::normalize_url(url).context("the tracker's URL")?;
+    // A warning, not a refusal: the tracker may be down now, or reachable only later.
+    match client.tracker_info(&url) {
+        Ok(info) if info.get("max_card_lifetime").is_some() || info["tracker"] == true => {}
+        Ok(_) => ctx.say(format!(
+            "warning: {url} answers, but not as a tracker (is it a relay without --tracker?)"
+        )),
+        Err(e) => ctx.say(format!("warning: {url} does not answer now: {e}")),
+    }
+    let mut status = "unchanged";
+    crate::config::edit::tracker_urls(&ctx.home, |urls| {
+        if urls
+            .iter()
+            .any(|u| super::relay::normalize_url(u).ok().as_deref() == Some(&url))
+        {
+            return false;
+        }
+        urls.push(url.clone());
+        status = "added";
+        true
+    })?;
+    super::emit(&json!({"type": "tracker", "url": url, "status": status}))?;
+    if status == "added" {
+        ctx.say(format!(
+            "{url} is in config.toml now; publish your card there with `pigeon tracker announce`"
+        ));
+    }
+    Ok(Exit::Ok)
+}
+
+/// `tracker remove URL`: out of `[tracker] urls`.
+fn remove(ctx: &Ctx, url: &str) -> Result<Exit> {
+    let url = super::relay::normalize_url(url).context("the tracker's URL")?;
+    let mut found = false;
+    crate::config::edit::tracker_urls(&ctx.home, |urls| {
+        let before = urls.len();
+        urls.retain(|u| super::relay::normalize_url(u).ok().as_deref() != Some(&url));
+        found = urls.len() != before;
+        found
+    })?;
+    if !found {
+        return Err(fail(Exit::NotFound, format!("{url} is not in config.toml")))
+            .hint("`pigeon tracker list` prints the trackers it names");
+    }
+    super::emit(&json!({"type": "tracker", "url": url, "status": "removed"}))?;
+    Ok(Exit::Ok)
 }
 
 /// One client for tracker calls, with the send timeout.
@@ -276,7 +337,7 @@ fn announce(
         }
     }
     if failed.iter().any(|e| error_code(e) == "name_taken") {
-        ctx.say("hint: another identity holds your name there; choose another with `pigeon keygen --name` (a new identity) or ask them to release it");
+        ctx.say("hint: another identity holds your name there; take another name and keep your keys with `pigeon rename NEWNAME`, then announce again (or ask them to release it)");
     }
     Ok(outcome(trackers.len(), &failed))
 }

@@ -5,5 +5,6 @@ mod conflict;
 mod fake;
 mod hostile;
 mod migration;
+mod onboarding;
 mod real;
 mod review;
