@@ -159,7 +159,7 @@ async function main(u: id.Unlocked): Promise<void> {
       ...(mail.contacts.length ? mail.contacts.map((c) => el("li", {}, c.name, el("div", { class: "fp" }, c.fingerprint)))
         : [el("li", { class: "note" }, "No contacts yet: paste a card below.")]));
     const atEnd = messagesList.scrollTop + messagesList.clientHeight >= messagesList.scrollHeight - 8;
-    messagesList.replaceChildren(...mail.messages.map((m) => messageItem(m, mail)));
+    messagesList.replaceChildren(...mail.messages.map((m) => safeItem(m, mail)));
     if (atEnd) messagesList.scrollTop = messagesList.scrollHeight;
     document.body.dataset.messages = String(mail.messages.length);
   }
@@ -237,7 +237,28 @@ async function copyCard(text: string): Promise<void> {
 
 const DELIVERY = { sending: "sending…", delivered: "delivered to the relay", failed: "not delivered" };
 
+/** One message's row; a row that cannot be drawn becomes a one-line notice, so one bad
+ * message never keeps the others from showing. */
+function safeItem(m: Message, mail: Mail): HTMLElement {
+  try {
+    return messageItem(m, mail);
+  } catch (e) {
+    return el("li", { class: "in notice broken" },
+      el("div", { class: "body" }, `A message that cannot be shown (${e instanceof Error ? e.message : String(e)}).`));
+  }
+}
+
+function noticeItem(m: Message): HTMLElement {
+  return el("li", { class: `in notice ${m.notice}`, "data-id": m.id },
+    el("div", { class: "meta" },
+      el("span", { class: "badge" }, m.notice === "cli" ? "for the pigeon CLI" : "refused"),
+      el("span", {}, time(m.ts))),
+    el("div", { class: "body" }, m.body),
+    m.error && el("div", { class: "note" }, m.error));
+}
+
 function messageItem(m: Message, mail: Mail): HTMLElement {
+  if (m.notice) return noticeItem(m);
   const cls = [m.dir, m.stranger ? "stranger" : "", m.keyChange ? "keychange" : ""].join(" ").trim();
   const meta = el("div", { class: "meta" },
     el("span", { class: "peer" }, m.dir === "in" ? `from ${m.peer}` : `to ${m.peer}`),

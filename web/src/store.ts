@@ -27,7 +27,7 @@ export interface Contact {
 export type Delivery = "sending" | "delivered" | "failed";
 
 export interface Message {
-  /** `in:ID` or `out:ID`. */
+  /** `in:SENDER:ID` (`in:ID` from older pages), `out:ID`, `cli:ENVELOPE` or `rej:ENVELOPE`. */
   key: string;
   id: string;
   dir: "in" | "out";
@@ -46,6 +46,8 @@ export interface Message {
   card?: Card;
   delivery?: Delivery;
   error?: string;
+  /** A row that is not a message: one left on the relay for the CLI, or one refused. */
+  notice?: "cli" | "rejected";
 }
 
 const DB = "pigeon";
@@ -93,11 +95,12 @@ export const putIdentity = (id: StoredIdentity) =>
 export const getToken = () => run<string | undefined>("kv", "readonly", (s) => s.get("token"));
 export const putToken = (t: string) => run("kv", "readwrite", (s) => s.put(t, "token"));
 
-export const contacts = () => run<Contact[]>("contacts", "readonly", (s) => s.getAll());
+export const contacts = () => run<unknown[]>("contacts", "readonly", (s) => s.getAll());
 export const putContact = (c: Contact) => run("contacts", "readwrite", (s) => s.put(c));
 export const deleteContact = (fp: string) => run("contacts", "readwrite", (s) => s.delete(fp));
 
-export const messages = () => run<Message[]>("messages", "readonly", (s) => s.getAll());
+/** Every stored row as it is: [`inbox.storedMessage`] checks them. */
+export const messages = () => run<unknown[]>("messages", "readonly", (s) => s.getAll());
 export const getMessage = (key: string) =>
   run<Message | undefined>("messages", "readonly", (s) => s.get(key));
 export const putMessage = (m: Message) => run("messages", "readwrite", (s) => s.put(m));
