@@ -4,7 +4,7 @@
 
 import type { Attachment, Inner } from "./message.ts";
 import type { Contact, Message } from "./store.ts";
-import { foldName, type Card } from "./wire.ts";
+import { WireError, checkCard, foldName, validName, type Card } from "./wire.ts";
 
 const isStr = (x: unknown): x is string => typeof x === "string";
 const isObj = (x: unknown): x is Record<string, unknown> =>
@@ -148,4 +148,44 @@ export function idVerdict(
   if (seen.length === 0) return "new";
   if (isContact(sender) && !seen.some(isContact)) return "new-over-strangers";
   return "refused";
+}
+
+export class KeyChangeError extends Error {
+  constructor(
+    public name: string,
+    public oldFp: string,
+    public newFp: string,
+  ) {
+    super(
+      `KEY CHANGE: ${name} is pinned to ${oldFp} but this card has key ${newFp}. ` +
+        `Check the new fingerprint with ${name} another way before accepting it.`,
+    );
+  }
+}
+
+/** A card's name that cannot be a contact's (`keys::validate_name`). */
+export class NameError extends WireError {}
+
+/** What pinning a card means, checked as `contact add` checks it, in its order: the card
+ * (signature, fields, name rules), a name that can be a contact's, then the contact pinned
+ * under that name (exactly or but for case) with another key: a [`KeyChangeError`] unless
+ * `acceptNewKey`, and then the contact it replaces. */
+export function planPin(
+  value: unknown,
+  contacts: Contact[],
+  myFingerprint: string,
+  acceptNewKey = false,
+): { card: Card; replaces?: Contact } {
+  const card = checkCard(value);
+  if (card.fingerprint === myFingerprint) throw new WireError("this is your own card");
+  if (!validName(card.name)) {
+    throw new NameError(
+      `this card's name ${JSON.stringify(oneLine(card.name))} cannot be a contact's name: use 1 to 64 ` +
+        "letters, digits and . _ - @ + (the CLI can pin it under another name with `contact add --as`)",
+    );
+  }
+  const named = byName(contacts, card.name);
+  if (!named || named.fingerprint === card.fingerprint) return { card };
+  if (!acceptNewKey) throw new KeyChangeError(named.name, named.fingerprint, card.fingerprint);
+  return { card, replaces: named };
 }

@@ -14,18 +14,7 @@ export const MAX_FILES_BYTES = 512 * 1024;
 /** Seconds a long poll waits for mail. */
 const WAIT = 25;
 
-export class KeyChangeError extends Error {
-  constructor(
-    public name: string,
-    public oldFp: string,
-    public newFp: string,
-  ) {
-    super(
-      `KEY CHANGE: ${name} is pinned to ${oldFp} but this card has key ${newFp}. ` +
-        `Check the new fingerprint with ${name} another way before accepting it.`,
-    );
-  }
-}
+export { KeyChangeError } from "./inbox.ts";
 
 export interface Stats {
   opened: number;
@@ -103,22 +92,8 @@ export class Mail {
         throw new w.WireError("this is not a pigeon card (bad JSON): paste the output of `pigeon card`");
       }
     }
-    const c = w.checkCard(value);
-    if (c.fingerprint === this.me.stored.fingerprint) throw new w.WireError("this is your own card");
-    // As `contact add`: a name the CLI could not pin is refused (it is shown as one line
-    // everywhere), and `Alice` is the `alice` already pinned.
-    if (!w.validName(c.name)) {
-      throw new w.WireError(
-        `this card's name ${JSON.stringify(inbox.oneLine(c.name))} cannot be a contact's name: ` +
-          "use 1 to 64 letters, digits and . _ - @ + (the CLI can pin it under another name with `contact add --as`)",
-      );
-    }
-    const named = inbox.byName(this.contacts, c.name);
-    const sameName = named && named.fingerprint !== c.fingerprint ? named : undefined;
-    if (sameName) {
-      if (!acceptNewKey) throw new KeyChangeError(sameName.name, sameName.fingerprint, c.fingerprint);
-      await store.deleteContact(sameName.fingerprint);
-    }
+    const { card: c, replaces } = inbox.planPin(value, this.contacts, this.me.stored.fingerprint, acceptNewKey);
+    if (replaces) await store.deleteContact(replaces.fingerprint);
     const old = this.contact(c.fingerprint);
     if (old && c.seq < old.card.seq) {
       throw new w.WireError(`this card of ${old.name} is older (seq ${c.seq}) than the pinned one (seq ${old.card.seq})`);

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::harness::{Relay, call_with, home};
 
+mod names;
 mod vectors;
 
 pub(super) fn web_dir() -> PathBuf {
