@@ -61,6 +61,9 @@ _pigeon() {
             pigeon,tracker)
                 cmd="pigeon__subcmd__tracker"
                 ;;
+            pigeon,web)
+                cmd="pigeon__subcmd__web"
+                ;;
             pigeon__subcmd__archive,help)
                 cmd="pigeon__subcmd__archive__subcmd__help"
                 ;;
@@ -208,6 +211,9 @@ _pigeon() {
             pigeon__subcmd__help,tracker)
                 cmd="pigeon__subcmd__help__subcmd__tracker"
                 ;;
+            pigeon__subcmd__help,web)
+                cmd="pigeon__subcmd__help__subcmd__web"
+                ;;
             pigeon__subcmd__help__subcmd__archive,prune)
                 cmd="pigeon__subcmd__help__subcmd__archive__subcmd__prune"
                 ;;
@@ -279,6 +285,9 @@ _pigeon() {
                 ;;
             pigeon__subcmd__help__subcmd__tracker,serve)
                 cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__serve"
+                ;;
+            pigeon__subcmd__help__subcmd__web,verify)
+                cmd="pigeon__subcmd__help__subcmd__web__subcmd__verify"
                 ;;
             pigeon__subcmd__relay,add)
                 cmd="pigeon__subcmd__relay__subcmd__add"
@@ -358,6 +367,18 @@ _pigeon() {
             pigeon__subcmd__tracker__subcmd__help,serve)
                 cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__serve"
                 ;;
+            pigeon__subcmd__web,help)
+                cmd="pigeon__subcmd__web__subcmd__help"
+                ;;
+            pigeon__subcmd__web,verify)
+                cmd="pigeon__subcmd__web__subcmd__verify"
+                ;;
+            pigeon__subcmd__web__subcmd__help,help)
+                cmd="pigeon__subcmd__web__subcmd__help__subcmd__help"
+                ;;
+            pigeon__subcmd__web__subcmd__help,verify)
+                cmd="pigeon__subcmd__web__subcmd__help__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -365,7 +386,7 @@ _pigeon() {
 
     case "${cmd}" in
         pigeon)
-            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive tracker group gen help"
+            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive tracker group web gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1059,7 +1080,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help)
-            opts="keygen card contact relay seal open send recv serve export archive tracker group gen help"
+            opts="keygen card contact relay seal open send recv serve export archive tracker group web gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1605,6 +1626,34 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help__subcmd__tracker__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__web)
+            opts="verify"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__web__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2387,6 +2436,76 @@ _pigeon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web)
+            opts="-q -h --quiet --help verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web__subcmd__help)
+            opts="verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web__subcmd__verify)
+            opts="-q -h --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -11,6 +11,7 @@ use crate::harness::{Relay, call_with, home};
 
 mod names;
 mod vectors;
+mod verify;
 
 pub(super) fn web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("web")

@@ -69,7 +69,10 @@ fn card_name_fixtures_get_the_same_verdicts_from_the_cli_and_the_web_client() {
         for k in &unset {
             card.as_object_mut().unwrap().remove(k);
         }
-        let sig = id.secret.sign(CARD_DOMAIN, &card_signing_bytes(&card)).unwrap();
+        let sig = id
+            .secret
+            .sign(CARD_DOMAIN, &card_signing_bytes(&card))
+            .unwrap();
         card["sig"] = base64::engine::general_purpose::STANDARD.encode(sig).into();
         let got = verdict(&me, &card);
         if got != c["verdict"] {
