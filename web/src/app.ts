@@ -144,6 +144,14 @@ async function main(u: id.Unlocked): Promise<void> {
       }
     }) }, "Send");
 
+  const prune = el("button", { id: "prune", class: "plain", onclick: () =>
+    guarded(prune, "prune-error", async () => {
+      const days = Number((document.getElementById("prune-age") as HTMLSelectElement).value);
+      if (!confirm(`Delete the messages and files older than ${days} days from this browser?`)) return;
+      const n = await mail.deleteOlderThan(w.nowSecs() - days * 86400);
+      status(`${n} message(s) deleted from this browser`);
+    }) }, "Delete history older than this");
+
   const exp = el("button", { id: "export", class: "plain", onclick: () =>
     guarded(exp, "export-error", async () => {
       const pass = value("export-pass");
@@ -151,6 +159,7 @@ async function main(u: id.Unlocked): Promise<void> {
       for (const f of await id.exportFiles(u, pass)) download(f.name, f.text, "text/plain");
     }) }, "Export identity files");
 
+  let shown = PAGE;
   function render(): void {
     const chosen = to.value;
     to.replaceChildren(...mail.contacts.map((c) => el("option", { value: c.fingerprint }, c.name)));
@@ -159,7 +168,13 @@ async function main(u: id.Unlocked): Promise<void> {
       ...(mail.contacts.length ? mail.contacts.map((c) => el("li", {}, c.name, el("div", { class: "fp" }, c.fingerprint)))
         : [el("li", { class: "note" }, "No contacts yet: paste a card below.")]));
     const atEnd = messagesList.scrollTop + messagesList.clientHeight >= messagesList.scrollHeight - 8;
-    messagesList.replaceChildren(...mail.messages.map((m) => safeItem(m, mail)));
+    // The newest rows only: a long history stays quick to draw; older ones on request.
+    const all = mail.messages;
+    const from = Math.max(0, all.length - shown);
+    const older = from > 0 && el("li", { class: "more" },
+      el("button", { id: "older", class: "plain", onclick: () => ((shown += PAGE), render()) },
+        `Show ${Math.min(PAGE, from)} older (${from} not shown)`));
+    messagesList.replaceChildren(...(older ? [older] : []), ...all.slice(from).map((m) => safeItem(m, mail)));
     if (atEnd) messagesList.scrollTop = messagesList.scrollHeight;
     document.body.dataset.messages = String(mail.messages.length);
   }
@@ -195,6 +210,17 @@ async function main(u: id.Unlocked): Promise<void> {
         keyBox,
         el("div", { id: "contact-error", class: "error", role: "alert" })),
       tokenBox,
+      el("section", {},
+        el("h2", {}, "History in this browser"),
+        el("p", { class: "note" }, "Messages and files are kept in this browser (not encrypted) until you delete them."),
+        el("label", { for: "prune-age" }, "Older than"),
+        el("select", { id: "prune-age" },
+          el("option", { value: "7" }, "7 days"),
+          el("option", { value: "30" }, "30 days"),
+          el("option", { value: "90" }, "90 days"),
+          el("option", { value: "365" }, "a year")),
+        prune,
+        el("div", { id: "prune-error", class: "error", role: "alert" })),
       el("section", {},
         el("h2", {}, "Move to the CLI"),
         el("p", { class: "note" }, "Downloads identity.json, age.key and mailbox.key: put them in $PIGEON_HOME/identity/ (the keys stay protected by this passphrase)."),
@@ -234,6 +260,9 @@ async function copyCard(text: string): Promise<void> {
   const ok = document.execCommand("copy");
   status(ok ? "card copied" : "the card is selected: copy it", !ok);
 }
+
+/** Rows drawn at first, and added by each "Show older". */
+const PAGE = 200;
 
 const DELIVERY = { sending: "sending…", delivered: "delivered to the relay", failed: "not delivered" };
 

@@ -115,6 +115,17 @@ export class Mail {
     return contact;
   }
 
+  /** Deletes from this browser the rows (and their files) older than `cutoff` (Unix
+   * seconds), except a message still being sent; returns how many. */
+  async deleteOlderThan(cutoff: number): Promise<number> {
+    const old = this.messages.filter((m) => m.ts < cutoff && m.delivery !== "sending");
+    for (const m of old) await store.deleteMessage(m.key);
+    await this.load();
+    this.changed();
+    this.tabs?.postMessage("changed");
+    return old.length;
+  }
+
   async send(to: string, body: string, files: File[]): Promise<Message> {
     const c = this.contact(to);
     if (!c) throw new w.WireError("choose a contact to send to");

@@ -186,6 +186,44 @@ export function checkInner(value: unknown): Inner {
   return inner;
 }
 
+/** A key that appears twice in the inner message or in one of its attachments: serde's
+ * derived `wire::Inner` and `Attachment` refuse that, while `JSON.parse` keeps the last one,
+ * so the page would show a text the CLI refuses. Objects inside unknown fields are not
+ * looked at (serde skips them whole). `text` is JSON that parsed. */
+export function duplicateKey(text: string): string | null {
+  // One frame per open container: its keys if it is an object we check, else null.
+  const stack: { keys: Set<string> | null; array: boolean; under: string }[] = [];
+  let expectKey = false;
+  let lastKey = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (expectKey) {
+        lastKey = JSON.parse(text.slice(i, j + 1));
+        const keys = stack[stack.length - 1].keys;
+        if (keys?.has(lastKey)) return lastKey;
+        keys?.add(lastKey);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === "{" || c === "[") {
+      const top = stack[stack.length - 1];
+      // Checked: the message itself (depth 0), and each object in its `files` list.
+      const checked = c === "{" && (!top || (top.array && top.under === "files" && stack.length === 2));
+      stack.push({ keys: checked ? new Set() : null, array: c === "[", under: top && !top.array ? lastKey : "" });
+      expectKey = c === "{";
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ",") {
+      expectKey = stack.length > 0 && !stack[stack.length - 1].array;
+    }
+  }
+  return null;
+}
+
 /** Whether the CLI's `message::addressed_to` holds: `to` names me, or it is a version 2
  * group message (which names no one; its group decides, which only the CLI knows). */
 function addressedTo(inner: Inner, me: string): boolean {
@@ -246,12 +284,16 @@ export class Opener {
       throw new WireError("bad message signature");
     }
     let value: unknown;
+    let text: string;
     try {
-      value = JSON.parse(fromUtf8(frame.inner));
+      text = fromUtf8(frame.inner);
+      value = JSON.parse(text);
     } catch {
       throw new WireError("the signed message is malformed");
     }
     const inner = checkInner(value);
+    const twice = duplicateKey(text);
+    if (twice !== null) throw new WireError(`the signed message is malformed: the field ${JSON.stringify(twice)} appears twice`);
     if (inner.from !== card.fingerprint) {
       throw new WireError("the message was signed by someone else than its sender");
     }

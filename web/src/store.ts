@@ -104,3 +104,4 @@ export const messages = () => run<unknown[]>("messages", "readonly", (s) => s.ge
 export const getMessage = (key: string) =>
   run<Message | undefined>("messages", "readonly", (s) => s.get(key));
 export const putMessage = (m: Message) => run("messages", "readwrite", (s) => s.put(m));
+export const deleteMessage = (key: string) => run("messages", "readwrite", (s) => s.delete(key));

@@ -149,6 +149,24 @@ try {
   await incoming(ann, "after the reload");
   assert.equal(await ann.locator("#messages li.notice.cli").count(), 3, "the CLI rows are not repeated");
 
+  step("a long history: the newest 200 rows are drawn, older ones on request, old ones deleted on request");
+  const bulk = Array.from({ length: 210 }, (_, i) => JSON.stringify({ to: ["ann"], body: `bulk ${i}` })).join("\n") + "\n";
+  carl.json(["send", "--json"], bulk);
+  await incoming(ann, "bulk 209");
+  const rows = ann.locator("#messages > li:not(.more)");
+  assert.equal(await rows.count(), 200);
+  const total = Number(await ann.evaluate(() => document.body.dataset.messages));
+  assert.ok(total > 220, String(total));
+  await ann.click("#older");
+  await ann.waitForFunction((n) => document.querySelectorAll("#messages > li:not(.more)").length === n, total);
+  assert.equal(await ann.locator("#older").count(), 0);
+  ann.on("dialog", (d) => d.accept());
+  await ann.selectOption("#prune-age", "7");
+  await ann.click("#prune");
+  await ann.locator("#messages li", { hasText: "stored poison" }).waitFor({ state: "detached" });
+  assert.equal(Number(await ann.evaluate(() => document.body.dataset.messages)), total - 2, "the two rows of 1970 went");
+  await incoming(ann, "bulk 209");
+
   step("the CLI with the identity exported from the page receives what the page left");
   await ann.fill("#export-pass", "export passphrase");
   const downloads = [];

@@ -80,3 +80,11 @@ test("a membership change is one sentence, never its JSON", () => {
   assert.equal(inbox.membershipSentence("bob", "{not json", "me"), "bob changed the members of a group.");
   assert.ok(!inbox.membershipSentence("bob", body, "me").includes("{"));
 });
+
+test("a field twice (serde refuses it, JSON.parse keeps the last) is found", () => {
+  assert.equal(m.duplicateKey('{"body":"a","id":"x","body":"b"}'), "body");
+  assert.equal(m.duplicateKey('{"files":[{"name":"a","size":1,"name":"b"}]}'), "name");
+  assert.equal(m.duplicateKey(JSON.stringify(good)), null);
+  assert.equal(m.duplicateKey('{"x":{"a":1,"a":2},"y":[{"b":1,"b":2}],"k\\"":1,"k":2}'), null, "unknown fields are skipped whole, escapes read");
+  assert.equal(m.duplicateKey('{"files":[{"a":"}","b":"{\\"","a":1}]}'), "a", "braces inside strings");
+});
