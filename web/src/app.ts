@@ -297,9 +297,12 @@ function messageItem(m: Message, mail: Mail): HTMLElement {
     m.delivery && el("span", { class: "delivery" }, DELIVERY[m.delivery]));
   const files = m.files.length > 0 && el("div", { class: "files" }, ...m.files.map((f) => {
     const a = el("a", { href: "#", download: f.name }, `${f.name} (${f.size} bytes)`);
-    a.addEventListener("click", (e) => {
+    a.addEventListener("click", async (e) => {
       e.preventDefault();
-      download(f.name, w.unb64(f.data), "application/octet-stream");
+      // Read from storage now: the inbox does not hold attachments' bytes.
+      const data = f.data ?? (f.ref ? await store.getFile(f.ref) : undefined);
+      if (data === undefined) return status(`${f.name} is no longer stored in this browser`, true);
+      download(f.name, w.unb64(data), "application/octet-stream");
     });
     return a;
   }));

@@ -2,17 +2,20 @@
 // page (or damaged) are repaired or skipped, never allowed to stop an unlock; messages left
 // on the relay for the CLI and refused ones become one-line notices. No DOM, no I/O.
 
-import type { Attachment, Inner } from "./message.ts";
-import type { Contact, Message } from "./store.ts";
+import type { Inner } from "./message.ts";
+import type { Contact, Message, StoredFile } from "./store.ts";
 import { WireError, checkCard, foldName, validName, type Card } from "./wire.ts";
 
 const isStr = (x: unknown): x is string => typeof x === "string";
 const isObj = (x: unknown): x is Record<string, unknown> =>
   !!x && typeof x === "object" && !Array.isArray(x);
 
-function attachment(x: unknown): Attachment | null {
-  if (!isObj(x) || !isStr(x.name) || !isStr(x.data) || !Number.isSafeInteger(x.size)) return null;
-  return { name: x.name, media_type: isStr(x.media_type) ? x.media_type : "application/octet-stream", size: x.size as number, data: x.data };
+function attachment(x: unknown): StoredFile | null {
+  if (!isObj(x) || !isStr(x.name) || !(isStr(x.data) || isStr(x.ref)) || !Number.isSafeInteger(x.size)) return null;
+  const f: StoredFile = { name: x.name, media_type: isStr(x.media_type) ? x.media_type : "application/octet-stream", size: x.size as number };
+  if (isStr(x.ref)) f.ref = x.ref;
+  else f.data = x.data as string;
+  return f;
 }
 
 /** A stored message row as the page can show it, repaired where it can be (a missing body,
@@ -25,7 +28,7 @@ export function storedMessage(x: unknown): Message | null {
   m.ts = Number.isSafeInteger(m.ts) ? m.ts : 0;
   m.kind = isStr(m.kind) ? m.kind : "text";
   m.body = isStr(m.body) ? m.body : "";
-  m.files = Array.isArray(m.files) ? m.files.map(attachment).filter((f): f is Attachment => f !== null) : [];
+  m.files = Array.isArray(m.files) ? m.files.map(attachment).filter((f): f is StoredFile => f !== null) : [];
   if (m.error !== undefined && !isStr(m.error)) m.error = undefined;
   if (m.card !== undefined && !isObj(m.card)) m.card = undefined;
   return m;

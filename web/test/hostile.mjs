@@ -7,7 +7,7 @@
 // Needs `node build.mjs --tests` first (for .test-build/seal-raw.mjs).
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 
@@ -77,6 +77,23 @@ try {
   carl.run(["send", "--to", "ann", "one before the poison"]);
   await incoming(ann, "one before the poison");
 
+  step("attachments are stored apart from their messages and read when opened");
+  writeFileSync(join(WORK, "pic.bin"), Buffer.from([9, 8, 7, 0, 255]));
+  carl.run(["send", "--to", "ann", "--file", join(WORK, "pic.bin"), "a file for ann"]);
+  const withFile = await incoming(ann, "a file for ann");
+  const stored = await ann.evaluate(() => new Promise((resolve) => {
+    indexedDB.open("pigeon").onsuccess = (e) => {
+      const req = e.target.result.transaction("messages").objectStore("messages").getAll();
+      req.onsuccess = () => resolve(req.result.find((m) => m.body === "a file for ann").files);
+    };
+  }));
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0].data, undefined, "no bytes in the message row");
+  assert.equal(typeof stored[0].ref, "string");
+  const [dl] = await Promise.all([ann.waitForEvent("download"), withFile.locator(".files a").click()]);
+  assert.equal(dl.suggestedFilename(), "pic.bin");
+  assert.deepEqual(readFileSync(await dl.path()), Buffer.from([9, 8, 7, 0, 255]));
+
   step("a validly signed message with files:[null] (or a name that is a number) is refused");
   const inner = (body, extra = {}) => ({ v: 1, id: newId(), from: carlFp, to: [annCard.fingerprint], ts: nowSecs(), kind: "file", body, ...extra });
   await sealAndPost(RELAY_URL, carl.mailboxKey(), carlCard, annCard, inner("poison 1", { files: [null] }));
@@ -130,7 +147,7 @@ try {
 
   step("a damaged stored row (as an older page stored it) does not stop a reload and unlock");
   await ann.evaluate(() => new Promise((resolve, reject) => {
-    const req = indexedDB.open("pigeon", 1);
+    const req = indexedDB.open("pigeon");
     req.onsuccess = () => {
       const tx = req.result.transaction("messages", "readwrite");
       tx.objectStore("messages").put({ key: "in:stored-poison", id: "stored-poison", dir: "in", peer: "old", fingerprint: "", ts: 1, kind: "file", body: "stored poison", files: [null, { name: 7 }] });
