@@ -64,6 +64,9 @@ _pigeon() {
             pigeon,tracker)
                 cmd="pigeon__subcmd__tracker"
                 ;;
+            pigeon,web)
+                cmd="pigeon__subcmd__web"
+                ;;
             pigeon__subcmd__archive,help)
                 cmd="pigeon__subcmd__archive__subcmd__help"
                 ;;
@@ -214,6 +217,9 @@ _pigeon() {
             pigeon__subcmd__help,tracker)
                 cmd="pigeon__subcmd__help__subcmd__tracker"
                 ;;
+            pigeon__subcmd__help,web)
+                cmd="pigeon__subcmd__help__subcmd__web"
+                ;;
             pigeon__subcmd__help__subcmd__archive,prune)
                 cmd="pigeon__subcmd__help__subcmd__archive__subcmd__prune"
                 ;;
@@ -303,6 +309,9 @@ _pigeon() {
                 ;;
             pigeon__subcmd__help__subcmd__tracker,serve)
                 cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__serve"
+                ;;
+            pigeon__subcmd__help__subcmd__web,verify)
+                cmd="pigeon__subcmd__help__subcmd__web__subcmd__verify"
                 ;;
             pigeon__subcmd__relay,add)
                 cmd="pigeon__subcmd__relay__subcmd__add"
@@ -418,6 +427,18 @@ _pigeon() {
             pigeon__subcmd__tracker__subcmd__help,serve)
                 cmd="pigeon__subcmd__tracker__subcmd__help__subcmd__serve"
                 ;;
+            pigeon__subcmd__web,help)
+                cmd="pigeon__subcmd__web__subcmd__help"
+                ;;
+            pigeon__subcmd__web,verify)
+                cmd="pigeon__subcmd__web__subcmd__verify"
+                ;;
+            pigeon__subcmd__web__subcmd__help,help)
+                cmd="pigeon__subcmd__web__subcmd__help__subcmd__help"
+                ;;
+            pigeon__subcmd__web__subcmd__help,verify)
+                cmd="pigeon__subcmd__web__subcmd__help__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -425,7 +446,7 @@ _pigeon() {
 
     case "${cmd}" in
         pigeon)
-            opts="-q -h -V --quiet --help --version keygen card rename contact relay seal open send recv serve export archive tracker group gen help"
+            opts="-q -h -V --quiet --help --version keygen card rename contact relay seal open send recv serve export archive tracker group web gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1119,7 +1140,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help)
-            opts="keygen card rename contact relay seal open send recv serve export archive tracker group gen help"
+            opts="keygen card rename contact relay seal open send recv serve export archive tracker group web gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1763,6 +1784,34 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help__subcmd__tracker__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__web)
+            opts="verify"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__web__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2763,6 +2812,76 @@ _pigeon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web)
+            opts="-q -h --quiet --help verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web__subcmd__help)
+            opts="verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__web__subcmd__verify)
+            opts="-q -h --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

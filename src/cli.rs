@@ -63,6 +63,8 @@ pub enum Command {
     Tracker(TrackerCommand),
     #[command(subcommand)]
     Group(GroupCommand),
+    #[command(subcommand)]
+    Web(WebCommand),
     #[command(hide = true)]
     Gen(GenArgs),
 }
@@ -928,6 +930,30 @@ pub enum TrackerCommand {
         /// Read the passphrase from this file (else PIGEON_PASSPHRASE)
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
+    },
+}
+
+/// The web client that relays serve with `serve --web`
+///
+/// The relay that serves the page can change it: check what a relay serves against the
+/// bundle this pigeon embeds.
+#[derive(Debug, Subcommand)]
+pub enum WebCommand {
+    /// Check that a relay serves exactly the web client this pigeon embeds
+    ///
+    /// Fetches the page, its script and its style from URL (no redirect followed) and
+    /// compares their SHA-256 and the Content-Security-Policy with this pigeon's own. One
+    /// JSON line per file: {"type":"web_file","path","ok","sha256","expected"}. Exit 0 when
+    /// every one is equal, 4 when one differs (said on stderr), 5 when URL serves no web
+    /// client, 3 when it cannot be reached. It checks what URL served to this request: a
+    /// relay can serve another page to others or later.
+    #[command(after_help = "Examples:
+  pigeon web verify https://relay.example.org
+  pigeon web verify http://pi.local:7447")]
+    Verify {
+        /// The relay's address, as the browser opens it
+        #[arg(value_name = "URL")]
+        url: String,
     },
 }
 

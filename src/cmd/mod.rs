@@ -29,6 +29,7 @@ pub mod serve;
 pub mod show;
 pub mod tracker;
 pub mod tracker_client;
+pub mod web;
 
 /// What every subcommand gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -140,5 +141,6 @@ fn run_command(ctx: &Ctx, command: Command) -> Result<Exit> {
         Command::Tracker(c) => tracker::run(ctx, c),
         Command::Gen(a) => generate::run(ctx, a),
         Command::Group(c) => group::run(ctx, c),
+        Command::Web(c) => web::run(ctx, c),
     }
 }

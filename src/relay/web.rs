@@ -14,6 +14,13 @@ pub const INDEX_HTML: &str = include_str!("../../web/dist/index.html");
 pub const APP_JS: &str = include_str!("../../web/dist/app.js");
 pub const APP_CSS: &str = include_str!("../../web/dist/app.css");
 
+/// Every file of the page by its path, for `pigeon web verify` to compare with a relay's.
+pub const ASSETS: [(&str, &str); 3] = [
+    ("/", INDEX_HTML),
+    ("/app.js", APP_JS),
+    ("/app.css", APP_CSS),
+];
+
 /// Nothing from outside the relay, no inline script or style, no frames, no plugins.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     connect-src 'self'; img-src 'self' blob: data:; manifest-src 'self'; object-src 'none'; \

@@ -144,6 +144,14 @@ async function main(u: id.Unlocked): Promise<void> {
       }
     }) }, "Send");
 
+  const prune = el("button", { id: "prune", class: "plain", onclick: () =>
+    guarded(prune, "prune-error", async () => {
+      const days = Number((document.getElementById("prune-age") as HTMLSelectElement).value);
+      if (!confirm(`Delete the messages and files older than ${days} days from this browser?`)) return;
+      const n = await mail.deleteOlderThan(w.nowSecs() - days * 86400);
+      status(`${n} message(s) deleted from this browser`);
+    }) }, "Delete history older than this");
+
   const exp = el("button", { id: "export", class: "plain", onclick: () =>
     guarded(exp, "export-error", async () => {
       const pass = value("export-pass");
@@ -151,6 +159,7 @@ async function main(u: id.Unlocked): Promise<void> {
       for (const f of await id.exportFiles(u, pass)) download(f.name, f.text, "text/plain");
     }) }, "Export identity files");
 
+  let shown = PAGE;
   function render(): void {
     const chosen = to.value;
     to.replaceChildren(...mail.contacts.map((c) => el("option", { value: c.fingerprint }, c.name)));
@@ -159,7 +168,13 @@ async function main(u: id.Unlocked): Promise<void> {
       ...(mail.contacts.length ? mail.contacts.map((c) => el("li", {}, c.name, el("div", { class: "fp" }, c.fingerprint)))
         : [el("li", { class: "note" }, "No contacts yet: paste a card below.")]));
     const atEnd = messagesList.scrollTop + messagesList.clientHeight >= messagesList.scrollHeight - 8;
-    messagesList.replaceChildren(...mail.messages.map((m) => messageItem(m, mail)));
+    // The newest rows only: a long history stays quick to draw; older ones on request.
+    const all = mail.messages;
+    const from = Math.max(0, all.length - shown);
+    const older = from > 0 && el("li", { class: "more" },
+      el("button", { id: "older", class: "plain", onclick: () => ((shown += PAGE), render()) },
+        `Show ${Math.min(PAGE, from)} older (${from} not shown)`));
+    messagesList.replaceChildren(...(older ? [older] : []), ...all.slice(from).map((m) => safeItem(m, mail)));
     if (atEnd) messagesList.scrollTop = messagesList.scrollHeight;
     document.body.dataset.messages = String(mail.messages.length);
   }
@@ -195,6 +210,17 @@ async function main(u: id.Unlocked): Promise<void> {
         keyBox,
         el("div", { id: "contact-error", class: "error", role: "alert" })),
       tokenBox,
+      el("section", {},
+        el("h2", {}, "History in this browser"),
+        el("p", { class: "note" }, "Messages and files are kept in this browser (not encrypted) until you delete them."),
+        el("label", { for: "prune-age" }, "Older than"),
+        el("select", { id: "prune-age" },
+          el("option", { value: "7" }, "7 days"),
+          el("option", { value: "30" }, "30 days"),
+          el("option", { value: "90" }, "90 days"),
+          el("option", { value: "365" }, "a year")),
+        prune,
+        el("div", { id: "prune-error", class: "error", role: "alert" })),
       el("section", {},
         el("h2", {}, "Move to the CLI"),
         el("p", { class: "note" }, "Downloads identity.json, age.key and mailbox.key: put them in $PIGEON_HOME/identity/ (the keys stay protected by this passphrase)."),
@@ -235,9 +261,33 @@ async function copyCard(text: string): Promise<void> {
   status(ok ? "card copied" : "the card is selected: copy it", !ok);
 }
 
+/** Rows drawn at first, and added by each "Show older". */
+const PAGE = 200;
+
 const DELIVERY = { sending: "sending…", delivered: "delivered to the relay", failed: "not delivered" };
 
+/** One message's row; a row that cannot be drawn becomes a one-line notice, so one bad
+ * message never keeps the others from showing. */
+function safeItem(m: Message, mail: Mail): HTMLElement {
+  try {
+    return messageItem(m, mail);
+  } catch (e) {
+    return el("li", { class: "in notice broken" },
+      el("div", { class: "body" }, `A message that cannot be shown (${e instanceof Error ? e.message : String(e)}).`));
+  }
+}
+
+function noticeItem(m: Message): HTMLElement {
+  return el("li", { class: `in notice ${m.notice}`, "data-id": m.id },
+    el("div", { class: "meta" },
+      el("span", { class: "badge" }, m.notice === "cli" ? "for the pigeon CLI" : "refused"),
+      el("span", {}, time(m.ts))),
+    el("div", { class: "body" }, m.body),
+    m.error && el("div", { class: "note" }, m.error));
+}
+
 function messageItem(m: Message, mail: Mail): HTMLElement {
+  if (m.notice) return noticeItem(m);
   const cls = [m.dir, m.stranger ? "stranger" : "", m.keyChange ? "keychange" : ""].join(" ").trim();
   const meta = el("div", { class: "meta" },
     el("span", { class: "peer" }, m.dir === "in" ? `from ${m.peer}` : `to ${m.peer}`),
@@ -247,9 +297,12 @@ function messageItem(m: Message, mail: Mail): HTMLElement {
     m.delivery && el("span", { class: "delivery" }, DELIVERY[m.delivery]));
   const files = m.files.length > 0 && el("div", { class: "files" }, ...m.files.map((f) => {
     const a = el("a", { href: "#", download: f.name }, `${f.name} (${f.size} bytes)`);
-    a.addEventListener("click", (e) => {
+    a.addEventListener("click", async (e) => {
       e.preventDefault();
-      download(f.name, w.unb64(f.data), "application/octet-stream");
+      // Read from storage now: the inbox does not hold attachments' bytes.
+      const data = f.data ?? (f.ref ? await store.getFile(f.ref) : undefined);
+      if (data === undefined) return status(`${f.name} is no longer stored in this browser`, true);
+      download(f.name, w.unb64(data), "application/octet-stream");
     });
     return a;
   }));

@@ -5,6 +5,7 @@ import * as w from "./wire.ts";
 import * as msg from "./message.ts";
 import * as relay from "./relay.ts";
 import * as store from "./store.ts";
+import * as inbox from "./inbox.ts";
 import type { Contact, Message } from "./store.ts";
 import type { Unlocked } from "./identity.ts";
 
@@ -13,23 +14,16 @@ export const MAX_FILES_BYTES = 512 * 1024;
 /** Seconds a long poll waits for mail. */
 const WAIT = 25;
 
-export class KeyChangeError extends Error {
-  constructor(
-    public name: string,
-    public oldFp: string,
-    public newFp: string,
-  ) {
-    super(
-      `KEY CHANGE: ${name} is pinned to ${oldFp} but this card has key ${newFp}. ` +
-        `Check the new fingerprint with ${name} another way before accepting it.`,
-    );
-  }
-}
+export { KeyChangeError } from "./inbox.ts";
 
 export interface Stats {
   opened: number;
   openMs: number;
   refused: number;
+  /** Envelopes left on the relay for the CLI (group messages, OpenPGP senders). */
+  leftForCli: number;
+  /** The highest seq acknowledged to the relay in this session. */
+  acked: number;
   polls: number;
   lastError: string;
 }
@@ -39,10 +33,13 @@ export class Mail {
   messages: Message[] = [];
   /** The relay's posting password or token, if it needs one. */
   token: string | undefined;
-  stats: Stats = { opened: 0, openMs: 0, refused: 0, polls: 0, lastError: "" };
+  stats: Stats = { opened: 0, openMs: 0, refused: 0, leftForCli: 0, acked: 0, polls: 0, lastError: "" };
   private opener: msg.Opener;
   private sending = new Set<string>();
   private cursor = 0;
+  /** The lowest seq of an envelope left on the relay for the CLI in this session: the
+   * relay's DELETE takes everything up to a seq, so nothing at or past it is acknowledged. */
+  private heldFrom = Infinity;
   private running = false;
 
   /** Other tabs of this page: each reads (and acknowledges) what reaches it first, and
@@ -62,8 +59,15 @@ export class Mail {
 
   async load(): Promise<void> {
     this.token ??= await store.getToken();
-    this.contacts = await store.contacts();
-    this.messages = (await store.messages()).sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1));
+    // Rows an older page stored (or damaged ones) are repaired or skipped here, so what is
+    // stored can never keep the inbox from opening.
+    const contacts = await store.contacts();
+    const rows = await store.messages();
+    this.contacts = contacts.map(inbox.storedContact).filter((c): c is Contact => c !== null);
+    this.messages = rows.map(inbox.storedMessage).filter((m): m is Message => m !== null);
+    this.messages.sort((a, b) => a.ts - b.ts || (a.key < b.key ? -1 : 1));
+    const skipped = rows.length - this.messages.length + contacts.length - this.contacts.length;
+    if (skipped > 0) this.status(`${skipped} damaged stored item(s) skipped`, true);
     for (const m of this.messages) {
       // The page closed while it was posting: the relay may or may not have it.
       if (m.delivery === "sending" && !this.sending.has(m.key)) {
@@ -88,13 +92,8 @@ export class Mail {
         throw new w.WireError("this is not a pigeon card (bad JSON): paste the output of `pigeon card`");
       }
     }
-    const c = w.checkCard(value);
-    if (c.fingerprint === this.me.stored.fingerprint) throw new w.WireError("this is your own card");
-    const sameName = this.contacts.find((x) => x.name === c.name && x.fingerprint !== c.fingerprint);
-    if (sameName) {
-      if (!acceptNewKey) throw new KeyChangeError(c.name, sameName.fingerprint, c.fingerprint);
-      await store.deleteContact(sameName.fingerprint);
-    }
+    const { card: c, replaces } = inbox.planPin(value, this.contacts, this.me.stored.fingerprint, acceptNewKey);
+    if (replaces) await store.deleteContact(replaces.fingerprint);
     const old = this.contact(c.fingerprint);
     if (old && c.seq < old.card.seq) {
       throw new w.WireError(`this card of ${old.name} is older (seq ${c.seq}) than the pinned one (seq ${old.card.seq})`);
@@ -103,7 +102,7 @@ export class Mail {
     await store.putContact(contact);
     // Messages that came from this key before are no longer from a stranger.
     for (const m of this.messages) {
-      if (m.dir === "in" && m.fingerprint === c.fingerprint && (m.stranger || m.keyChange)) {
+      if (m.dir === "in" && !m.notice && m.fingerprint === c.fingerprint && (m.stranger || m.keyChange)) {
         m.stranger = false;
         m.keyChange = false;
         m.peer = contact.name;
@@ -114,6 +113,17 @@ export class Mail {
     this.changed();
     this.tabs?.postMessage("changed");
     return contact;
+  }
+
+  /** Deletes from this browser the rows (and their files) older than `cutoff` (Unix
+   * seconds), except a message still being sent; returns how many. */
+  async deleteOlderThan(cutoff: number): Promise<number> {
+    const old = this.messages.filter((m) => m.ts < cutoff && m.delivery !== "sending");
+    for (const m of old) await store.deleteMessage(m.key);
+    await this.load();
+    this.changed();
+    this.tabs?.postMessage("changed");
+    return old.length;
   }
 
   async send(to: string, body: string, files: File[]): Promise<Message> {
@@ -189,12 +199,19 @@ export class Mail {
         failing = false;
         first = false;
         if (r.envelopes.length === 0) continue;
-        for (const env of r.envelopes) await this.receive(env);
+        for (const env of r.envelopes) {
+          // A local failure (storage) throws from here: nothing is acknowledged then.
+          if ((await this.receive(env)) === "held") this.heldFrom = Math.min(this.heldFrom, env.seq);
+        }
         const last = r.envelopes[r.envelopes.length - 1].seq;
         this.cursor = last;
         this.changed();
         this.tabs?.postMessage("changed");
-        await relay.ack(this.me.seed, last);
+        const upto = Math.min(last, this.heldFrom - 1);
+        if (upto > this.stats.acked) {
+          await relay.ack(this.me.seed, upto);
+          this.stats.acked = upto;
+        }
       } catch (e) {
         failing = true;
         this.stats.lastError = String(e);
@@ -208,35 +225,63 @@ export class Mail {
     this.running = false;
   }
 
-  private async receive(env: relay.StoredEnvelope): Promise<void> {
+  /** Opens, checks and records one envelope. "held" is one to leave on the relay for the
+   * CLI; everything else (shown, refused, a replay) may be acknowledged. */
+  private async receive(env: relay.StoredEnvelope): Promise<"shown" | "refused" | "replay" | "held"> {
     const t0 = performance.now();
     let opened: msg.Opened;
     try {
-      opened = await this.opener.open(w.unb64(env.payload));
+      opened = await this.opener.open(w.unb64(env.payload), env.id);
     } catch (e) {
-      this.stats.refused++;
-      this.status(`a message that did not verify was dropped: ${e instanceof Error ? e.message : e}`, true);
-      return;
+      return this.refuse(env, e instanceof Error ? e.message : String(e));
     } finally {
       this.stats.openMs += performance.now() - t0;
     }
     this.stats.opened++;
+    if (opened.kind === "cli") {
+      this.stats.leftForCli++;
+      const n = inbox.cliNotice(env.id, env.received, opened, this.contacts, this.me.stored.fingerprint);
+      if (!this.messages.some((m) => m.key === n.key)) await this.keep(n);
+      return "held";
+    }
     const { inner, card } = opened;
-    const key = `in:${inner.id}`;
-    if (this.messages.some((m) => m.key === key)) return;
+    const seen = this.messages
+      .filter((m) => !m.notice && m.id === inner.id)
+      .map((m) => (m.dir === "in" ? m.fingerprint : this.me.stored.fingerprint));
+    const verdict = inbox.idVerdict(card.fingerprint, seen, (fp) => this.contact(fp) !== undefined);
+    if (verdict === "replay") return "replay";
+    if (verdict === "refused") {
+      return this.refuse(env, `message id ${inner.id} was already used by another sender; this copy from ${card.fingerprint} is refused`);
+    }
     const sender = this.contact(card.fingerprint);
+    if (verdict === "new-over-strangers") {
+      this.status(`message ${inner.id} from your contact ${sender!.name} reuses the id of an earlier message from a stranger: that one was not from this contact`, true);
+    }
     if (sender && card.seq > sender.card.seq) {
       sender.card = card;
       await store.putContact(sender);
     }
-    const m: Message = {
-      key, id: inner.id, dir: "in", peer: sender?.name ?? card.name, fingerprint: card.fingerprint,
-      ts: inner.ts, kind: inner.kind, body: inner.body,
-      files: Array.isArray(inner.files) ? inner.files : [],
+    await this.keep({
+      key: `in:${card.fingerprint}:${inner.id}`, id: inner.id, dir: "in", peer: sender?.name ?? card.name,
+      fingerprint: card.fingerprint, ts: inner.ts, kind: inner.kind, body: inner.body, files: inner.files ?? [],
       stranger: !sender,
-      keyChange: !sender && this.contacts.some((c) => c.name === card.name),
+      keyChange: !sender && inbox.byName(this.contacts, card.name) !== undefined,
       card,
-    };
+    });
+    return "shown";
+  }
+
+  /** Records a refusal as a one-line notice; the envelope is acknowledged like the CLI's
+   * rejections (nothing of it is shown as a message). */
+  private async refuse(env: relay.StoredEnvelope, why: string): Promise<"refused"> {
+    this.stats.refused++;
+    this.status(`a message was refused: ${inbox.oneLine(why, 200)}`, true);
+    const n = inbox.refusedNotice(env.id, env.received, why);
+    if (!this.messages.some((m) => m.key === n.key)) await this.keep(n);
+    return "refused";
+  }
+
+  private async keep(m: Message): Promise<void> {
     await store.putMessage(m);
     this.messages.push(m);
   }

@@ -112,9 +112,123 @@ export async function seal(
   return e.encrypt(frame);
 }
 
-export interface Opened {
-  inner: Inner;
-  card: Card;
+/** What opening a ciphertext gave: a message this page shows, or one that only the pigeon
+ * CLI can handle (a group message, or one from an OpenPGP sender), which the page must
+ * leave on the relay for it. What fails a check is thrown as a [`WireError`] instead. */
+export type Opened =
+  | { kind: "message"; inner: Inner; card: Card }
+  | { kind: "cli"; why: string; card?: Card; inner?: Inner };
+
+/** The newest inner message version the CLI reads (`wire::GROUP_V`). */
+export const GROUP_V = 2;
+/** Attachments one message may have (as `recv`'s MAX_FILES). */
+export const MAX_FILES = 256;
+
+/** Parses and checks an inner message as `recv` does: the fields and types serde's
+ * `wire::Inner` accepts (absent `v` is 1, absent `body` "", absent `files` none, but a
+ * `null` where a string or list belongs is refused), then `recv`'s own rules (the kind,
+ * the attachments decode to the size they claim). Unknown fields are ignored. */
+export function checkInner(value: unknown): Inner {
+  const bad = (why: string): never => {
+    throw new WireError(`the signed message is malformed: ${why}`);
+  };
+  if (!value || typeof value !== "object" || Array.isArray(value)) bad("not a JSON object");
+  const o = value as Record<string, unknown>;
+  const str = (f: string) => typeof o[f] === "string" || bad(`${f} is not a string`);
+  const optStr = (f: string) => o[f] === undefined || o[f] === null || str(f);
+  const uint = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
+  const v = o.v === undefined ? 1 : o.v;
+  if (!uint(v) || (v as number) > 0xffffffff) bad("v is not a version number");
+  ["id", "from", "kind"].forEach(str);
+  if (!Array.isArray(o.to) || !o.to.every((t) => typeof t === "string")) bad("to is not a list of fingerprints");
+  optStr("group");
+  optStr("reply_to");
+  if (!uint(o.ts)) bad("ts is not a time");
+  if (o.body !== undefined) str("body");
+  const files = o.files === undefined ? [] : o.files;
+  if (!Array.isArray(files)) bad("files is not a list");
+  const kind = o.kind as string;
+  // As recv: the kind goes into `--exec`'s environment there.
+  if (!/^[\x21-\x7e]{1,32}$/.test(kind)) {
+    bad(`the message kind ${JSON.stringify([...kind].slice(0, 40).join(""))} is not 1 to 32 printable ASCII characters`);
+  }
+  if ((files as unknown[]).length > MAX_FILES) bad(`more than ${MAX_FILES} attachments`);
+  const checked: Attachment[] = (files as unknown[]).map((f, i) => {
+    if (!f || typeof f !== "object" || Array.isArray(f)) return bad(`attachment ${i + 1} is not an object`);
+    const a = f as Record<string, unknown>;
+    for (const k of ["name", "media_type", "data"]) {
+      if (typeof a[k] !== "string") bad(`attachment ${i + 1}: ${k} is not a string`);
+    }
+    if (!uint(a.size)) bad(`attachment ${i + 1}: size is not a number of bytes`);
+    let bytes: Uint8Array;
+    try {
+      // Standard base64 with its padding, as the CLI's decoder takes it (atob is laxer).
+      if (!/^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(a.data as string)) throw 0;
+      bytes = unb64(a.data as string);
+    } catch {
+      return bad(`attachment ${i + 1} is not base64`);
+    }
+    if (bytes.length !== a.size) bad(`attachment ${i + 1} has ${bytes.length} bytes, not the ${a.size} it claims`);
+    return { name: a.name as string, media_type: a.media_type as string, size: a.size as number, data: a.data as string };
+  });
+  const inner: Inner = {
+    v: v as number,
+    id: o.id as string,
+    from: o.from as string,
+    to: o.to as string[],
+    ts: o.ts as number,
+    kind,
+    body: (o.body as string | undefined) ?? "",
+    files: checked,
+  };
+  if (typeof o.group === "string") inner.group = o.group;
+  if (typeof o.reply_to === "string") inner.reply_to = o.reply_to;
+  return inner;
+}
+
+/** A key that appears twice in the inner message or in one of its attachments: serde's
+ * derived `wire::Inner` and `Attachment` refuse that, while `JSON.parse` keeps the last one,
+ * so the page would show a text the CLI refuses. Objects inside unknown fields are not
+ * looked at (serde skips them whole). `text` is JSON that parsed. */
+export function duplicateKey(text: string): string | null {
+  // One frame per open container: its keys if it is an object we check, else null.
+  const stack: { keys: Set<string> | null; array: boolean; under: string }[] = [];
+  let expectKey = false;
+  let lastKey = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (expectKey) {
+        lastKey = JSON.parse(text.slice(i, j + 1));
+        const keys = stack[stack.length - 1].keys;
+        if (keys?.has(lastKey)) return lastKey;
+        keys?.add(lastKey);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === "{" || c === "[") {
+      const top = stack[stack.length - 1];
+      // Checked: the message itself (depth 0), and each object in its `files` list.
+      const checked = c === "{" && (!top || (top.array && top.under === "files" && stack.length === 2));
+      stack.push({ keys: checked ? new Set() : null, array: c === "[", under: top && !top.array ? lastKey : "" });
+      expectKey = c === "{";
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ",") {
+      expectKey = stack.length > 0 && !stack[stack.length - 1].array;
+    }
+  }
+  return null;
+}
+
+/** Whether the CLI's `message::addressed_to` holds: `to` names me, or it is a version 2
+ * group message (which names no one; its group decides, which only the CLI knows). */
+function addressedTo(inner: Inner, me: string): boolean {
+  const byGroup = inner.v >= GROUP_V && inner.to.length === 0 && inner.group !== undefined && inner.kind !== "membership";
+  return byGroup || inner.to.includes(me);
 }
 
 const ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----";
@@ -138,7 +252,9 @@ export class Opener {
     this.decrypter.addIdentity(ageSecretKey);
   }
 
-  async open(ciphertext: Uint8Array): Promise<Opened> {
+  /** Opens what the relay filed as `envelopeId` (when it came from one). Throws a [`WireError`] for what the CLI's
+   * `recv` would reject too (nothing of it is to be shown as good). */
+  async open(ciphertext: Uint8Array, envelopeId?: string): Promise<Opened> {
     let plaintext: Uint8Array;
     try {
       plaintext = await this.decrypter.decrypt(dearmor(ciphertext));
@@ -155,6 +271,11 @@ export class Opener {
       } catch {
         throw new WireError("the sender's card is malformed");
       }
+      // An OpenPGP signature needs an OpenPGP implementation, which the page has not: the
+      // CLI checks it. Nothing of the message is shown, not even the name it claims.
+      if (value && typeof value === "object" && (value as Record<string, unknown>).kind === "pgp") {
+        return { kind: "cli", why: "from an OpenPGP sender" };
+      }
       card = checkCard(value);
       if (this.cards.size >= 1024) this.cards.clear();
       this.cards.set(frame.card, card);
@@ -162,31 +283,33 @@ export class Opener {
     if (!verify(unhex(card.mailbox_key), MSG_DOMAIN, frame.inner, frame.sig)) {
       throw new WireError("bad message signature");
     }
-    let inner: Inner;
+    let value: unknown;
+    let text: string;
     try {
-      inner = JSON.parse(fromUtf8(frame.inner));
+      text = fromUtf8(frame.inner);
+      value = JSON.parse(text);
     } catch {
       throw new WireError("the signed message is malformed");
     }
-    if (
-      typeof inner !== "object" ||
-      !inner ||
-      typeof inner.from !== "string" ||
-      !Array.isArray(inner.to) ||
-      typeof inner.kind !== "string" ||
-      !Number.isSafeInteger(inner.ts)
-    ) {
-      throw new WireError("the signed message is malformed");
-    }
-    inner.body = typeof inner.body === "string" ? inner.body : "";
+    const inner = checkInner(value);
+    const twice = duplicateKey(text);
+    if (twice !== null) throw new WireError(`the signed message is malformed: the field ${JSON.stringify(twice)} appears twice`);
     if (inner.from !== card.fingerprint) {
       throw new WireError("the message was signed by someone else than its sender");
     }
-    if (!inner.to.includes(this.myFingerprint)) {
+    if (inner.v > GROUP_V) {
+      throw new WireError(`the message is version ${inner.v} (the page reads up to ${GROUP_V}): use the pigeon CLI`);
+    }
+    if (!addressedTo(inner, this.myFingerprint)) {
       throw new WireError("the message is addressed to someone else (it was forwarded to you)");
     }
     if (!isMessageId(inner.id)) throw new WireError("the message id is malformed");
-    return { inner, card };
+    if (envelopeId !== undefined && inner.id !== envelopeId) throw new WireError("the envelope id does not match the signed message id");
+    // Groups (their members, versions and bans) live in the CLI's store: only it can tell
+    // whether a group message or a membership change is to be accepted.
+    if (inner.group !== undefined || inner.kind === "membership") {
+      return { kind: "cli", why: "a group message", card, inner };
+    }
+    return { kind: "message", inner, card };
   }
 }
-

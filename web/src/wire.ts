@@ -75,6 +75,37 @@ export const isMessageId = (s: unknown): s is string =>
 export const isMailboxId = (s: unknown): s is string =>
   typeof s === "string" && /^[0-9a-f]{64}$/.test(s);
 
+/** Longest name a card may claim, in characters (`card::MAX_CARD_NAME`). */
+export const MAX_CARD_NAME = 64;
+
+// `output::is_unsafe_char`: control characters and bidirectional overrides/isolates/marks.
+const UNSAFE = /[\p{Cc}\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u;
+// Rust's `char::is_whitespace` (Unicode White_Space), spelled out: JavaScript's \s differs.
+const WHITE_SPACE = /[\t\n\v\f\r\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/u;
+// `card::is_invisible`: default-ignorable code points, which print as nothing.
+const INVISIBLE =
+  /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E0FFF}]/u;
+
+/** Why a card's name is refused, or null when it is fine: `card::check_card_name`, rule
+ * for rule (one line, no control, bidi or invisible characters, 1 to 64 characters). */
+export function cardNameProblem(name: string): string | null {
+  const chars = [...name];
+  if (chars.length === 0 || chars.length > MAX_CARD_NAME) {
+    return `the name must be 1 to ${MAX_CARD_NAME} characters long (it has ${chars.length})`;
+  }
+  const c = chars.find((c) => UNSAFE.test(c) || (c !== " " && WHITE_SPACE.test(c)) || INVISIBLE.test(c));
+  if (c !== undefined) {
+    const hexCode = c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    return `the name contains the character U+${hexCode}, which is not allowed in a name`;
+  }
+  if (name.startsWith(" ") || name.endsWith(" ")) return "the name starts or ends with a space";
+  return null;
+}
+
+/** The form names are compared in (`keys::contacts::by_name`, and trackers): `Alice` is
+ * the `alice` pinned here, not a second person. */
+export const foldName = (name: string): string => name.toLowerCase();
+
 /** A name as `keys::validate_name` accepts it. */
 export function validName(name: string): boolean {
   const chars = [...name];
@@ -218,18 +249,25 @@ export function checkCard(value: unknown, checkExpiry = true): Card {
   for (const f of ["name", "kind", "fingerprint", "mailbox_key", "mailbox", "sig"] as const) {
     if (typeof c[f] !== "string") bad(`field ${f} is missing`);
   }
-  if (!Array.isArray(c.relays) || !c.relays.every((r) => typeof r === "string")) {
-    bad("field relays is missing");
-  }
-  if (!Number.isSafeInteger(c.seq) || !Number.isSafeInteger(c.issued)) bad("bad seq or issued");
+  const strings = (x: unknown) => Array.isArray(x) && x.every((r) => typeof r === "string");
+  if (!strings(c.relays)) bad("field relays is missing");
+  if (c.draining !== undefined && !strings(c.draining)) bad("field draining is not a list of relays");
+  const uint = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (!uint(c.seq) || !uint(c.issued)) bad("bad seq or issued");
+  if (c.expires !== undefined && c.expires !== null && !uint(c.expires)) bad("bad expires");
   if ((c.type ?? "card") !== "card") bad(`type is ${JSON.stringify(c.type)}, not "card"`);
+  // A later version may mean its fields differently: read as v1, it could be misread.
+  const v = c.v === undefined ? 1 : c.v;
+  if (v !== 1) bad(`card version ${JSON.stringify(v)} is not supported (this page reads version 1)`);
+  const nameProblem = cardNameProblem(c.name);
+  if (nameProblem) bad(nameProblem);
   if (c.kind === "pgp") {
     throw new WireError(
       `${c.name} uses an OpenPGP key: the web client speaks age only; use the pigeon CLI for them`,
     );
   }
   if (c.kind !== "age") bad(`unknown kind ${JSON.stringify(c.kind)}`);
-  if (typeof c.age !== "string" || c.pgp !== undefined) {
+  if (typeof c.age !== "string" || (c.pgp !== undefined && c.pgp !== null)) {
     bad("an age identity needs an age recipient and no OpenPGP certificate");
   }
   if (!/^age1[02-9ac-hj-np-z]{58}$/.test(c.age!)) bad("the age recipient is malformed");

@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 
 use crate::harness::{Relay, call_with, home};
 
+mod names;
 mod vectors;
+mod verify;
 
 pub(super) fn web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
@@ -232,4 +234,52 @@ fn browser_users_and_cli_users_exchange_messages_and_files() {
     ] {
         assert!(artifacts.join(format!("web-{f}.png")).is_file(), "{f}");
     }
+}
+
+/// The inbox under attack and mail the page cannot read (web/test/hostile.mjs, real
+/// chromium): a validly signed message with `files:[null]` or a non-string attachment name
+/// is refused as a one-line notice and later messages still show; a stranger reusing a
+/// contact's message id neither hides it nor replaces it; an OpenPGP sender's message, a
+/// membership change and a group message are shown as notices and left on the relay, where
+/// the CLI with the identity exported from the page receives them; damaged stored rows do
+/// not stop a reload and unlock, and polling goes on.
+#[test]
+fn browser_inbox_survives_hostile_mail_and_leaves_cli_mail_on_the_relay() {
+    let web = web_dir();
+    let node = npm_ready();
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| on_path("chromium"))
+        .expect("chromium is missing: run scripts/ensure-deps (apt-get install chromium)");
+    let build = std::process::Command::new(&node)
+        .args(["build.mjs", "--tests"])
+        .current_dir(&web)
+        .status()
+        .expect("run node");
+    assert!(build.success(), "node build.mjs --tests failed");
+    let h = home();
+    let relay = Relay::start(h.path(), &["--web"]);
+    let work = home();
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let out = std::process::Command::new(node)
+        .arg(web.join("test/hostile.mjs"))
+        .current_dir(&web)
+        .env("PIGEON_BIN", crate::harness::BIN)
+        .env("RELAY_URL", &relay.url)
+        .env("WORK", work.path())
+        .env("ARTIFACTS", &artifacts)
+        .env("CHROMIUM", chromium)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\nrelay log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        relay.stderr()
+    );
+    assert!(artifacts.join("web-hostile.png").is_file());
 }
