@@ -62,6 +62,8 @@ pub enum Command {
     Tracker(TrackerCommand),
     #[command(subcommand)]
     Group(GroupCommand),
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     #[command(hide = true)]
     Gen(GenArgs),
 }
@@ -256,9 +258,12 @@ pub struct SendArgs {
     /// Read one JSON message per line from stdin
     #[arg(long, conflicts_with_all = ["to", "group", "file", "body"])]
     pub json: bool,
-    /// Only deliver what waits in the outbox
+    /// Only deliver what waits in the outbox (retried and expired lines on stdout)
     #[arg(long, conflicts_with_all = ["to", "group", "file", "body", "json"])]
     pub retry: bool,
+    /// Also print a retried or expired line per queued message retried after this one
+    #[arg(long, conflicts_with = "retry")]
+    pub report_retries: bool,
     /// The id of the message this one answers
     #[arg(long, value_name = "ID")]
     pub reply_to: Option<String>,
@@ -270,6 +275,27 @@ pub struct SendArgs {
     pub passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     pub trackers: TrackerUrls,
+}
+
+/// Deliveries that wait for a relay: list them, or drop one
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List queued deliveries, one JSON line each
+    ///
+    /// Each line is {"type":"queued","id","to","relay","attempts","last_error",
+    /// "queued_since"} (queued_since: Unix seconds), oldest first.
+    List,
+    /// Give up a queued message: its deliveries leave the outbox
+    ///
+    /// Prints one {"type":"dropped","id","deliveries":[…]} line; the history (export)
+    /// shows those deliveries as not delivered. An id with nothing queued is exit 5.
+    Drop {
+        /// The message id (from `pigeon outbox list` or a sent line)
+        id: String,
+        /// Only its delivery to this relay
+        #[arg(long, value_name = "URL")]
+        relay: Option<String>,
+    },
 }
 
 /// Output formats of recv.

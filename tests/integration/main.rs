@@ -14,6 +14,7 @@ mod identity;
 mod interop;
 mod keep_for;
 mod messaging;
+mod outbox;
 mod relay;
 mod tracker;
 mod tracker_client;
