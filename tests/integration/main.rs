@@ -16,6 +16,7 @@ mod keep_for;
 mod messaging;
 mod outbox;
 mod relay;
+mod send_input;
 mod tracker;
 mod tracker_client;
 mod users;
