@@ -43,6 +43,9 @@ _pigeon() {
             pigeon,open)
                 cmd="pigeon__subcmd__open"
                 ;;
+            pigeon,outbox)
+                cmd="pigeon__subcmd__outbox"
+                ;;
             pigeon,recv)
                 cmd="pigeon__subcmd__recv"
                 ;;
@@ -190,6 +193,9 @@ _pigeon() {
             pigeon__subcmd__help,open)
                 cmd="pigeon__subcmd__help__subcmd__open"
                 ;;
+            pigeon__subcmd__help,outbox)
+                cmd="pigeon__subcmd__help__subcmd__outbox"
+                ;;
             pigeon__subcmd__help,recv)
                 cmd="pigeon__subcmd__help__subcmd__recv"
                 ;;
@@ -250,6 +256,12 @@ _pigeon() {
             pigeon__subcmd__help__subcmd__group,show)
                 cmd="pigeon__subcmd__help__subcmd__group__subcmd__show"
                 ;;
+            pigeon__subcmd__help__subcmd__outbox,drop)
+                cmd="pigeon__subcmd__help__subcmd__outbox__subcmd__drop"
+                ;;
+            pigeon__subcmd__help__subcmd__outbox,list)
+                cmd="pigeon__subcmd__help__subcmd__outbox__subcmd__list"
+                ;;
             pigeon__subcmd__help__subcmd__relay,add)
                 cmd="pigeon__subcmd__help__subcmd__relay__subcmd__add"
                 ;;
@@ -279,6 +291,24 @@ _pigeon() {
                 ;;
             pigeon__subcmd__help__subcmd__tracker,serve)
                 cmd="pigeon__subcmd__help__subcmd__tracker__subcmd__serve"
+                ;;
+            pigeon__subcmd__outbox,drop)
+                cmd="pigeon__subcmd__outbox__subcmd__drop"
+                ;;
+            pigeon__subcmd__outbox,help)
+                cmd="pigeon__subcmd__outbox__subcmd__help"
+                ;;
+            pigeon__subcmd__outbox,list)
+                cmd="pigeon__subcmd__outbox__subcmd__list"
+                ;;
+            pigeon__subcmd__outbox__subcmd__help,drop)
+                cmd="pigeon__subcmd__outbox__subcmd__help__subcmd__drop"
+                ;;
+            pigeon__subcmd__outbox__subcmd__help,help)
+                cmd="pigeon__subcmd__outbox__subcmd__help__subcmd__help"
+                ;;
+            pigeon__subcmd__outbox__subcmd__help,list)
+                cmd="pigeon__subcmd__outbox__subcmd__help__subcmd__list"
                 ;;
             pigeon__subcmd__relay,add)
                 cmd="pigeon__subcmd__relay__subcmd__add"
@@ -365,7 +395,7 @@ _pigeon() {
 
     case "${cmd}" in
         pigeon)
-            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive tracker group gen help"
+            opts="-q -h -V --quiet --help --version keygen card contact relay seal open send recv serve export archive tracker group outbox gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1059,7 +1089,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help)
-            opts="keygen card contact relay seal open send recv serve export archive tracker group gen help"
+            opts="keygen card contact relay seal open send recv serve export archive tracker group outbox gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1394,6 +1424,48 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__help__subcmd__outbox)
+            opts="list drop"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__outbox__subcmd__drop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__outbox__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__help__subcmd__recv)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1670,6 +1742,108 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__outbox)
+            opts="-q -h --quiet --help list drop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__drop)
+            opts="-q -h --relay --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --relay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__help)
+            opts="list drop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__help__subcmd__drop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__list)
+            opts="-q -h --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__recv)
             opts="-q -h --follow --exec --format --keep --keep-for --from-contacts-only --no-wait --files-dir --show-rejected --group --max-file-size --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1861,7 +2035,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__send)
-            opts="-q -h --to --group --file --json --retry --reply-to --ttl --passphrase-file --tracker --quiet --help"
+            opts="-q -h --to --group --file --json --retry --report-retries --reply-to --ttl --passphrase-file --tracker --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -242,7 +242,18 @@ pub struct OpenArgs {
 
 With trackers configured, a contact's card older than refresh_after ([tracker] in
 config.toml, default 1d) is fetched again before sending, and at once when every relay
-on it fails; the message then goes to the relays of the newer card in the same run.")]
+on it fails; the message then goes to the relays of the newer card in the same run.
+
+The new message goes first; then what earlier sends left in the outbox is tried for at
+most retry_deadline seconds ([send] in config.toml, default 3). stdout holds one sent
+line per new message (--report-retries adds a retried line per queued message); each
+delivery that failed is one line on stderr. A relay that asks to wait more than 3 s
+(Retry-After) gets the delivery left queued. `pigeon outbox list` shows what waits,
+`pigeon outbox drop ID` gives a message up.
+
+With --json, a line that is not a message (bad JSON, an unknown field, no body and no
+files, an unknown recipient) stops the run: the lines before it were sent, none after;
+stdout gets {\"type\":\"error\",\"line\":N,\"error\":\"…\"} after their sent lines.")]
 pub struct SendArgs {
     /// Recipient contact name or fingerprint (repeatable)
     #[arg(long, value_name = "NAME")]
