@@ -43,6 +43,9 @@ _pigeon() {
             pigeon,open)
                 cmd="pigeon__subcmd__open"
                 ;;
+            pigeon,outbox)
+                cmd="pigeon__subcmd__outbox"
+                ;;
             pigeon,recv)
                 cmd="pigeon__subcmd__recv"
                 ;;
@@ -196,6 +199,9 @@ _pigeon() {
             pigeon__subcmd__help,open)
                 cmd="pigeon__subcmd__help__subcmd__open"
                 ;;
+            pigeon__subcmd__help,outbox)
+                cmd="pigeon__subcmd__help__subcmd__outbox"
+                ;;
             pigeon__subcmd__help,recv)
                 cmd="pigeon__subcmd__help__subcmd__recv"
                 ;;
@@ -262,6 +268,12 @@ _pigeon() {
             pigeon__subcmd__help__subcmd__group,show)
                 cmd="pigeon__subcmd__help__subcmd__group__subcmd__show"
                 ;;
+            pigeon__subcmd__help__subcmd__outbox,drop)
+                cmd="pigeon__subcmd__help__subcmd__outbox__subcmd__drop"
+                ;;
+            pigeon__subcmd__help__subcmd__outbox,list)
+                cmd="pigeon__subcmd__help__subcmd__outbox__subcmd__list"
+                ;;
             pigeon__subcmd__help__subcmd__relay,add)
                 cmd="pigeon__subcmd__help__subcmd__relay__subcmd__add"
                 ;;
@@ -312,6 +324,24 @@ _pigeon() {
                 ;;
             pigeon__subcmd__help__subcmd__web,verify)
                 cmd="pigeon__subcmd__help__subcmd__web__subcmd__verify"
+                ;;
+            pigeon__subcmd__outbox,drop)
+                cmd="pigeon__subcmd__outbox__subcmd__drop"
+                ;;
+            pigeon__subcmd__outbox,help)
+                cmd="pigeon__subcmd__outbox__subcmd__help"
+                ;;
+            pigeon__subcmd__outbox,list)
+                cmd="pigeon__subcmd__outbox__subcmd__list"
+                ;;
+            pigeon__subcmd__outbox__subcmd__help,drop)
+                cmd="pigeon__subcmd__outbox__subcmd__help__subcmd__drop"
+                ;;
+            pigeon__subcmd__outbox__subcmd__help,help)
+                cmd="pigeon__subcmd__outbox__subcmd__help__subcmd__help"
+                ;;
+            pigeon__subcmd__outbox__subcmd__help,list)
+                cmd="pigeon__subcmd__outbox__subcmd__help__subcmd__list"
                 ;;
             pigeon__subcmd__relay,add)
                 cmd="pigeon__subcmd__relay__subcmd__add"
@@ -446,7 +476,7 @@ _pigeon() {
 
     case "${cmd}" in
         pigeon)
-            opts="-q -h -V --quiet --help --version keygen card rename contact relay seal open send recv serve export archive tracker group web gen help"
+            opts="-q -h -V --quiet --help --version keygen card rename contact relay seal open send recv serve export archive tracker group web outbox gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1140,7 +1170,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__help)
-            opts="keygen card rename contact relay seal open send recv serve export archive tracker group web gen help"
+            opts="keygen card rename contact relay seal open send recv serve export archive tracker group web outbox gen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1464,6 +1494,48 @@ _pigeon() {
         pigeon__subcmd__help__subcmd__open)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__outbox)
+            opts="list drop"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__outbox__subcmd__drop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__help__subcmd__outbox__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1877,6 +1949,108 @@ _pigeon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pigeon__subcmd__outbox)
+            opts="-q -h --quiet --help list drop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__drop)
+            opts="-q -h --relay --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --relay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__help)
+            opts="list drop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__help__subcmd__drop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pigeon__subcmd__outbox__subcmd__list)
+            opts="-q -h --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pigeon__subcmd__recv)
             opts="-q -h --follow --exec --format --keep --keep-for --from-contacts-only --no-wait --files-dir --show-rejected --group --max-file-size --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2082,7 +2256,7 @@ _pigeon() {
             return 0
             ;;
         pigeon__subcmd__send)
-            opts="-q -h --to --group --file --json --retry --reply-to --ttl --passphrase-file --tracker --quiet --help"
+            opts="-q -h --to --group --file --json --retry --report-retries --reply-to --ttl --passphrase-file --tracker --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -65,6 +65,8 @@ pub enum Command {
     Group(GroupCommand),
     #[command(subcommand)]
     Web(WebCommand),
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     #[command(hide = true)]
     Gen(GenArgs),
 }
@@ -257,7 +259,18 @@ pub struct OpenArgs {
 
 With trackers configured, a contact's card older than refresh_after ([tracker] in
 config.toml, default 1d) is fetched again before sending, and at once when every relay
-on it fails; the message then goes to the relays of the newer card in the same run.")]
+on it fails; the message then goes to the relays of the newer card in the same run.
+
+The new message goes first; then what earlier sends left in the outbox is tried for at
+most retry_deadline seconds ([send] in config.toml, default 3). stdout holds one sent
+line per new message (--report-retries adds a retried line per queued message); each
+delivery that failed is one line on stderr. A relay that asks to wait more than 3 s
+(Retry-After) gets the delivery left queued. `pigeon outbox list` shows what waits,
+`pigeon outbox drop ID` gives a message up.
+
+With --json, a line that is not a message (bad JSON, an unknown field, no body and no
+files, an unknown recipient) stops the run: the lines before it were sent, none after;
+stdout gets {\"type\":\"error\",\"line\":N,\"error\":\"…\"} after their sent lines.")]
 pub struct SendArgs {
     /// Recipient contact name or fingerprint (repeatable)
     #[arg(long, value_name = "NAME")]
@@ -273,9 +286,12 @@ pub struct SendArgs {
     /// Read one JSON message per line from stdin
     #[arg(long, conflicts_with_all = ["to", "group", "file", "body"])]
     pub json: bool,
-    /// Only deliver what waits in the outbox
+    /// Only deliver what waits in the outbox (retried and expired lines on stdout)
     #[arg(long, conflicts_with_all = ["to", "group", "file", "body", "json"])]
     pub retry: bool,
+    /// Also print a retried or expired line per queued message retried after this one
+    #[arg(long, conflicts_with = "retry")]
+    pub report_retries: bool,
     /// The id of the message this one answers
     #[arg(long, value_name = "ID")]
     pub reply_to: Option<String>,
@@ -287,6 +303,27 @@ pub struct SendArgs {
     pub passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     pub trackers: TrackerUrls,
+}
+
+/// Deliveries that wait for a relay: list them, or drop one
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List queued deliveries, one JSON line each
+    ///
+    /// Each line is {"type":"queued","id","to","relay","attempts","last_error",
+    /// "queued_since"} (queued_since: Unix seconds), oldest first.
+    List,
+    /// Give up a queued message: its deliveries leave the outbox
+    ///
+    /// Prints one {"type":"dropped","id","deliveries":[…]} line; the history (export)
+    /// shows those deliveries as not delivered. An id with nothing queued is exit 5.
+    Drop {
+        /// The message id (from `pigeon outbox list` or a sent line)
+        id: String,
+        /// Only its delivery to this relay
+        #[arg(long, value_name = "URL")]
+        relay: Option<String>,
+    },
 }
 
 /// Output formats of recv.

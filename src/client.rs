@@ -2,7 +2,7 @@
 //! pool) per process, shared by threads.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
@@ -27,6 +27,8 @@ pub enum RelayError {
         status: u16,
         code: String,
         message: String,
+        /// The relay's `Retry-After` (seconds) on a refusal it asks us to wait out.
+        retry_after: Option<u64>,
     },
     /// An answer pigeon does not understand.
     Protocol(String),
@@ -51,7 +53,14 @@ impl fmt::Display for RelayError {
                 status,
                 code,
                 message,
-            } => write!(f, "HTTP {status} {code}: {message}"),
+                retry_after,
+            } => {
+                write!(f, "HTTP {status} {code}: {message}")?;
+                match retry_after {
+                    Some(s) => write!(f, " (the relay asks to wait {s} s)"),
+                    None => Ok(()),
+                }
+            }
             RelayError::Protocol(e) => write!(f, "bad answer: {e}"),
         }
     }
@@ -63,7 +72,17 @@ impl std::error::Error for RelayError {}
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
+    timeout: Duration,
+    /// When set, no post waits past it (on the relay, or sleeping out a `Retry-After`):
+    /// what is left is the caller's to queue.
+    deadline: Option<Instant>,
 }
+
+/// The longest `Retry-After` a post sleeps out, and the most it sleeps in all before
+/// giving up: a relay that asks for longer (a lockout, a full quota) gets the delivery
+/// left queued rather than a send that hangs for minutes without a word.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Client {
     /// `timeout` bounds each whole call; long polls add their wait to it.
@@ -78,7 +97,19 @@ impl Client {
             .max_redirects(0)
             .build()
             .into();
-        Client { agent }
+        Client {
+            agent,
+            timeout,
+            deadline: None,
+        }
+    }
+
+    /// The same pool, whose posts give up at `deadline`.
+    pub fn until(&self, deadline: Instant) -> Client {
+        Client {
+            deadline: Some(deadline),
+            ..self.clone()
+        }
     }
 
     /// Posts one envelope to a mailbox; `token` is a relay password or token.
@@ -118,12 +149,29 @@ impl Client {
         body: &B,
         token: Option<&str>,
     ) -> Result<T, RelayError> {
-        with_backoff(|| {
+        let deadline = self.deadline;
+        let past =
+            || RelayError::Unreachable("no answer before the outbox retry's deadline".into());
+        with_backoff(deadline, || {
             let mut req = self.agent.post(url);
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(past());
+                }
+                req = req
+                    .config()
+                    .timeout_global(Some(left.min(self.timeout)))
+                    .build();
+            }
             if let Some(t) = token {
                 req = req.header("authorization", format!("Bearer {t}"));
             }
-            req.send_json(body)
+            // A timeout that the deadline cut short is the deadline's doing.
+            req.send_json(body).map_err(|e| match e {
+                ureq::Error::Timeout(_) if deadline.is_some_and(|d| Instant::now() >= d) => past(),
+                e => RelayError::Unreachable(e.to_string()),
+            })
         })
     }
 
@@ -207,31 +255,44 @@ fn mailbox_of(key: &SigningKey) -> String {
 }
 
 /// Posting is idempotent (relays store the same id and bytes once), so a post that met a rate
-/// limit or a busy relay is simply tried again after the delay the relay asked for.
+/// limit or a busy relay is tried again after the delay the relay asked for, when that
+/// delay is short ([`MAX_RETRY_AFTER`], [`MAX_BACKOFF`] in all, never past `deadline`);
+/// else the refusal is returned with its `Retry-After`, for the delivery to wait queued.
 fn with_backoff<T: DeserializeOwned + Serialize>(
-    send: impl Fn() -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    deadline: Option<Instant>,
+    send: impl Fn() -> Result<ureq::http::Response<ureq::Body>, RelayError>,
 ) -> Result<T, RelayError> {
     const ATTEMPTS: u32 = 6;
+    let mut slept = Duration::ZERO;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = send();
-        if let Ok(resp) = &result
-            && matches!(resp.status().as_u16(), 429 | 503)
-            && attempt < ATTEMPTS
-        {
-            let secs = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or(1.0)
-                .clamp(0.05, 10.0);
-            std::thread::sleep(Duration::from_secs_f64(secs));
-            continue;
+        let resp = send()?;
+        if matches!(resp.status().as_u16(), 429 | 503) && attempt < ATTEMPTS {
+            let wait = retry_after(&resp).unwrap_or(Duration::from_secs(1));
+            let wait = wait.max(Duration::from_millis(50));
+            let in_time = deadline.is_none_or(|d| Instant::now() + wait < d);
+            if wait <= MAX_RETRY_AFTER && slept + wait <= MAX_BACKOFF && in_time {
+                std::thread::sleep(wait);
+                slept += wait;
+                continue;
+            }
         }
-        return reply(result);
+        return reply(Ok(resp));
     }
+}
+
+/// The `Retry-After` of an answer, in (possibly fractional) seconds.
+fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    let secs = resp
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)))
 }
 
 fn reply<T: DeserializeOwned + Serialize>(
@@ -262,12 +323,14 @@ fn raw_reply(
         return Err(RelayError::Status {
             status,
             code: "redirect".into(),
+            retry_after: None,
             message: crate::output::one_line(&format!(
                 "it redirects to {to}; pigeon follows no redirect (use that URL instead if \
                  you trust it)"
             )),
         });
     }
+    let wait = retry_after(&resp).map(|d| d.as_secs_f64().ceil() as u64);
     let body = resp
         .body_mut()
         .with_config()
@@ -292,5 +355,6 @@ fn raw_reply(
         status,
         code: crate::output::one_line(&code),
         message: crate::output::one_line(&message),
+        retry_after: wait,
     })
 }

@@ -5,6 +5,7 @@
 //! passphrase_file = "/home/me/.pigeon-pass"
 //! [send]
 //! ttl = "2d"
+//! retry_deadline = 3   # seconds a send spends on what earlier sends left queued
 //! tokens = { "http://pi.local:7447" = "/home/me/.pigeon-pi-token" }
 //! [recv]
 //! files_dir = "/home/me/Downloads/pigeon"
@@ -58,6 +59,9 @@ pub struct SendConfig {
     pub ttl: Option<String>,
     /// Seconds to wait for a relay before giving up on it.
     pub timeout: Option<u64>,
+    /// Seconds the outbox retry after a new message may take in all (default 3); what
+    /// is not delivered by then stays queued for the next send or `send --retry`.
+    pub retry_deadline: Option<u64>,
     /// Relay URL -> file holding the password or token that relay wants for posting.
     #[serde(default)]
     pub tokens: std::collections::BTreeMap<String, PathBuf>,

@@ -151,6 +151,7 @@ pub(crate) fn batch_outcome(r: BatchResult) -> Result<(), RelayError> {
         status: r.status,
         code,
         message,
+        retry_after: None,
     })
 }
 

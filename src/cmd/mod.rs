@@ -20,6 +20,7 @@ pub mod group;
 pub mod handover;
 pub mod keygen;
 pub mod open;
+pub mod outbox;
 pub mod recv;
 pub mod relay;
 pub mod rename;
@@ -142,5 +143,6 @@ fn run_command(ctx: &Ctx, command: Command) -> Result<Exit> {
         Command::Gen(a) => generate::run(ctx, a),
         Command::Group(c) => group::run(ctx, c),
         Command::Web(c) => web::run(ctx, c),
+        Command::Outbox(c) => outbox::run(ctx, c),
     }
 }

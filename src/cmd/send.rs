@@ -30,11 +30,16 @@ use crate::wire::{self, Envelope, Inner};
 
 mod group;
 mod refresh;
+mod retry;
 mod sealing;
 pub(crate) use group::Announcer;
+pub(crate) use retry::patch_deliveries;
 
-/// One line of `send --json`. Unknown fields are ignored.
+/// One line of `send --json`. An unknown field is refused, not ignored: it is a typo
+/// (`"text"` for `"body"`) far more often than a newer pigeon's field, and ignoring it
+/// sent an empty message.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct JsonLine {
     #[serde(default)]
     to: Vec<String>,
@@ -113,27 +118,33 @@ struct Sender {
     trackers: refresh::Trackers,
     /// Groups' recipients, resolved once per run.
     groups: group::Cache,
+    /// Messages queued in this run: the outbox retry after them leaves them alone.
+    sent_now: std::collections::HashSet<String>,
+    /// How long the outbox retry after a new message may take (`[send] retry_deadline`).
+    retry_deadline: Duration,
 }
 
 /// How long a delivery that names no TTL waits in the outbox before it is given up: the
 /// longest a relay keeps an envelope by default (`max_ttl`).
 const OUTBOX_DEFAULT_TTL: u64 = 14 * 24 * 3600;
 
+/// Seconds the outbox retry after a new message may take, unless the config says.
+const DEFAULT_RETRY_DEADLINE: u64 = 3;
+
 pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
+    if let Some(r) = &args.reply_to {
+        check_reply_to(r)?;
+    }
     let mut s = Sender::open(
         ctx,
         args.passphrase_file.as_deref(),
         args.ttl.as_deref(),
         &args.trackers,
     )?;
-
-    // Whatever an earlier send could not deliver goes first. Its outcome decides the exit
-    // code only under --retry: an old failure must not make a new message look failed.
-    s.retry_outbox()?;
     if args.retry {
+        s.retry_outbox(retry::Report::Stdout, None)?;
         return Ok(s.exit());
     }
-    (s.ok, s.failed) = (0, 0);
     if args.json {
         s.send_json_lines()?;
     } else {
@@ -145,6 +156,8 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
             Some(b) => b,
             None => read_body(!args.file.is_empty())?,
         };
+        check_not_empty(&body, &args.file)
+            .hint("give the text as an argument or on stdin, or attach a file with --file PATH")?;
         let ttl = s.default_ttl;
         let plan = match &args.group {
             Some(g) => s.plan_group(g, body, &args.file, args.reply_to, ttl)?,
@@ -153,7 +166,55 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<Exit> {
         let mut batch = vec![s.prepare(plan)?];
         s.flush(&mut batch)?;
     }
+    // Only now what earlier sends left queued, under a short deadline: an old failure
+    // must neither delay a new message nor decide its exit code.
+    let (ok, failed) = (s.ok, s.failed);
+    let out = match args.report_retries {
+        true => retry::Report::Stdout,
+        false => retry::Report::Stderr,
+    };
+    s.retry_outbox(out, Some(std::time::Instant::now() + s.retry_deadline))?;
+    (s.ok, s.failed) = (ok, failed);
     Ok(s.exit())
+}
+
+/// An error as one line of text, its causes after colons, without its hint.
+fn error_text(e: &anyhow::Error) -> String {
+    let lines: Vec<String> = crate::error::render(e)
+        .into_iter()
+        .filter(|l| !l.starts_with("hint: "))
+        .map(|l| {
+            let l = l.strip_prefix("error: ").unwrap_or(&l);
+            l.strip_prefix("because: ").unwrap_or(l).to_string()
+        })
+        .collect();
+    lines.join(": ")
+}
+
+/// A message is text or files: nothing at all (or only blanks, as `echo '' |` gives) is a
+/// mistake, not a message.
+fn check_not_empty(body: &str, files: &[PathBuf]) -> Result<()> {
+    if body.trim().is_empty() && files.is_empty() {
+        return Err(fail(
+            Exit::Usage,
+            "the message is empty: no text and no file",
+        ));
+    }
+    Ok(())
+}
+
+fn check_reply_to(r: &str) -> Result<()> {
+    if !wire::is_message_id(r) {
+        return Err(fail(
+            Exit::Usage,
+            format!(
+                "reply_to {:?} is not a message id",
+                crate::output::sanitize(r)
+            ),
+        ))
+        .hint("give the id of a message you received or sent (`pigeon export` lists them)");
+    }
+    Ok(())
 }
 
 impl Sender {
@@ -190,6 +251,10 @@ impl Sender {
             default_ttl,
             ok: 0,
             failed: 0,
+            sent_now: Default::default(),
+            retry_deadline: Duration::from_secs(
+                cfg.send.retry_deadline.unwrap_or(DEFAULT_RETRY_DEADLINE),
+            ),
             trackers: refresh::Trackers {
                 urls: super::tracker_client::configured(&cfg, trackers)?,
                 client: Client::new(Duration::from_secs(refresh::TRACKER_TIMEOUT)),
@@ -213,17 +278,9 @@ fn read_body(has_files: bool) -> Result<String> {
     } else {
         super::read_input(None)?
     };
-    let body = String::from_utf8(bytes)
+    String::from_utf8(bytes)
         .map_err(|_| fail(Exit::Usage, "the message on stdin is not UTF-8 text"))
-        .hint("send binary data as a file: --file PATH")?;
-    if body.is_empty() && !has_files {
-        return Err(fail(
-            Exit::Usage,
-            "the message is empty (stdin had nothing)",
-        ))
-        .hint("give the text as an argument or on stdin");
-    }
-    Ok(body)
+        .hint("send binary data as a file: --file PATH")
 }
 
 impl Sender {
@@ -270,13 +327,8 @@ impl Sender {
         for path in files {
             attachments.push(super::attach::read(path)?);
         }
-        if let Some(r) = &reply_to
-            && !wire::is_message_id(r)
-        {
-            return Err(fail(
-                Exit::Usage,
-                format!("reply_to {r:?} is not a message id"),
-            ));
+        if let Some(r) = &reply_to {
+            check_reply_to(r)?;
         }
         let (v, to) = match group {
             Some(_) => (wire::GROUP_V, Vec::new()),
@@ -333,6 +385,8 @@ impl Sender {
         let mut plans: Vec<Plan> = Vec::new();
         let mut batch: Vec<Prepared> = Vec::new();
         let mut n = 0;
+        // The line that stopped the run, reported after what came before it.
+        let mut bad_line = None;
         let result = loop {
             let next = if plans.is_empty() && batch.is_empty() {
                 rx.recv().ok()
@@ -358,7 +412,10 @@ impl Sender {
             match planned {
                 Ok(Some(p)) => plans.push(p),
                 Ok(None) => {}
-                Err(e) => break Err(e),
+                Err(e) => {
+                    bad_line = Some(n);
+                    break Err(e);
+                }
             }
             if (plans.len() >= SEAL_AT_ONCE || plans.len() + batch.len() >= MAX_BATCH)
                 && let Err(e) = self.seal(&mut plans, &mut batch)
@@ -373,6 +430,9 @@ impl Sender {
         // reported first.
         let sealed = self.seal(&mut plans, &mut batch);
         self.flush(&mut batch)?;
+        if let (Some(line), Err(e)) = (bad_line, &result) {
+            super::emit(&json!({"type": "error", "line": line, "error": error_text(e)}))?;
+        }
         result.and(sealed)
     }
 
@@ -420,6 +480,12 @@ impl Sender {
             ),
             None => self.default_ttl,
         };
+        check_not_empty(&parsed.body, &parsed.files)
+            .with_context(|| format!("stdin line {n}"))
+            .hint(r#"give it a "body" (its text) or "files" (paths to attach)"#)?;
+        if let Some(r) = &parsed.reply_to {
+            check_reply_to(r).with_context(|| format!("stdin line {n}"))?;
+        }
         let plan = match &parsed.group {
             Some(g) if parsed.to.is_empty() => {
                 self.plan_group(g, parsed.body, &parsed.files, parsed.reply_to, ttl)
@@ -504,9 +570,12 @@ impl Sender {
             .flat_map(|p| std::mem::take(&mut p.rows))
             .collect();
         self.store.outbox_add(&queued, &rows)?;
-        let (mut results, mut outcomes) = self.post(&rows);
+        self.sent_now
+            .extend(batch.iter().map(|p| p.inner.id.clone()));
+        let client = self.client.clone();
+        let (mut results, mut outcomes) = self.post(&client, &rows);
         let extra = self.follow_moves(&rows, &mut results, &mut outcomes)?;
-        let (extra_results, extra_outcomes) = self.post(&extra);
+        let (extra_results, extra_outcomes) = self.post(&client, &extra);
         outcomes.extend(extra_outcomes);
         let mut results = results.into_iter();
         let mut lines: Vec<(&str, Value)> = batch
@@ -523,68 +592,13 @@ impl Sender {
             lines.iter().map(|(id, l)| (*id, l.to_string())).collect();
         self.store.outbox_results(&outcomes, &updates)?;
         for (_, line) in &lines {
+            for d in line["deliveries"].as_array().into_iter().flatten() {
+                self.say_undelivered(None, d);
+            }
             super::emit(line)?;
         }
         batch.clear();
         Ok(())
-    }
-
-    /// Delivers what waits in the outbox, one `retried` line per message; first gives up
-    /// on deliveries whose time to live ran out, one `expired` line per message.
-    fn retry_outbox(&mut self) -> Result<()> {
-        for (id, rows) in by_id(self.store.outbox_due(now(), OUTBOX_DEFAULT_TTL)?) {
-            self.failed += rows.len();
-            let report: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    let ttl = r.envelope.ttl.unwrap_or(OUTBOX_DEFAULT_TTL);
-                    let why = format!("not delivered within its time to live ({ttl} s); given up");
-                    delivery_report(r, false, Some(&why), false)
-                })
-                .collect();
-            let outcomes: Vec<_> = rows.iter().map(|r| (r, None)).collect();
-            self.record(&id, &outcomes, &report)?;
-            super::emit(&json!({"type": "expired", "id": id, "deliveries": report}))?;
-        }
-        for (id, rows) in by_id(self.store.outbox_pending()?) {
-            let (mut report, mut outcomes) = self.post(&rows);
-            let extra = self.follow_moves(&rows, &mut report, &mut outcomes)?;
-            let (extra_report, extra_outcomes) = self.post(&extra);
-            outcomes.extend(extra_outcomes);
-            report.extend(extra_report);
-            self.record(&id, &outcomes, &report)?;
-            super::emit(&json!({"type": "retried", "id": id, "deliveries": report}))?;
-        }
-        Ok(())
-    }
-
-    /// Records a retried message's outcomes, and patches its archived `sent` line so the
-    /// history shows what became of each delivery (by recipient and relay).
-    fn record(
-        &mut self,
-        id: &str,
-        outcomes: &[(&OutboxRow, Option<String>)],
-        report: &[Value],
-    ) -> Result<()> {
-        let line = match self.store.sent_line(id)? {
-            Some(text) => {
-                let mut line: Value = serde_json::from_str(&text)?;
-                if let Some(deliveries) = line["deliveries"].as_array_mut() {
-                    for new in report {
-                        let same = |d: &&mut Value| {
-                            d["recipient"] == new["recipient"] && d["relay"] == new["relay"]
-                        };
-                        match deliveries.iter_mut().find(same) {
-                            Some(d) => *d = new.clone(),
-                            None => deliveries.push(new.clone()),
-                        }
-                    }
-                }
-                vec![(id, line.to_string())]
-            }
-            None => Vec::new(),
-        };
-        self.store.outbox_results(outcomes, &line)
     }
 
     /// Posts rows, every relay in parallel over one connection pool; several envelopes
@@ -592,6 +606,7 @@ impl Sender {
     /// the outcomes for the outbox (an error for those to try again).
     fn post<'r>(
         &mut self,
+        client: &Client,
         rows: &'r [OutboxRow],
     ) -> (Vec<Value>, Vec<(&'r OutboxRow, Option<String>)>) {
         let now = now();
@@ -601,7 +616,7 @@ impl Sender {
             .zip(&fresh)
             .map(|(r, e)| (r.relay.as_str(), r.mailbox.as_str(), e.as_ref()))
             .collect();
-        let results = delivery::post_all(&self.client, &self.tokens, &envelopes);
+        let results = delivery::post_all(client, &self.tokens, &envelopes);
         let mut report = Vec::with_capacity(rows.len());
         let mut outcomes = Vec::with_capacity(rows.len());
         for (row, result) in rows.iter().zip(results) {
@@ -667,6 +682,9 @@ fn sent_line(p: &Prepared, deliveries: Vec<Value>) -> Value {
     if let Some(r) = &p.inner.reply_to {
         line["reply_to"] = json!(r);
     }
+    if let Some(g) = &p.inner.group {
+        line["group"] = json!(g);
+    }
     line
 }
 
@@ -684,15 +702,6 @@ fn archive_row(p: &Prepared, line: &Value) -> Archived {
         body: inner.body.clone(),
         json: line.to_string(),
     }
-}
-
-/// Outbox rows grouped by message id, in id order.
-fn by_id(rows: Vec<OutboxRow>) -> BTreeMap<String, Vec<OutboxRow>> {
-    let mut out: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
-    for row in rows {
-        out.entry(row.id.clone()).or_default().push(row);
-    }
-    out
 }
 
 #[cfg(test)]

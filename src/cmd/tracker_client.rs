@@ -146,12 +146,18 @@ pub fn client(cfg: &Config) -> Client {
 pub fn urls(cfg: &Config, flags: &TrackerUrls) -> Result<Vec<String>> {
     let out = configured(cfg, flags)?;
     if out.is_empty() {
-        return Err(fail(Exit::Usage, "no tracker configured")).hint(
-            "name one with --tracker URL, PIGEON_TRACKER=URL,… or `urls` in [tracker] of \
-             config.toml",
-        );
+        return no_tracker("no tracker configured".into());
     }
     Ok(out)
+}
+
+/// The one answer to a command that needs a tracker when none is configured: a usage
+/// error (exit 2), as for any missing setting, wherever it is met.
+pub fn no_tracker<T>(what: String) -> Result<T> {
+    Err(fail(Exit::Usage, what)).hint(
+        "name one with --tracker URL, PIGEON_TRACKER=URL,… or `urls` in [tracker] of \
+         config.toml",
+    )
 }
 
 /// The trackers to use, normalised and without duplicates; maybe none.

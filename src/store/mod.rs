@@ -11,7 +11,7 @@ mod inbox;
 mod outbox;
 
 pub use inbox::MessageKey;
-pub use outbox::OutboxRow;
+pub use outbox::{OutboxRow, QueuedEntry};
 use rusqlite::{Connection, params};
 
 /// Marks the file as pigeon's archive ("PGN1").

@@ -42,6 +42,18 @@ impl OutboxRow {
     }
 }
 
+/// A waiting delivery as `pigeon outbox list` shows it.
+#[derive(Debug, Clone)]
+pub struct QueuedEntry {
+    pub id: String,
+    pub recipient: String,
+    pub relay: String,
+    pub attempts: u32,
+    /// Why the last attempt failed (none before the first).
+    pub last_error: Option<String>,
+    pub created: u64,
+}
+
 /// An envelope already written in this call, and its key in `outbox_envelopes`.
 type Keyed<'a> = (&'a Envelope, [u8; 32]);
 
@@ -117,6 +129,26 @@ impl Store {
     /// Every delivery still waiting, oldest first.
     pub fn outbox_pending(&self) -> Result<Vec<OutboxRow>> {
         select_rows(&self.conn, "1", [])
+    }
+
+    /// What `pigeon outbox list` shows of every waiting delivery, oldest first (without
+    /// the envelopes: they can be large).
+    pub fn outbox_entries(&self) -> Result<Vec<QueuedEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, recipient, relay, attempts, last_error, created FROM outbox
+             ORDER BY created, rowid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(QueuedEntry {
+                id: r.get(0)?,
+                recipient: r.get(1)?,
+                relay: r.get(2)?,
+                attempts: r.get::<_, i64>(3)? as u32,
+                last_error: r.get(4)?,
+                created: r.get::<_, i64>(5)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Records delivery outcomes (none: done or given up, the row goes; an error: tried

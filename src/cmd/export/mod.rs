@@ -45,7 +45,9 @@ pub fn run(ctx: &Ctx, mut args: ExportArgs) -> Result<Exit> {
     // A group by my name for it, or its id (messages carry the id).
     let group_asked = args.group.clone();
     if let Some(g) = &args.group {
-        args.group = Some(crate::group::Groups::open(&ctx.home).filter_key(g)?);
+        // The archive keeps a group's messages under its id; a name or id I hold no
+        // group for is a typo, not an empty history.
+        args.group = Some(crate::group::Groups::open(&ctx.home).find(g)?.id);
     }
     let plan = plan::plan(args, &contacts, now())?;
     // My name for my own messages; an archive without an identity still exports.

@@ -67,9 +67,10 @@ struct Receiver {
 }
 
 pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
-    let _lock = lock(ctx, args.no_wait)?;
     let cfg = Config::load(&ctx.home)?;
+    // Before the lock: a home without an identity is left as it was found.
     let id = ctx.identity(args.passphrase_file.as_deref())?;
+    let _lock = lock(ctx, args.no_wait)?;
     if id.meta.relays.is_empty() && id.meta.draining.is_empty() {
         return Err(fail(
             Exit::NotFound,
@@ -88,6 +89,18 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         args.keep_for.as_deref(),
         cfg.recv.keep_for.as_deref(),
     )?;
+    // A group I do not hold yet may be one whose invitation is on its way (it arrives in
+    // this run): looked for again at the end, and exit 5 if it still is not there.
+    let groups = crate::group::Groups::open(&ctx.home);
+    let (group_filter, group_unknown) = match &args.group {
+        Some(g) => {
+            let unknown = groups
+                .find(g)
+                .is_err_and(|e| crate::error::exit_code(&e) == Exit::NotFound);
+            (Some(groups.filter_key(g)?), unknown)
+        }
+        None => (None, false),
+    };
     let mut r = Receiver {
         max_file_size,
         max_plaintext: plaintext_limit(max_file_size),
@@ -105,10 +118,7 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
             from_contacts_only: args.from_contacts_only,
             contacts: Contacts::open(&ctx.home),
             me: id.meta.fingerprint.clone(),
-            group: match &args.group {
-                Some(g) => Some(crate::group::Groups::open(&ctx.home).filter_key(g)?),
-                None => None,
-            },
+            group: group_filter.clone(),
         },
         keep: args.keep,
         keep_for,
@@ -154,6 +164,18 @@ pub fn run(ctx: &Ctx, args: RecvArgs) -> Result<Exit> {
         }
     }
     r.retire_drained(ctx, &emptied, drain_for)?;
+    if let (true, Some(key)) = (group_unknown, &args.group)
+        && crate::group::Groups::open(&ctx.home).find(key).is_err()
+    {
+        return Err(fail(
+            Exit::NotFound,
+            format!(
+                "no group {:?}: you hold none of that name or id, and no invitation to it arrived",
+                crate::output::sanitize(key)
+            ),
+        ))
+        .hint("list your groups with `pigeon group list`");
+    }
     if r.held > 0 {
         ctx.say(format!(
             "held back {} message(s) from strangers; run without --from-contacts-only to see them",
@@ -201,14 +223,30 @@ fn lock(ctx: &Ctx, no_wait: bool) -> Result<File> {
         .mode(0o600)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    if no_wait {
-        if file.try_lock().is_err() {
-            return Err(fail(Exit::Busy, "another pigeon recv is running"))
-                .hint("leave out --no-wait to wait for it");
+    if file.try_lock().is_err() {
+        // The holder wrote its pid when it took the lock.
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        let holder = match holder.trim().parse::<u32>() {
+            Ok(pid) => format!("pid {pid}"),
+            Err(_) => "another process".into(),
+        };
+        if no_wait {
+            return Err(fail(
+                Exit::Busy,
+                format!("another pigeon recv is running ({holder})"),
+            ))
+            .hint("leave out --no-wait to wait for it");
         }
-    } else {
+        ctx.say(format!(
+            "pigeon: waiting for recv {holder} to finish (it holds {})",
+            path.display()
+        ));
         file.lock().context("cannot lock recv.lock")?;
     }
+    use std::os::unix::fs::FileExt as _;
+    file.set_len(0)
+        .and_then(|()| file.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0))
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(file)
 }
 

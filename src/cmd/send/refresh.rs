@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::Sender;
 use crate::directory::{self, Query, Refreshed};
-use crate::error::{Exit, WithHint, fail};
+use crate::error::{Exit, fail};
 use crate::keys::Contact;
 use crate::store::OutboxRow;
 
@@ -75,14 +75,10 @@ impl Sender {
             return self.refresh_if_due(c);
         }
         if self.trackers.urls.is_empty() {
-            return Err(fail(
-                Exit::NotFound,
-                format!(
-                    "no contact {:?} and no tracker to look it up on",
-                    crate::output::sanitize(who)
-                ),
-            ))
-            .hint("name one with --tracker URL, PIGEON_TRACKER or [tracker] urls in config.toml");
+            return crate::cmd::tracker_client::no_tracker(format!(
+                "no tracker configured to look up {:?} on (it is no contact)",
+                crate::output::sanitize(who)
+            ));
         }
         let query = Query::parse(who);
         let lookup = directory::lookup(&self.trackers.client, &self.trackers.urls, &query);

@@ -214,7 +214,8 @@ fn send_to_name_at_tracker_looks_up_pins_and_delivers() {
     // Unknown, and no tracker knows her: exit 5, nothing sent.
     bob.run(&["send", "--to", "alice@tracker", "x", "--tracker", &t.url])
         .code(5);
-    let r = bob.run(&["send", "--to", "alice@tracker", "x"]).code(5);
+    // No tracker at all is a missing setting: exit 2, as wherever a tracker is needed.
+    let r = bob.run(&["send", "--to", "alice@tracker", "x"]).code(2);
     assert!(r.stderr.contains("tracker"), "{}", r.stderr);
     // A plain unknown name never asks a tracker.
     t.serve(card(&alice).as_bytes());
