@@ -157,20 +157,25 @@ pub fn digest_of_id(conn: &Connection, id: &str) -> Result<Option<(String, Issue
     if id.len() < 6 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
-    let found: Vec<(String, Issued)> = issued(conn)?
-        .into_iter()
-        .filter(|t| t.id.starts_with(&id))
-        .map(|t| {
-            let digest: String = conn
-                .query_row(
-                    "SELECT digest FROM tokens WHERE id = ?1",
-                    params![t.id],
-                    |r| r.get(0),
-                )
-                .unwrap_or_default();
-            (digest, t)
-        })
-        .collect();
+    let mut stmt = conn.prepare(
+        "SELECT t.digest, t.id, t.label, t.issued, t.expires, r.digest IS NOT NULL
+         FROM tokens t LEFT JOIN revoked r ON r.digest = t.digest
+         WHERE substr(t.id, 1, length(?1)) = ?1 LIMIT 2",
+    )?;
+    let found = stmt
+        .query_map(params![id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Issued {
+                    id: r.get(1)?,
+                    label: r.get(2)?,
+                    issued: r.get::<_, i64>(3)?.max(0) as u64,
+                    expires: r.get::<_, i64>(4)?.max(0) as u64,
+                    revoked: r.get(5)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(if found.len() == 1 {
         found.into_iter().next()
     } else {

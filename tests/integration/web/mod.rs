@@ -131,6 +131,31 @@ fn on_path(program: &str) -> Option<PathBuf> {
 }
 
 /// node, with web/'s npm packages installed (`npm ci`, once per test run): the path of node.
+/// Runs `node ARGS` in `web`; fails the test with its output when it fails.
+pub(super) fn node_ok(node: &Path, web: &Path, args: &[&str]) {
+    let out = std::process::Command::new(node)
+        .args(args)
+        .current_dir(web)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "node {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Where browser tests leave their screenshots (made if needed).
+fn artifacts_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 pub(super) fn npm_ready() -> PathBuf {
     static READY: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
     let node = on_path("node").expect("node is missing: run scripts/ensure-deps");
@@ -193,11 +218,7 @@ fn browser_users_and_cli_users_exchange_messages_and_files() {
         &["--web", "--password-file", pass.to_str().unwrap()],
     );
     let work = home();
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts_dir();
     let out = std::process::Command::new(node)
         .arg(web.join("test/browser.mjs"))
         .current_dir(&web)
@@ -260,11 +281,7 @@ fn browser_inbox_survives_hostile_mail_and_leaves_cli_mail_on_the_relay() {
     let h = home();
     let relay = Relay::start(h.path(), &["--web"]);
     let work = home();
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts_dir();
     let out = std::process::Command::new(node)
         .arg(web.join("test/hostile.mjs"))
         .current_dir(&web)

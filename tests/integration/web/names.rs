@@ -84,19 +84,7 @@ fn card_name_fixtures_get_the_same_verdicts_from_the_cli_and_the_web_client() {
     // The same file through the web client's checks, and its other unit tests.
     let node = npm_ready();
     let web = web_dir();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(&node)
-            .args(args)
-            .current_dir(&web)
-            .output()
-            .expect("run node");
-        assert!(
-            out.status.success(),
-            "node {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| super::node_ok(&node, &web, args);
     run(&["build.mjs", "--tests"]);
     run(&[
         "--test",

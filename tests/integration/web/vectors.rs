@@ -145,19 +145,7 @@ fn write_vectors() {
 fn web_unit_tests_pass_against_the_cli_vectors() {
     let node = npm_ready();
     let web = web_dir();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(&node)
-            .args(args)
-            .current_dir(&web)
-            .output()
-            .expect("run node");
-        assert!(
-            out.status.success(),
-            "node {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| super::node_ok(&node, &web, args);
     run(&["build.mjs", "--tests"]);
     run(&["--test", ".test-build/wire.test.mjs"]);
 
